@@ -1,0 +1,39 @@
+"""decepticons: byte-level predictive sequence modelling.
+
+The kernel needs numpy only; torch and mlx backends are imported lazily inside ``decepticons.models``.
+Everything that predicts implements one contract (:class:`CausalPredictor`): ``log_probs`` and ``stream``.
+"""
+
+from __future__ import annotations
+
+__version__ = "0.2.0"
+
+from .codecs import ByteCodec
+from .errors import CompressedFileError, DecepticonsError, InputError, ModelFileError
+from .predictor import CausalPredictor, Stream, generate, score
+from .registry import available_models, load_model, model_class
+from .runtime.reports import FitReport, ScoreReport
+
+_LAZY = {
+    "ByteLatentPredictiveCoder": ("decepticons.coder", "ByteLatentPredictiveCoder"),
+    "CoderConfig": ("decepticons.coder", "CoderConfig"),
+    "compress": ("decepticons.coding", "compress"),
+    "decompress": ("decepticons.coding", "decompress"),
+}
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        import importlib
+
+        module, attr = _LAZY[name]
+        return getattr(importlib.import_module(module), attr)
+    raise AttributeError(f"module 'decepticons' has no attribute {name!r}")
+
+
+__all__ = [
+    "ByteCodec", "ByteLatentPredictiveCoder", "CausalPredictor", "CoderConfig", "CompressedFileError",
+    "DecepticonsError", "FitReport", "InputError", "ModelFileError", "ScoreReport", "Stream",
+    "available_models", "compress", "decompress", "generate", "load_model", "model_class", "score",
+    "__version__",
+]

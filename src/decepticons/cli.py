@@ -1,0 +1,290 @@
+"""Command-line interface: ``decepticons fit | score | generate | info | compress | decompress | train``.
+
+Every subcommand works on any registered model through the predictor contract. User mistakes (missing
+files, empty input, bad arguments, corrupted model files) print one ``error:`` line and exit with status 2;
+only bugs print a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from . import __version__
+from .errors import DecepticonsError
+
+EXIT_USER_ERROR = 2
+
+
+# ---------------------------------------------------------------------------------------------- helpers
+def _parse_value(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+def parse_overrides(items: list[str] | None) -> dict[str, Any]:
+    """``["order=5", "lam=[0.1, 1]"]`` -> ``{"order": 5, "lam": [0.1, 1]}`` (JSON values, else strings)."""
+    out: dict[str, Any] = {}
+    for item in items or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise DecepticonsError(f"--config expects KEY=VALUE, got {item!r}")
+        out[key.strip().replace("-", "_")] = _parse_value(value.strip())
+    return out
+
+
+def _emit(args: argparse.Namespace, payload: dict[str, Any], text: str) -> None:
+    if args.json:
+        print(json.dumps(payload, indent=2, sort_keys=True))
+    elif not args.quiet:
+        print(text)
+
+
+def _load(path: str) -> Any:
+    from .registry import load_model
+
+    return load_model(path)
+
+
+def _sample_text(model: Any, args: argparse.Namespace, steps: int) -> str:
+    from .codecs import ByteCodec
+
+    prompt = ByteCodec.encode_text(args.prompt or "")
+    out = model.generate(prompt, steps=steps, greedy=args.greedy, temperature=args.temperature,
+                         top_k=args.top_k, seed=args.seed)
+    return ByteCodec.decode_text(out)
+
+
+def _read_input(path: str | None, allow_binary: bool = True, name: str | None = None):
+    from .data import read_corpus
+
+    if path is None:
+        raise DecepticonsError("--input is required")
+    if path == "-":
+        import numpy as np
+
+        from .data import check_corpus
+
+        data = np.frombuffer(sys.stdin.buffer.read(), dtype=np.uint8)
+        return check_corpus(data, "standard input", allow_binary=allow_binary)
+    return read_corpus(path, allow_binary=allow_binary, name=name)
+
+
+# ---------------------------------------------------------------------------------------------- commands
+def cmd_fit(args: argparse.Namespace) -> int:
+    from .data import embedded_corpus
+    from .registry import model_class
+
+    if args.input is None:
+        train, valid = embedded_corpus()
+        source = "embedded Shakespeare comedies (train: 4 plays; held-out: The Two Gentlemen of Verona)"
+    else:
+        train = _read_input(args.input, allow_binary=args.allow_binary)
+        valid = _read_input(args.valid, allow_binary=args.allow_binary) if args.valid else None
+        source = args.input
+    if args.load:
+        model = _load(args.load)
+    else:
+        cls = model_class(args.model)
+        model = cls(**parse_overrides(args.config), seed=args.seed)
+    if not args.quiet and not args.json:
+        print(f"fitting {model.name} on {source} ({len(train):,} bytes)", file=sys.stderr)
+    report = model.fit(train, valid=valid, workers=args.workers)
+    payload: dict[str, Any] = {"fit": report.to_dict()}
+    text = str(report)
+    if args.save:
+        fp = model.save(args.save)
+        payload["saved"] = {"path": args.save, "fingerprint": fp}
+        text += f"\nsaved              {args.save} (fingerprint {fp[:16]})"
+    if args.generate:
+        sample = _sample_text(model, args, args.generate)
+        payload["sample"] = sample
+        text += "\n\n--- sample ---\n" + sample
+    _emit(args, payload, text)
+    return 0
+
+
+def cmd_score(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    model = _load(args.load)
+    data = _read_input(args.input)
+    report = model.score(data, trace=bool(args.trace))
+    if args.trace:
+        from .runtime.checkpoints import atomic_write_bytes
+
+        import io
+
+        buf = io.BytesIO()
+        np.save(buf, report.trace.astype(np.float32))
+        atomic_write_bytes(args.trace, buf.getvalue())
+    _emit(args, {"score": report.to_dict()}, str(report))
+    return 0
+
+
+def cmd_generate(args: argparse.Namespace) -> int:
+    model = _load(args.load)
+    sample = _sample_text(model, args, args.steps)
+    if args.json:
+        print(json.dumps({"sample": sample}))
+    else:
+        print(sample)
+    return 0
+
+
+def cmd_info(args: argparse.Namespace) -> int:
+    from importlib.util import find_spec
+
+    from .registry import available_models
+
+    if args.load:
+        from .runtime.checkpoints import read_model_file
+
+        mf = read_model_file(args.load)
+        payload = {"path": args.load, "kind": mf.kind, "version": mf.version, "fingerprint": mf.fingerprint,
+                   "config": mf.config, "parameters": int(sum(t.size for t in mf.tensors.values())),
+                   "file_bytes": os.path.getsize(args.load), "extra": mf.extra}
+        text = "\n".join([f"model        {mf.kind}", f"written by   decepticons {mf.version}",
+                          f"fingerprint  {mf.fingerprint}", f"values       {payload['parameters']:,}",
+                          f"file size    {payload['file_bytes']:,} bytes",
+                          "config       " + json.dumps(mf.config, sort_keys=True)])
+    else:
+        backends = {name: find_spec(name) is not None for name in ("torch", "mlx", "numba", "matplotlib")}
+        payload = {"version": __version__, "models": available_models(), "backends": backends}
+        text = "\n".join([f"decepticons {__version__}", "models       " + ", ".join(available_models()),
+                          "backends     " + ", ".join(f"{k}: {'yes' if v else 'no'}"
+                                                      for k, v in backends.items())])
+    _emit(args, payload, text)
+    return 0
+
+
+def cmd_compress(args: argparse.Namespace) -> int:
+    from .coding import compress_file
+
+    model = _load(args.load)
+    report = compress_file(model, args.input, args.output)
+    _emit(args, {"compress": report.to_dict()}, str(report))
+    return 0
+
+
+def cmd_decompress(args: argparse.Namespace) -> int:
+    from .coding import decompress_file
+
+    model = _load(args.load)
+    report = decompress_file(model, args.input, args.output)
+    _emit(args, {"decompress": report.to_dict()}, str(report))
+    return 0
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from .models.train_cli import run_train
+
+    return run_train(args)
+
+
+# ---------------------------------------------------------------------------------------------- parser
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    common.add_argument("--json", action="store_true", help="print the whole report as JSON")
+    common.add_argument("--quiet", action="store_true", help="no progress output or decoration")
+
+    sampling = argparse.ArgumentParser(add_help=False)
+    sampling.add_argument("--prompt", default="", help="text to continue")
+    sampling.add_argument("--greedy", action="store_true", help="always take the most likely byte")
+    sampling.add_argument("--temperature", type=float, default=0.8, help="sampling temperature (default 0.8)")
+    sampling.add_argument("--top-k", type=int, default=None, help="sample among the k most likely bytes")
+
+    parser = argparse.ArgumentParser(prog="decepticons",
+                                     description="Fit, score, generate and compress with byte predictors.")
+    parser.add_argument("--version", action="version", version=f"decepticons {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    p = sub.add_parser("fit", parents=[common, sampling], help="fit a closed-form model on a corpus")
+    p.add_argument("--input", help="training corpus (default: the embedded demo corpus with a held-out play)")
+    p.add_argument("--valid", help="held-out file to report bits per byte on")
+    p.add_argument("--model", default="coder", help="registered model kind (default: coder)")
+    p.add_argument("--config", action="append", metavar="KEY=VALUE", help="model configuration override")
+    p.add_argument("--load", help="start from a saved model instead of a fresh one")
+    p.add_argument("--save", help="write the fitted model to this .safetensors file")
+    p.add_argument("--generate", type=int, default=0, metavar="N", help="print N generated bytes after fitting")
+    p.add_argument("--workers", type=int, default=1, help="worker processes for the statistics pass")
+    p.add_argument("--allow-binary", action="store_true", help="accept input that does not look like text")
+    p.set_defaults(func=cmd_fit)
+
+    p = sub.add_parser("score", parents=[common], help="bits per byte of a saved model on a file")
+    p.add_argument("--load", required=True, help="saved model file")
+    p.add_argument("--input", required=True, help="file to score")
+    p.add_argument("--trace", help="write per-byte bits to this .npy file")
+    p.set_defaults(func=cmd_score)
+
+    p = sub.add_parser("generate", parents=[common, sampling], help="sample from a saved model")
+    p.add_argument("--load", required=True, help="saved model file")
+    p.add_argument("--steps", type=int, default=200, help="bytes to generate (default 200)")
+    p.set_defaults(func=cmd_generate)
+
+    p = sub.add_parser("info", parents=[common], help="describe the installation or a saved model")
+    p.add_argument("--load", help="saved model file to describe")
+    p.set_defaults(func=cmd_info)
+
+    for name, fn, helptext in (("compress", cmd_compress, "entropy-code a file with a saved model"),
+                               ("decompress", cmd_decompress, "restore a file written by compress")):
+        p = sub.add_parser(name, parents=[common], help=helptext)
+        p.add_argument("--load", required=True, help="saved model file (the same for both directions)")
+        p.add_argument("--input", required=True)
+        p.add_argument("--output", required=True)
+        p.set_defaults(func=fn)
+
+    p = sub.add_parser("train", parents=[common], help="gradient-train a torch model (causal-bank, mythos)")
+    p.add_argument("--model", default="causal-bank", help="registered model kind (default: causal-bank)")
+    p.add_argument("--mode", help="causal-bank substrate mode (frozen, learnable_decays, learnable_mixing, "
+                                  "learned_recurrence, gated_retention)")
+    p.add_argument("--config", action="append", metavar="KEY=VALUE", help="model configuration override")
+    p.add_argument("--input", required=True, help="training corpus")
+    p.add_argument("--valid", help="held-out corpus (default: the last 5%% of --input)")
+    p.add_argument("--budget", help="wall-clock budget, e.g. 90s, 10m, 1h")
+    p.add_argument("--steps", type=int, help="optimizer steps (instead of or besides --budget)")
+    p.add_argument("--batch-size", type=int, default=None)
+    p.add_argument("--seq-len", type=int, default=None)
+    p.add_argument("--lr", type=float, default=None)
+    p.add_argument("--device", default=None, help="cpu, cuda, ... (default: cuda if available)")
+    p.add_argument("--run-dir", help="folder for checkpoints, metrics.jsonl and the learning-curve plot")
+    p.add_argument("--resume", action="store_true", help="continue from the latest checkpoint in --run-dir")
+    p.add_argument("--load", help="start from a saved model file")
+    p.add_argument("--save", help="write the trained model to this .safetensors file")
+    p.set_defaults(func=cmd_train)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "command", None):
+        parser.print_help()
+        return EXIT_USER_ERROR
+    from .runtime.progress import set_quiet
+
+    set_quiet(args.quiet or args.json)
+    try:
+        return int(args.func(args) or 0)
+    except DecepticonsError as e:
+        print(f"decepticons {args.command}: error: {e}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
+
+
+__all__ = ["main", "build_parser", "parse_overrides"]

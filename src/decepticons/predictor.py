@@ -1,0 +1,244 @@
+"""The one contract: a causal byte predictor.
+
+Every model in the package, whatever its backend, implements::
+
+    log_probs(data: uint8[T]) -> float64[T, 256]   # row t = log p(x_t | x_<t); row 0 sees only the start state
+    stream() -> Stream                             # .log_probs() -> float64[256], .push(byte) -> None
+
+``log_probs`` is the fast batched path; ``stream`` the step-by-step path used by generation and entropy
+coding. Both must agree (each model has a parity test). Scoring, generation, compression, evaluation, the
+CLI and the benchmarks are written once against this contract (:func:`score`, :func:`generate`).
+
+Adaptive models (those that keep learning while they predict) start ``log_probs`` and every new ``stream``
+from the same fitted state and never mutate it, so an encoder and a decoder see identical predictions.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from typing import Any, ClassVar
+
+import numpy as np
+
+from .codecs import BytesLike, as_byte_array
+from .errors import InputError
+from .runtime.progress import ByteProgress
+from .runtime.reports import ScoreReport
+
+VOCAB = 256
+LN2 = float(np.log(2.0))
+
+
+class Stream(ABC):
+    """Incremental prediction: ask for the next-byte distribution, then push the byte that came."""
+
+    @abstractmethod
+    def log_probs(self) -> np.ndarray:
+        """``float64[256]`` log-probabilities of the next byte given every byte pushed so far."""
+
+    @abstractmethod
+    def push(self, byte: int) -> None:
+        """Condition on one more observed byte."""
+
+    def push_many(self, data: BytesLike) -> None:
+        for b in as_byte_array(data):
+            self.push(int(b))
+
+
+class CausalPredictor(ABC):
+    """Base class of every next-byte model.
+
+    Subclasses implement :meth:`log_probs` and :meth:`stream`; they may override :meth:`iter_log_probs`
+    to score long inputs in bounded memory (the default materialises ``[T, 256]`` at once).
+    """
+
+    #: registry name (``coder``, ``ngram``, ``mixer``, ``causal-bank``, ``mythos``, ...)
+    name: ClassVar[str] = "predictor"
+    #: longest history the model can condition on; ``None`` means unbounded
+    context_length: int | None = None
+    #: True when predictions keep learning from the bytes being scored (prequential)
+    adaptive: bool = False
+
+    @abstractmethod
+    def log_probs(self, data: BytesLike) -> np.ndarray:
+        """``float64[T, 256]``: row t is ``log p(x_t | x_<t)``."""
+
+    @abstractmethod
+    def stream(self) -> Stream:
+        """A fresh incremental predictor at the start state."""
+
+    # ------------------------------------------------------------------ derived, written once
+    def iter_log_probs(self, data: BytesLike, chunk_size: int = 1 << 16) -> Iterator[np.ndarray]:
+        """Yield consecutive ``[n, 256]`` blocks whose concatenation equals ``log_probs(data)``."""
+        del chunk_size
+        yield self.log_probs(data)
+
+    def target_log_probs(self, data: BytesLike, chunk_size: int = 1 << 16,
+                         progress: bool | None = None) -> np.ndarray:
+        """``float64[T]``: ``log p(x_t | x_<t)`` of the bytes that actually occur (natural log)."""
+        x = as_byte_array(data)
+        out = np.empty(len(x), dtype=np.float64)
+        pos = 0
+        with ByteProgress(len(x), desc=f"score {self.name}", enabled=progress) as bar:
+            for block in self.iter_log_probs(x, chunk_size=chunk_size):
+                n = len(block)
+                out[pos:pos + n] = block[np.arange(n), x[pos:pos + n]]
+                pos += n
+                bar.update(n)
+        if pos != len(x):
+            raise RuntimeError(f"{type(self).__name__}.iter_log_probs yielded {pos} rows for {len(x)} bytes")
+        return out
+
+    def score(self, data: BytesLike, trace: bool = False, progress: bool | None = None) -> ScoreReport:
+        """Bits per byte on ``data`` (see :func:`score`)."""
+        return score(self, data, trace=trace, progress=progress)
+
+    def generate(self, prompt: BytesLike = b"", steps: int = 64, greedy: bool = False,
+                 temperature: float = 1.0, top_k: int | None = None, seed: int | None = None) -> np.ndarray:
+        """Prompt followed by ``steps`` sampled bytes (see :func:`generate`)."""
+        return generate(self, prompt, steps=steps, greedy=greedy, temperature=temperature, top_k=top_k,
+                        seed=seed)
+
+    # ------------------------------------------------------------------ persistence
+    def config_dict(self) -> dict[str, Any]:
+        """JSON-serialisable configuration that, with :meth:`state_tensors`, rebuilds the model."""
+        raise NotImplementedError(f"{type(self).__name__} cannot be saved")
+
+    def state_tensors(self) -> dict[str, np.ndarray]:
+        """Every learned array, by name."""
+        raise NotImplementedError(f"{type(self).__name__} cannot be saved")
+
+    def extra_state(self) -> dict[str, Any]:
+        """Small JSON facts kept beside the tensors (e.g. the fit report)."""
+        return {}
+
+    @classmethod
+    def from_state(cls, config: dict[str, Any], tensors: dict[str, np.ndarray],
+                   extra: dict[str, Any]) -> CausalPredictor:
+        raise NotImplementedError(f"{cls.__name__} cannot be loaded")
+
+    def save(self, path: str | os.PathLike) -> str:
+        """Write one ``.safetensors`` model file atomically; returns the model's fingerprint."""
+        from .runtime.checkpoints import save_model_file
+
+        return save_model_file(path, self.name, self.config_dict(), self.state_tensors(), self.extra_state())
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> CausalPredictor:
+        """Read a model file written by :meth:`save` (refusing files of another model kind)."""
+        from .runtime.checkpoints import read_model_file
+
+        return cls.from_model_file(read_model_file(path, expected_kind=cls.name))
+
+    @classmethod
+    def from_model_file(cls, mf: Any) -> CausalPredictor:
+        from .errors import ModelFileError
+
+        try:
+            return cls.from_state(mf.config, mf.tensors, mf.extra)
+        except (KeyError, ValueError, TypeError) as e:
+            raise ModelFileError(f"model file does not match {cls.__name__}: {e}") from None
+
+    def fingerprint(self) -> str:
+        """sha256 of kind, configuration and weights: identical models, identical fingerprints."""
+        from .runtime.checkpoints import fingerprint
+
+        return fingerprint(self.name, self.config_dict(), self.state_tensors())
+
+    def describe(self) -> dict[str, Any]:
+        """Short facts for ``decepticons info``; subclasses add their configuration."""
+        return {"name": self.name, "class": type(self).__name__, "adaptive": self.adaptive,
+                "context_length": self.context_length}
+
+
+class RecomputeStream(Stream):
+    """Reference stream for any predictor: recompute ``log_probs`` on the whole history each step.
+
+    O(T^2); used to check fast streams and by models too small to need their own.
+    """
+
+    def __init__(self, model: CausalPredictor) -> None:
+        self._model = model
+        self._history = bytearray()
+
+    def log_probs(self) -> np.ndarray:
+        # append a dummy byte: row len(history) then sees exactly the history
+        lp = self._model.log_probs(bytes(self._history) + b"\0")
+        return lp[-1]
+
+    def push(self, byte: int) -> None:
+        self._history.append(int(byte))
+
+
+def score(model: CausalPredictor, data: BytesLike, trace: bool = False,
+          progress: bool | None = None) -> ScoreReport:
+    """Score ``data`` with ``model``: total code length ``sum_t -log2 p(x_t | x_<t)`` and bits per byte."""
+    x = as_byte_array(data)
+    if len(x) == 0:
+        raise InputError("cannot score an empty input")
+    t0 = time.perf_counter()
+    lp = model.target_log_probs(x, progress=progress)
+    seconds = time.perf_counter() - t0
+    bits = -lp / LN2
+    if not np.all(np.isfinite(bits)):
+        bad = int(np.flatnonzero(~np.isfinite(bits))[0])
+        raise RuntimeError(f"{model.name} gave probability 0 to the byte at position {bad}")
+    return ScoreReport(model=model.name, bytes=len(x), total_bits=float(bits.sum()), seconds=seconds,
+                       adaptive=bool(model.adaptive), trace=bits if trace else None)
+
+
+def sample_from_log_probs(lp: np.ndarray, rng: np.random.Generator, greedy: bool = False,
+                          temperature: float = 1.0, top_k: int | None = None) -> int:
+    """Draw one byte from log-probabilities: greedy, temperature-scaled and/or top-k truncated."""
+    if greedy or temperature == 0:
+        return int(np.argmax(lp))
+    if temperature < 0:
+        raise InputError(f"temperature must be >= 0, got {temperature}")
+    logits = np.asarray(lp, dtype=np.float64) / temperature
+    if top_k is not None:
+        if top_k < 1:
+            raise InputError(f"top_k must be >= 1, got {top_k}")
+        if top_k < len(logits):
+            kth = np.partition(logits, -top_k)[-top_k]
+            logits = np.where(logits >= kth, logits, -np.inf)
+    logits = logits - logits.max()
+    p = np.exp(logits)
+    p /= p.sum()
+    return int(rng.choice(len(p), p=p))
+
+
+def generate(model: CausalPredictor, prompt: BytesLike = b"", steps: int = 64, greedy: bool = False,
+             temperature: float = 1.0, top_k: int | None = None, seed: int | None = None) -> np.ndarray:
+    """Continue ``prompt`` by ``steps`` bytes through the model's stream; returns prompt + continuation.
+
+    ``greedy=True`` (or ``temperature=0``) takes the most likely byte; otherwise samples from the
+    distribution sharpened or flattened by ``temperature`` and optionally truncated to the ``top_k`` bytes.
+    ``seed`` makes sampling reproducible.
+    """
+    p = as_byte_array(prompt, name="prompt")
+    if not isinstance(steps, (int, np.integer)) or steps < 0:
+        raise InputError(f"steps must be a non-negative integer, got {steps!r}")
+    ctx = model.context_length
+    if ctx is not None and len(p) + steps > ctx:
+        raise InputError(
+            f"prompt ({len(p)} bytes) + steps ({steps}) exceed the model's context of {ctx} bytes")
+    rng = np.random.default_rng(seed)
+    st = model.stream()
+    for b in p:
+        st.push(int(b))
+    out = bytearray(p.tobytes())
+    for _ in range(int(steps)):
+        b = sample_from_log_probs(st.log_probs(), rng, greedy=greedy, temperature=temperature, top_k=top_k)
+        out.append(b)
+        st.push(b)
+    return np.frombuffer(bytes(out), dtype=np.uint8).copy()
+
+
+def log_softmax(z: np.ndarray, axis: int = -1) -> np.ndarray:
+    """Numerically stable ``log softmax`` along ``axis``."""
+    m = np.max(z, axis=axis, keepdims=True)
+    s = z - m
+    return s - np.log(np.sum(np.exp(s), axis=axis, keepdims=True))

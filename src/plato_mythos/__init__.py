@@ -1,0 +1,1 @@
+"""plato_mythos: a recurrent-depth transformer built on the decepticons kernel (work in progress)."""
