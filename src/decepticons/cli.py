@@ -11,7 +11,6 @@ import argparse
 import json
 import os
 import sys
-from pathlib import Path
 from typing import Any
 
 from . import __version__
@@ -117,9 +116,9 @@ def cmd_score(args: argparse.Namespace) -> int:
     data = _read_input(args.input)
     report = model.score(data, trace=bool(args.trace))
     if args.trace:
-        from .runtime.checkpoints import atomic_write_bytes
-
         import io
+
+        from .runtime.checkpoints import atomic_write_bytes
 
         buf = io.BytesIO()
         np.save(buf, report.trace.astype(np.float32))

@@ -6,13 +6,11 @@ Every model in the package reads and writes ``uint8[T]`` arrays. ``ByteCodec`` t
 
 from __future__ import annotations
 
-from typing import Union
-
 import numpy as np
 
 from .errors import InputError
 
-BytesLike = Union[str, bytes, bytearray, memoryview, np.ndarray, list]
+BytesLike = str | bytes | bytearray | memoryview | np.ndarray | list
 
 
 class ByteCodec:

@@ -1,1 +1,2 @@
-"""models"""
+"""Gradient-trained backends (PyTorch, MLX). Importing a submodule imports its framework; this package
+itself imports nothing heavy."""
