@@ -47,7 +47,7 @@ def as_byte_array(data: BytesLike, name: str = "data") -> np.ndarray:
     if isinstance(data, (bytes, bytearray, memoryview)):
         return np.frombuffer(bytes(data), dtype=np.uint8)
     if isinstance(data, list):
-        data = np.asarray(data)
+        data = np.asarray(data) if data else np.zeros(0, dtype=np.uint8)  # [] alone would be float64
     if isinstance(data, np.ndarray):
         if data.ndim != 1:
             raise InputError(f"{name} must be 1-D, got shape {data.shape}")
