@@ -9,6 +9,7 @@ Metadata keys (all strings, as safetensors requires)::
     version         package version that wrote the file
     fingerprint     sha256 over kind, config and every tensor (name, dtype, shape, bytes)
     extra           JSON of anything else the model wants to keep (optional)
+    checksum        sha256 over every other metadata entry
 
 Writes are atomic: the file is written beside the target and moved into place, so an interrupted save
 never leaves a half-written model where a good one was. Loading verifies the fingerprint, so a flipped
@@ -53,6 +54,9 @@ def atomic_write_bytes(path: str | os.PathLike, payload: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        umask = os.umask(0o022)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600 files; give the usual permissions
         with os.fdopen(fd, "wb") as f:
             f.write(payload)
             f.flush()
@@ -62,6 +66,12 @@ def atomic_write_bytes(path: str | os.PathLike, payload: bytes) -> None:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+
+
+def metadata_checksum(meta: dict[str, str]) -> str:
+    """sha256 of every metadata entry but ``checksum``: covers what the fingerprint does not (version, extra)."""
+    body = {k: v for k, v in meta.items() if k != "checksum"}
+    return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
 
 
 @dataclass
@@ -88,6 +98,7 @@ def save_model_file(path: str | os.PathLike, kind: str, config: dict[str, Any],
     meta = {"format": FORMAT, "format_version": FORMAT_VERSION, "kind": kind,
             "config": json.dumps(config, sort_keys=True), "version": __version__, "fingerprint": fp,
             "extra": json.dumps(extra or {}, sort_keys=True)}
+    meta["checksum"] = metadata_checksum(meta)
     atomic_write_bytes(path, save(tensors, metadata=meta))
     return fp
 
@@ -119,6 +130,8 @@ def read_model_file(path: str | os.PathLike, expected_kind: str | None = None) -
     if meta.get("format_version") != FORMAT_VERSION:
         raise ModelFileError(f"{p} uses model format version {meta.get('format_version')!r}; "
                              f"this version reads {FORMAT_VERSION!r}")
+    if meta.get("checksum") != metadata_checksum(meta):
+        raise ModelFileError(f"{p} is corrupted: its metadata does not match the checksum stored in it")
     kind = meta.get("kind", "")
     if expected_kind is not None and kind != expected_kind:
         raise ModelFileError(f"{p} holds a {kind!r} model, not a {expected_kind!r} model")
