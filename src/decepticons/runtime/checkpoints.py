@@ -40,7 +40,7 @@ def fingerprint(kind: str, config: dict[str, Any], tensors: dict[str, np.ndarray
     h.update(kind.encode())
     h.update(json.dumps(config, sort_keys=True).encode())
     for name in sorted(tensors):
-        a = np.ascontiguousarray(tensors[name])
+        a = np.asarray(tensors[name], order="C")  # ascontiguousarray would turn 0-d into shape (1,)
         h.update(name.encode())
         h.update(str(a.dtype).encode())
         h.update(repr(a.shape).encode())
@@ -91,7 +91,7 @@ def save_model_file(path: str | os.PathLike, kind: str, config: dict[str, Any],
 
     from .. import __version__
 
-    tensors = {k: np.ascontiguousarray(v) for k, v in tensors.items()}
+    tensors = {k: np.asarray(v, order="C") for k, v in tensors.items()}
     if not tensors:  # safetensors needs no tensors, but keep every file self-describing
         tensors = {"_empty": np.zeros(0, dtype=np.uint8)}
     fp = fingerprint(kind, config, tensors)
