@@ -1,0 +1,315 @@
+"""Causal-bank family: configuration, named variants and deterministic substrate construction (numpy only).
+
+A causal bank is a set of causal linear recurrences ("modes") driven by a projection of the byte embedding,
+read out by a learned network. Per mode ``i`` and time ``t``::
+
+    real decay mode:        h_t[i] = a[i] * h_{t-1}[i] + (1 - a[i]) * u_t[i]            a[i] in (0, 1)
+    oscillatory pair:       z_t[k] = r[k] e^{i w[k]} z_{t-1}[k] + (1 - r[k]) (u_t[re] + i u_t[im])
+    input:                  u_t = E[x_t] @ P                        E: (vocab, embed_dim), P: (embed_dim, n_in)
+
+with ``a = 2 ** (-1 / half_life)``. The substrate (half-lives, oscillation periods, ``P``) is built here from
+a seed, so the torch and MLX backends start from identical numbers. The five substrate modes say which of
+those numbers are learned:
+
+==================  ===============================================================================
+``frozen``          nothing in the substrate learns; only the embedding and the readout are trained
+``learnable_decays``  decay rates, oscillation radii and frequencies learn; ``P`` stays fixed
+``learnable_mixing``  ``P`` learns; decays stay fixed
+``learned_recurrence``  decays, frequencies and ``P`` all learn (a learned diagonal linear recurrence)
+``gated_retention``  as ``learned_recurrence`` plus input-dependent gates: ``a_t = sigmoid(logit(a) + G x_t)``
+                    per mode, and a sigmoid output gate on the bank's features
+==================  ===============================================================================
+
+``state_dim > 0`` adds a selective-scan augment: ``state_dim`` extra channels whose step size depends on the
+input (``a_t = exp(-softplus(dt_t) * A)``, ``b_t = softplus(dt_t) * (B x_t)``). ``local_window = k`` adds the
+embeddings of the last ``k`` bytes to the features (a short causal convolution). ``readout_bands`` splits the
+feature vector, ordered fast to slow, into bands normalised separately (the ``banded`` readout also gives each
+band its own hidden layer).
+
+Nothing here imports torch.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from .errors import InputError
+
+SUBSTRATE_MODES = ("frozen", "learnable_decays", "learnable_mixing", "learned_recurrence", "gated_retention")
+READOUT_KINDS = ("plain", "banded", "gru", "routed")
+DECAY_SCHEDULES = ("log", "linear")
+INPUT_PROJECTIONS = ("orthogonal", "gaussian", "sparse")
+VARIANTS = ("tiny", "small", "default", "large")
+
+#: substrate modes whose decays / frequencies are trained
+LEARNS_DECAYS = frozenset({"learnable_decays", "learned_recurrence", "gated_retention"})
+#: substrate modes whose input projection is trained
+LEARNS_MIXING = frozenset({"learnable_mixing", "learned_recurrence", "gated_retention"})
+
+
+def _check_int(name: str, value: Any, lo: int, hi: int | None = None) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) and not (
+            isinstance(value, float) and value.is_integer()):
+        raise InputError(f"CausalBankConfig.{name} must be an integer, got {value!r}")
+    v = int(value)
+    if v < lo or (hi is not None and v > hi):
+        rng = f">= {lo}" if hi is None else f"in [{lo}, {hi}]"
+        raise InputError(f"CausalBankConfig.{name} must be {rng}, got {v}")
+    return v
+
+
+def _check_float(name: str, value: Any, lo: float, hi: float | None = None, lo_open: bool = False) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise InputError(f"CausalBankConfig.{name} must be a number, got {value!r}")
+    v = float(value)
+    bad = not math.isfinite(v) or (v <= lo if lo_open else v < lo) or (hi is not None and v > hi)
+    if bad:
+        rng = f"{'>' if lo_open else '>='} {lo}" + ("" if hi is None else f" and <= {hi}")
+        raise InputError(f"CausalBankConfig.{name} must be {rng}, got {value!r}")
+    return v
+
+
+def _check_choice(name: str, value: Any, choices: tuple[str, ...]) -> str:
+    if value not in choices:
+        raise InputError(f"CausalBankConfig.{name} must be one of {', '.join(choices)}; got {value!r}")
+    return str(value)
+
+
+@dataclass
+class CausalBankConfig:
+    """Everything that defines a causal-bank model's shape and its initial substrate (JSON-serialisable).
+
+    Widths: ``embed_dim`` (byte embedding), ``num_modes`` (real decay modes), ``num_oscillatory`` (complex
+    pairs, two features each), ``state_dim`` (selective augment channels), ``local_window`` (last bytes whose
+    embeddings are features), ``readout_hidden`` (hidden units of the readout).
+    Feature count: ``local_window * embed_dim + num_modes + 2 * num_oscillatory + state_dim``.
+    """
+
+    substrate_mode: str = "gated_retention"
+    embed_dim: int = 32
+    num_modes: int = 192
+    num_oscillatory: int = 32
+    half_life_min: float = 1.0
+    half_life_max: float = 256.0
+    decay_schedule: str = "log"
+    period_min: float = 3.0
+    period_max: float = 64.0
+    input_projection: str = "orthogonal"
+    input_scale: float = 1.0
+    state_dim: int = 0
+    local_window: int = 4
+    readout: str = "plain"
+    readout_hidden: int = 384
+    readout_bands: int = 1
+    num_experts: int = 4
+    expert_top_k: int = 1
+    balance_weight: float = 0.01
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        self.substrate_mode = _check_choice("substrate_mode", self.substrate_mode, SUBSTRATE_MODES)
+        self.embed_dim = _check_int("embed_dim", self.embed_dim, 1, 4096)
+        self.num_modes = _check_int("num_modes", self.num_modes, 0, 1 << 16)
+        self.num_oscillatory = _check_int("num_oscillatory", self.num_oscillatory, 0, 1 << 15)
+        self.half_life_min = _check_float("half_life_min", self.half_life_min, 0.0, lo_open=True)
+        self.half_life_max = _check_float("half_life_max", self.half_life_max, 0.0, lo_open=True)
+        if self.half_life_max < self.half_life_min:
+            raise InputError(f"CausalBankConfig.half_life_max ({self.half_life_max}) must be >= half_life_min "
+                             f"({self.half_life_min})")
+        self.decay_schedule = _check_choice("decay_schedule", self.decay_schedule, DECAY_SCHEDULES)
+        self.period_min = _check_float("period_min", self.period_min, 2.0)
+        self.period_max = _check_float("period_max", self.period_max, 2.0)
+        if self.period_max < self.period_min:
+            raise InputError(f"CausalBankConfig.period_max ({self.period_max}) must be >= period_min "
+                             f"({self.period_min})")
+        self.input_projection = _check_choice("input_projection", self.input_projection, INPUT_PROJECTIONS)
+        self.input_scale = _check_float("input_scale", self.input_scale, 0.0, lo_open=True)
+        self.state_dim = _check_int("state_dim", self.state_dim, 0, 1 << 14)
+        self.local_window = _check_int("local_window", self.local_window, 0, 64)
+        if self.num_modes + self.num_oscillatory + self.state_dim == 0:
+            raise InputError("CausalBankConfig needs at least one recurrent channel: num_modes, num_oscillatory "
+                             "or state_dim must be > 0")
+        self.readout = _check_choice("readout", self.readout, READOUT_KINDS)
+        self.readout_hidden = _check_int("readout_hidden", self.readout_hidden, 1, 1 << 16)
+        self.readout_bands = _check_int("readout_bands", self.readout_bands, 1, 64)
+        if self.readout_bands > self.num_features:
+            raise InputError(f"CausalBankConfig.readout_bands ({self.readout_bands}) exceeds the feature count "
+                             f"({self.num_features})")
+        if self.readout == "banded" and self.readout_hidden < self.readout_bands:
+            raise InputError(f"readout 'banded' needs readout_hidden ({self.readout_hidden}) >= readout_bands "
+                             f"({self.readout_bands})")
+        self.num_experts = _check_int("num_experts", self.num_experts, 1, 256)
+        self.expert_top_k = _check_int("expert_top_k", self.expert_top_k, 1, 256)
+        if self.expert_top_k > self.num_experts:
+            raise InputError(f"CausalBankConfig.expert_top_k ({self.expert_top_k}) must be <= num_experts "
+                             f"({self.num_experts})")
+        if self.readout == "routed" and self.readout_hidden < self.num_experts:
+            raise InputError(f"readout 'routed' needs readout_hidden ({self.readout_hidden}) >= num_experts "
+                             f"({self.num_experts})")
+        self.balance_weight = _check_float("balance_weight", self.balance_weight, 0.0)
+        self.seed = _check_int("seed", self.seed, 0, 2**63 - 1)
+
+    # ------------------------------------------------------------------ derived sizes
+    @property
+    def num_bank_features(self) -> int:
+        """Features produced by the decay and oscillatory modes."""
+        return self.num_modes + 2 * self.num_oscillatory
+
+    @property
+    def num_features(self) -> int:
+        """Width of the feature vector fed to the readout."""
+        return self.local_window * self.embed_dim + self.num_bank_features + self.state_dim
+
+    @property
+    def learns_decays(self) -> bool:
+        return self.substrate_mode in LEARNS_DECAYS
+
+    @property
+    def learns_mixing(self) -> bool:
+        return self.substrate_mode in LEARNS_MIXING
+
+    @property
+    def gated(self) -> bool:
+        return self.substrate_mode == "gated_retention"
+
+    def band_sizes(self) -> list[int]:
+        """Sizes of the ``readout_bands`` contiguous feature bands (features are ordered fast to slow)."""
+        n, k = self.num_features, self.readout_bands
+        return [n // k + (1 if i < n % k else 0) for i in range(k)]
+
+    # ------------------------------------------------------------------ variants
+    @classmethod
+    def variant(cls, name: str, **overrides: Any) -> CausalBankConfig:
+        """A named size: ``tiny`` (tests), ``small``, ``default``, ``large``; ``overrides`` replace fields."""
+        if name not in VARIANTS:
+            raise InputError(f"unknown causal-bank variant {name!r}; choose one of {', '.join(VARIANTS)}")
+        sizes: dict[str, dict[str, Any]] = {
+            "tiny": dict(embed_dim=8, num_modes=12, num_oscillatory=4, local_window=2, readout_hidden=16,
+                         half_life_max=32.0, num_experts=2),
+            "small": dict(embed_dim=24, num_modes=96, num_oscillatory=16, readout_hidden=192),
+            "default": {},
+            "large": dict(embed_dim=48, num_modes=384, num_oscillatory=64, readout_hidden=768,
+                          half_life_max=1024.0),
+        }
+        return cls(**{**sizes[name], **overrides})
+
+    def scaled(self, factor: float) -> CausalBankConfig:
+        """The same design with every width multiplied by ``factor`` (at least 1 each; bands kept)."""
+        f = _check_float("scale factor", factor, 0.0, lo_open=True)
+
+        def w(v: int, lo: int = 1) -> int:
+            return max(lo, int(round(v * f))) if v > 0 else 0
+
+        return dataclasses.replace(
+            self, embed_dim=w(self.embed_dim), num_modes=w(self.num_modes), num_oscillatory=w(self.num_oscillatory),
+            state_dim=w(self.state_dim), readout_hidden=w(self.readout_hidden, max(self.num_experts,
+                                                                                   self.readout_bands)))
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+# ---------------------------------------------------------------------- substrate
+
+
+@dataclass
+class Substrate:
+    """The initial numbers of a causal bank, all float64 numpy arrays.
+
+    ``decays``: (num_modes,) in (0, 1), ordered fast to slow. ``osc_radius``: (num_oscillatory,) in (0, 1);
+    ``osc_angle``: (num_oscillatory,) radians per byte. ``input_proj``: (embed_dim, num_modes +
+    2 * num_oscillatory), columns ``[real modes | oscillatory real parts | oscillatory imaginary parts]``.
+    ``sel_log_rate``: (state_dim,) log of the selective augment's base rates ``A``.
+    """
+
+    decays: np.ndarray
+    osc_radius: np.ndarray
+    osc_angle: np.ndarray
+    input_proj: np.ndarray
+    sel_log_rate: np.ndarray
+
+
+def half_lives(n: int, lo: float, hi: float, schedule: str = "log") -> np.ndarray:
+    """``n`` half-lives (in bytes) from ``lo`` to ``hi``: log-spaced (``log``) or evenly spaced (``linear``)."""
+    if n == 0:
+        return np.zeros(0)
+    if n == 1:
+        return np.array([math.sqrt(lo * hi) if schedule == "log" else 0.5 * (lo + hi)])
+    if schedule == "log":
+        return np.exp(np.linspace(math.log(lo), math.log(hi), n))
+    if schedule == "linear":
+        return np.linspace(lo, hi, n)
+    raise InputError(f"unknown decay schedule {schedule!r}; choose one of {', '.join(DECAY_SCHEDULES)}")
+
+
+def decay_from_half_life(h: np.ndarray) -> np.ndarray:
+    """Per-step decay ``a = 2 ** (-1 / h)``: a mode's response halves after ``h`` steps."""
+    return np.exp2(-1.0 / np.asarray(h, dtype=np.float64))
+
+
+def oscillatory_pairs(n: int, config: CausalBankConfig) -> tuple[np.ndarray, np.ndarray]:
+    """``n`` damped rotations: periods log-spaced in ``[period_min, period_max]``, each damped so that its
+    half-life is two periods (clipped to the decay range). Returns ``(radius, angle)``."""
+    if n == 0:
+        return np.zeros(0), np.zeros(0)
+    periods = half_lives(n, config.period_min, config.period_max, "log")
+    hl = np.clip(2.0 * periods, config.half_life_min, max(config.half_life_max, config.half_life_min))
+    return decay_from_half_life(hl), 2.0 * math.pi / periods
+
+
+def input_projection(rng: np.random.Generator, rows: int, cols: int, scheme: str, scale: float) -> np.ndarray:
+    """A ``(rows, cols)`` input projection whose columns have expected squared norm ``scale**2``.
+
+    ``orthogonal``: blocks of orthonormal rows (QR of a Gaussian) tiled across columns;
+    ``gaussian``: i.i.d. normal; ``sparse``: each column reads about a third of the rows with random signs.
+    """
+    if cols == 0:
+        return np.zeros((rows, 0))
+    if scheme == "gaussian":
+        w = rng.standard_normal((rows, cols)) / math.sqrt(rows)
+    elif scheme == "orthogonal":
+        blocks = []
+        for start in range(0, cols, rows):
+            width = min(rows, cols - start)
+            q, r = np.linalg.qr(rng.standard_normal((rows, rows)))
+            q = q * np.sign(np.diag(r))[None, :]
+            blocks.append(q[:, :width])
+        w = np.concatenate(blocks, axis=1)
+    elif scheme == "sparse":
+        mask = rng.random((rows, cols)) < 1.0 / 3.0
+        mask[rng.integers(0, rows, size=cols), np.arange(cols)] = True
+        w = mask * rng.choice([-1.0, 1.0], size=(rows, cols))
+        w /= np.sqrt(mask.sum(axis=0, keepdims=True))
+    else:
+        raise InputError(f"unknown input projection {scheme!r}; choose one of {', '.join(INPUT_PROJECTIONS)}")
+    return w * scale
+
+
+def build_substrate(config: CausalBankConfig) -> Substrate:
+    """Deterministic substrate from ``config`` (its ``seed`` and widths): same config, same arrays."""
+    rng = np.random.default_rng([config.seed, 0xCA05A1])
+    decays = decay_from_half_life(half_lives(config.num_modes, config.half_life_min, config.half_life_max,
+                                             config.decay_schedule))
+    radius, angle = oscillatory_pairs(config.num_oscillatory, config)
+    proj = input_projection(rng, config.embed_dim, config.num_bank_features, config.input_projection,
+                            config.input_scale)
+    sel = np.log(math.log(2.0) / half_lives(config.state_dim, config.half_life_min,
+                                            max(config.half_life_max / 4.0, config.half_life_min), "log"))
+    return Substrate(decays=decays, osc_radius=radius, osc_angle=angle, input_proj=proj, sel_log_rate=sel)
+
+
+def describe_family() -> dict[str, Any]:
+    """Family metadata: modes, readout kinds, variants and which parameters each mode trains."""
+    return {
+        "substrate_modes": {m: {"learns_decays": m in LEARNS_DECAYS, "learns_mixing": m in LEARNS_MIXING,
+                                "input_dependent_gates": m == "gated_retention"} for m in SUBSTRATE_MODES},
+        "readouts": list(READOUT_KINDS),
+        "decay_schedules": list(DECAY_SCHEDULES),
+        "input_projections": list(INPUT_PROJECTIONS),
+        "variants": {v: CausalBankConfig.variant(v).num_features for v in VARIANTS},
+    }
