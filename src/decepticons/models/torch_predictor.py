@@ -6,6 +6,16 @@ bytes 0..t and predicts byte t+1). The predictor contract shifts by one: row t o
 predicts ``data[t]`` from ``data[:t]``, so the module is fed ``[BOS] + data[:-1]`` where BOS is a learned
 start byte handled by the module (see ``bos_token``): by default byte 0 is used as the start symbol.
 
+Optional module hooks used by the trainer (:mod:`decepticons.models.trainer`):
+
+* ``forward_with_state(x, state) -> (logits, state)`` and ``init_state(batch) -> state`` for training with
+  the state carried across windows (``mode="carried"``) and for evaluation over long inputs;
+* ``extra_loss() -> Tensor | None``, valid after a forward, added to the cross-entropy (auxiliary losses);
+* ``slow_parameters() -> names`` (sparse slow updates) and ``no_weight_decay() -> names``.
+
+:meth:`TorchPredictor.fit` trains with that trainer under a short default budget, so every torch model also
+works with ``decepticons fit``; ``decepticons train`` exposes the trainer in full.
+
 Save/load go through the kernel's model files (safetensors + JSON config); a file whose tensors do not
 match this config is refused with a clear message.
 """
@@ -20,8 +30,12 @@ import torch
 from torch import nn
 
 from ..codecs import BytesLike, as_byte_array
-from ..errors import ModelFileError
+from ..errors import InputError, ModelFileError
 from ..predictor import CausalPredictor, RecomputeStream, Stream
+from ..runtime.reports import FitReport
+
+#: wall-clock budget of :meth:`TorchPredictor.fit` when none is given (seconds)
+FIT_DEFAULT_BUDGET = 60.0
 
 
 class TorchPredictor(CausalPredictor):
@@ -31,6 +45,8 @@ class TorchPredictor(CausalPredictor):
     config_cls: ClassVar[type] = object
     #: the byte fed before the first real byte (row 0 of ``log_probs`` conditions only on it)
     bos_token: ClassVar[int] = 0
+    #: the model's preferred :class:`~decepticons.models.trainer.TrainConfig` values (lr, seq_len, ...)
+    train_defaults: ClassVar[dict[str, Any]] = {}
 
     def __init__(self, config: Any = None, *, seed: int = 0, device: str | None = None, **overrides: Any):
         if config is None:
@@ -77,6 +93,32 @@ class TorchPredictor(CausalPredictor):
 
     def stream(self) -> Stream:
         return RecomputeStream(self)
+
+    # --------------------------------------------------------------------------- training
+    def fit(self, data: BytesLike, valid: BytesLike | None = None, workers: int = 1,
+            progress: bool | None = None, **train_kwargs: Any) -> FitReport:
+        """Train with the shared trainer; ``train_kwargs`` are :class:`TrainConfig` fields.
+
+        Without ``budget_seconds`` or ``max_steps`` the run is short (``FIT_DEFAULT_BUDGET`` seconds); use
+        ``decepticons train`` or :func:`decepticons.models.trainer.train` for long runs, checkpoints and
+        DDP. ``workers`` is accepted for the common ``fit`` signature; torch uses its own threads.
+        """
+        from .trainer import TrainConfig, train
+
+        x = as_byte_array(data, name="training data")
+        if len(x) == 0:
+            raise InputError("training data is empty: there is nothing to learn from")
+        kw = {**self.train_defaults, "seed": self.seed, **train_kwargs}
+        if kw.get("budget_seconds") is None and kw.get("max_steps") is None:
+            kw["budget_seconds"] = FIT_DEFAULT_BUDGET
+        run_dir = kw.pop("run_dir", None)
+        config = TrainConfig.from_dict(kw)
+        result = train(self, x, valid, config, run_dir=run_dir, progress=progress)
+        details = {k: v for k, v in result.to_dict().items() if k not in ("curve", "model")}
+        return FitReport(model=self.name, train_bytes=len(x), seconds=result.seconds,
+                         train_bits_per_byte=float(result.train_bits_per_byte or float("nan")),
+                         valid_bytes=result.valid_bytes, valid_bits_per_byte=result.valid_bits_per_byte,
+                         workers=workers, details=details)
 
     # --------------------------------------------------------------------------- persistence
     def config_dict(self) -> dict[str, Any]:
