@@ -38,13 +38,15 @@ def looks_binary(data: np.ndarray, sample: int = 1 << 16) -> bool:
         return False
     if np.any(head == 0):
         return True
+    control = (head < 32) & ~np.isin(head, np.array([9, 10, 12, 13], dtype=np.uint8))
+    if control.mean() > 0.3:  # valid UTF-8 can still be mostly control characters
+        return True
     try:
         bytes(head).decode("utf-8")
         return False
     except UnicodeDecodeError as e:
         if e.start >= len(head) - 4:  # a multi-byte character cut by the sample boundary
             return False
-    control = (head < 32) & ~np.isin(head, np.array([9, 10, 12, 13], dtype=np.uint8))
     high = head >= 128
     return bool((control.mean() + high.mean()) > 0.3)
 
