@@ -1,0 +1,166 @@
+"""``decepticons train``: gradient-train any registered torch model with the shared trainer.
+
+Examples::
+
+    decepticons train --model causal-bank --mode gated_retention --input train.txt --valid valid.txt \\
+        --budget 10m --save bank.safetensors
+    decepticons train --model causal-bank --input train.txt --steps 2000 --run-dir runs/a
+    decepticons train --model causal-bank --input train.txt --steps 4000 --run-dir runs/a --resume
+    torchrun --nproc-per-node 2 -m decepticons.cli train --model causal-bank --input train.txt --budget 5m
+
+``--config KEY=VALUE`` sets a model configuration field; ``--config train.KEY=VALUE`` sets a trainer option
+(any :class:`~decepticons.models.trainer.TrainConfig` field, e.g. ``train.mode=carried``,
+``train.warmup_steps=200``, ``train.slow_every=4``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import re
+import sys
+from typing import Any
+
+from ..errors import InputError
+
+#: budget used when neither --budget nor --steps is given
+DEFAULT_BUDGET = "5m"
+_UNITS = {"s": 1.0, "sec": 1.0, "m": 60.0, "min": 60.0, "h": 3600.0, "hr": 3600.0}
+
+
+def parse_budget(text: str) -> float:
+    """``'90s'``, ``'10m'``, ``'1h'``, ``'1h30m'``, ``'2.5m'`` or plain seconds (``'600'``) -> seconds."""
+    s = str(text).strip().lower().replace(" ", "")
+    if not s:
+        raise InputError("--budget is empty; use e.g. 90s, 10m or 1h")
+    try:
+        value = float(s)
+    except ValueError:
+        parts = re.findall(r"(\d+(?:\.\d+)?)(sec|min|hr|s|m|h)", s)
+        if not parts or "".join(n + u for n, u in parts) != s:
+            raise InputError(f"cannot read budget {text!r}; use e.g. 90s, 10m, 1h or 1h30m") from None
+        value = sum(float(n) * _UNITS[u] for n, u in parts)
+    if value <= 0:
+        raise InputError(f"budget must be positive, got {text!r}")
+    return value
+
+
+def _split_overrides(items: list[str] | None) -> tuple[dict[str, Any], dict[str, Any]]:
+    from ..cli import parse_overrides
+
+    model_kw: dict[str, Any] = {}
+    train_kw: dict[str, Any] = {}
+    for key, value in parse_overrides(items).items():
+        if key.startswith("train."):
+            train_kw[key[len("train."):]] = value
+        else:
+            model_kw[key] = value
+    return model_kw, train_kw
+
+
+def _build_model(args: argparse.Namespace, model_kw: dict[str, Any]) -> Any:
+    from ..registry import load_model, model_class
+    from .torch_predictor import TorchPredictor
+
+    if args.load:
+        if model_kw or args.mode:
+            raise InputError("--config and --mode describe a new model; they cannot change one given by --load")
+        model = load_model(args.load)
+        if not isinstance(model, TorchPredictor):
+            raise InputError(f"{args.load} holds a {model.name!r} model, which is not gradient-trained; "
+                             f"use `decepticons fit` for it")
+        return model
+    cls = model_class(args.model)
+    if not (isinstance(cls, type) and issubclass(cls, TorchPredictor)):
+        raise InputError(f"model {args.model!r} is not gradient-trained; use `decepticons fit --model "
+                         f"{args.model}`")
+    fields = {f.name for f in dataclasses.fields(cls.config_cls)} if dataclasses.is_dataclass(cls.config_cls) \
+        else set()
+    if args.mode:
+        if "substrate_mode" not in fields:
+            raise InputError(f"--mode sets a causal-bank substrate mode; model {args.model!r} has none")
+        model_kw["substrate_mode"] = args.mode
+    unknown = sorted(set(model_kw) - fields) if fields else []
+    if unknown:
+        raise InputError(f"unknown {args.model} configuration key(s) {', '.join(unknown)}; known: "
+                         f"{', '.join(sorted(fields))} (trainer options go as --config train.KEY=VALUE)")
+    try:
+        return cls(**model_kw, seed=args.seed, device="cpu")
+    except TypeError as e:
+        raise InputError(f"bad {args.model} configuration: {e}") from None
+
+
+def train_config_from_args(args: argparse.Namespace, model: Any, train_kw: dict[str, Any]):
+    """The :class:`TrainConfig` for a ``train`` command line (model defaults < flags < ``train.*``)."""
+    import torch
+
+    from .trainer import TrainConfig
+
+    kw: dict[str, Any] = dict(getattr(model, "train_defaults", {}) or {})
+    kw["seed"] = args.seed
+    budget = getattr(args, "budget", None)
+    steps = getattr(args, "steps", None)
+    if budget is None and steps is None and "budget_seconds" not in train_kw and "max_steps" not in train_kw:
+        budget = DEFAULT_BUDGET
+        if not (args.quiet or args.json):
+            print(f"no --budget or --steps given: training for {DEFAULT_BUDGET}", file=sys.stderr)
+    if budget is not None:
+        kw["budget_seconds"] = parse_budget(budget)
+    if steps is not None:
+        if steps < 1:
+            raise InputError(f"--steps must be >= 1, got {steps}")
+        kw["max_steps"] = steps
+    for flag, key in (("batch_size", "batch_size"), ("seq_len", "seq_len"), ("lr", "lr"),
+                      ("train_mode", "mode"), ("eval_every", "eval_every"), ("warmup", "warmup_steps"),
+                      ("slow_every", "slow_every"), ("checkpoint_every", "checkpoint_every")):
+        value = getattr(args, flag, None)
+        if value is not None:
+            kw[key] = value
+    device = getattr(args, "device", None) or ("cuda" if torch.cuda.is_available() else "cpu")
+    kw["device"] = device
+    kw.update(train_kw)
+    return TrainConfig.from_dict(kw)
+
+
+def run_train(args: argparse.Namespace) -> int:
+    """Entry point of ``decepticons train`` (see :func:`decepticons.cli.build_parser` for the flags)."""
+    from ..cli import _read_input
+    from .trainer import Trainer, init_distributed
+
+    model_kw, train_kw = _split_overrides(getattr(args, "config", None))
+    if args.resume and not args.run_dir:
+        raise InputError("--resume needs --run-dir (the folder holding the run's checkpoints)")
+    model = _build_model(args, model_kw)
+    config = train_config_from_args(args, model, train_kw)
+    allow_binary = getattr(args, "allow_binary", True)
+    train_data = _read_input(args.input, allow_binary=allow_binary)
+    valid_data = _read_input(args.valid, allow_binary=allow_binary) if args.valid else None
+    rank, world = init_distributed(config.device)
+    talk = rank == 0 and not (args.quiet or args.json)
+    if talk:
+        where = f", {world} processes" if world > 1 else ""
+        print(f"training {model.name} ({model.num_parameters():,} parameters) on {args.input} "
+              f"({len(train_data):,} bytes; {config.device}{where})", file=sys.stderr)
+    trainer = Trainer(model, train_data, valid_data, config, run_dir=args.run_dir)
+    result = trainer.run(resume=bool(args.resume))
+    payload: dict[str, Any] = {"train": {k: v for k, v in result.to_dict().items() if k != "curve"}}
+    text = str(result)
+    if args.save and rank == 0:
+        fp = model.save(args.save)
+        payload["saved"] = {"path": args.save, "fingerprint": fp}
+        text += f"\nsaved              {args.save} (fingerprint {fp[:16]})"
+    if rank == 0:
+        if args.json:
+            print(json.dumps(payload, indent=2, sort_keys=True))
+        elif not args.quiet:
+            print(text)
+    if world > 1:
+        import torch.distributed as dist
+
+        dist.barrier()
+        dist.destroy_process_group()
+    return 0
+
+
+__all__ = ["run_train", "parse_budget", "train_config_from_args"]

@@ -1,0 +1,96 @@
+"""``decepticons train``: flags, budgets, errors, and the trained file working with score/generate."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+pytest.importorskip("torch")
+
+from _torch_tiny import corpus  # noqa: E402
+from decepticons import registry  # noqa: E402
+from decepticons.cli import main  # noqa: E402
+from decepticons.errors import InputError  # noqa: E402
+from decepticons.models.train_cli import parse_budget  # noqa: E402
+
+
+@pytest.fixture
+def files(tmp_path, monkeypatch):
+    monkeypatch.setitem(registry._BUILTIN, "tiny-conv", "_torch_tiny:TinyConvPredictor")
+    monkeypatch.setitem(registry._BUILTIN, "tiny-gru", "_torch_tiny:TinyGRUPredictor")
+    tr, va = tmp_path / "train.txt", tmp_path / "valid.txt"
+    tr.write_bytes(corpus(20_000))
+    va.write_bytes(corpus(2_000, seed=1))
+    return tmp_path, str(tr), str(va)
+
+
+FAST = ["--batch-size", "4", "--seq-len", "32", "--config", "train.eval_bytes=512", "--config", "train.warmup_steps=2"]
+
+
+def test_parse_budget():
+    assert parse_budget("90s") == 90
+    assert parse_budget("10m") == 600
+    assert parse_budget("1h") == 3600
+    assert parse_budget("1h30m") == 5400
+    assert parse_budget("2.5m") == 150
+    assert parse_budget("600") == 600
+    for bad in ("", "ten minutes", "10x", "-5", "0s", "5m3"):
+        with pytest.raises(InputError):
+            parse_budget(bad)
+
+
+def test_train_save_then_score_and_generate(files, capsys):
+    tmp, tr, va = files
+    model = str(tmp / "m.safetensors")
+    rc = main(["train", "--model", "tiny-conv", "--input", tr, "--valid", va, "--steps", "8", "--save", model,
+               "--json", "--run-dir", str(tmp / "run"), *FAST])
+    assert rc == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["train"]["steps"] == 8 and out["train"]["stop_reason"] == "steps"
+    assert out["train"]["valid_bits_per_byte"] > 0
+    assert out["saved"]["path"] == model
+    assert (tmp / "run" / "metrics.jsonl").exists()
+    assert main(["score", "--load", model, "--input", va, "--json"]) == 0
+    score = json.loads(capsys.readouterr().out)["score"]
+    assert score["bits_per_byte"] > 0
+    assert main(["generate", "--load", model, "--steps", "5", "--seed", "1", "--json"]) == 0
+    assert len(json.loads(capsys.readouterr().out)["sample"]) >= 1
+
+
+def test_resume_and_load_continue_training(files, capsys):
+    tmp, tr, va = files
+    run = str(tmp / "run")
+    assert main(["train", "--model", "tiny-gru", "--input", tr, "--steps", "4", "--run-dir", run, "--quiet",
+                 "--config", "train.mode=carried", *FAST]) == 0
+    assert main(["train", "--model", "tiny-gru", "--input", tr, "--steps", "7", "--run-dir", run, "--resume",
+                 "--json", "--config", "train.mode=carried", *FAST]) == 0
+    assert json.loads(capsys.readouterr().out)["train"]["steps"] == 7
+    model = str(tmp / "m.safetensors")
+    assert main(["train", "--model", "tiny-conv", "--input", tr, "--steps", "2", "--save", model, "--quiet",
+                 *FAST]) == 0
+    assert main(["train", "--load", model, "--input", tr, "--steps", "2", "--save", model, "--json", *FAST]) == 0
+    assert json.loads(capsys.readouterr().out)["saved"]["path"] == model
+
+
+@pytest.mark.parametrize("extra, message", [
+    (["--resume"], "--resume needs --run-dir"),
+    (["--mode", "frozen"], "substrate mode"),
+    (["--config", "colour=3"], "unknown tiny-conv configuration"),
+    (["--config", "train.bogus=1"], "unknown training option"),
+    (["--budget", "soon"], "cannot read budget"),
+    (["--config", "train.mode=carried"], "forward_with_state"),
+])
+def test_user_mistakes_exit_2_with_a_message(files, capsys, extra, message):
+    _, tr, _ = files
+    rc = main(["train", "--model", "tiny-conv", "--input", tr, "--steps", "1", *FAST, *extra])
+    assert rc == 2
+    assert message in capsys.readouterr().err
+
+
+def test_missing_input_and_non_torch_model(files, capsys):
+    tmp, tr, _ = files
+    assert main(["train", "--model", "tiny-conv", "--input", str(tmp / "nope.txt"), "--steps", "1"]) == 2
+    assert "not found" in capsys.readouterr().err
+    assert main(["train", "--model", "no-such-model", "--input", tr, "--steps", "1"]) == 2
+    assert "unknown model" in capsys.readouterr().err
