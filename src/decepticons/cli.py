@@ -91,7 +91,10 @@ def cmd_fit(args: argparse.Namespace) -> int:
         model = _load(args.load)
     else:
         cls = model_class(args.model)
-        model = cls(**parse_overrides(args.config), seed=args.seed)
+        try:
+            model = cls(**parse_overrides(args.config), seed=args.seed)
+        except TypeError as e:  # an option this model does not take
+            raise DecepticonsError(f"bad --config for model {args.model!r}: {e}") from None
     if not args.quiet and not args.json:
         print(f"fitting {model.name} on {source} ({len(train):,} bytes)", file=sys.stderr)
     report = model.fit(train, valid=valid, workers=args.workers)
@@ -280,6 +283,9 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return 0
+    except OSError as e:  # the file system said no: a path that is a folder, no permission, disk full
+        print(f"decepticons {args.command}: error: {e}", file=sys.stderr)
+        return EXIT_USER_ERROR
 
 
 if __name__ == "__main__":  # pragma: no cover
