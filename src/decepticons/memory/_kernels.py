@@ -1,0 +1,499 @@
+"""Per-byte kernels of the count memories and the mixer, written once in plain Python over numpy arrays.
+
+Every function here is the *reference* path when run by the interpreter, and the *fast* path when compiled
+by numba (``KERNELS.fast``): :func:`get_kernels` rebinds the same code objects to a namespace whose globals
+are the compiled versions, so both paths execute identical arithmetic in identical order (parity tests
+check this). numba is optional; without it the reference path is used.
+
+Count tables (one per model, all orders together; see :mod:`decepticons.memory._tables`)::
+
+    keys  int64[cap]    context key (0 = empty slot); open addressing, linear probing, cap a power of 2
+    heads int64[cap]    first node of the slot's follower list (-1 = none)
+    tot   int64[cap]    N(ctx): total count of the context
+    uniq  int64[cap]    u(ctx): distinct bytes that followed it
+    nbyte int64[M]      node: the follower byte
+    ncnt  int64[M]      node: its count n(ctx, byte)
+    nnext int64[M]      node: next node of the same context (-1 = end)
+    c0    int64[256]    order-0 counts
+    meta  int64[4]      [nodes used, keys used, N0, u0]
+
+Context key of order k at position t: the bijective base-257 numeral of ``x[t-1], ..., x[t-k]`` (digits
+byte+1) reduced mod a 54-bit prime: exact (collision free) for k <= 6, a 54-bit hash beyond.
+
+Smoothing (interpolated absolute discounting, PPM-style escape), per order r with discount ``d_r`` and
+escape offset ``b_r`` (0 <= d_r < 1, b_r >= 0)::
+
+    p_r(c) = max(n(c) - d_r, 0) / (N + b_r)  +  gamma_r * p_{r-1}(c),   gamma_r = (d_r * u + b_r) / (N + b_r)
+
+with ``p_{-1}`` uniform; an unseen context (N = 0) leaves ``p_r = p_{r-1}``. Each ``p_r`` sums to 1.
+"""
+
+from __future__ import annotations
+
+import math
+import types
+
+import numpy as np
+
+P_MOD = 18014398509481951  # 2**54 - 33, prime
+NEG_LOG_256 = -math.log(256.0)
+
+
+def _slot(key, mask):
+    t = key ^ (key >> 29)
+    t = (t % 1073741789) * 2654435761
+    return (t >> 15) & mask
+
+
+def find_slot(keys, key):
+    """Index of ``key`` in the open-addressing table, or of the empty slot where it would go."""
+    mask = keys.shape[0] - 1
+    i = _slot(key, mask)
+    while keys[i] != 0 and keys[i] != key:
+        i = (i + 1) & mask
+    return i
+
+
+def ctx_keys(hist, t, orders, out):
+    """Keys of the contexts ``hist[t-k:t]`` for every k in ``orders`` (ascending); 0 when t < k."""
+    n = orders.shape[0]
+    h = 0
+    oi = 0
+    maxo = orders[n - 1]
+    for j in range(1, maxo + 1):
+        if j > t:
+            break
+        h = (h * 257 + int(hist[t - j]) + 1) % P_MOD
+        if j == orders[oi]:
+            out[oi] = h if h != 0 else 1
+            oi += 1
+    for r in range(oi, n):
+        out[r] = 0
+
+
+def lookup_slots(keys, ctxk, slots):
+    """``slots[i]`` = table index of context ``ctxk[i]``, or -1 when it was never seen."""
+    for i in range(ctxk.shape[0]):
+        k = ctxk[i]
+        s = -1
+        if k != 0:
+            j = find_slot(keys, k)
+            if keys[j] == k:
+                s = j
+        slots[i] = s
+
+
+def predict_orders(tot, uniq, heads, nbyte, ncnt, nnext, c0, meta, slots, disc, beta, P, L, info):
+    """Fill ``L[r]`` = log p_r (r = 0: order 0, r = i+1: ``orders[i]``); ``P`` ends as p_top.
+
+    ``info`` receives [highest order index with a seen context, its N, its u].
+    Untouched entries of ``L[r]`` are ``L[r-1] + log gamma_r``; followers are re-logged from ``P``.
+    """
+    n0 = meta[2]
+    u0 = meta[3]
+    if n0 > 0:
+        inv = 1.0 / (n0 + beta[0])
+        g = (disc[0] * u0 + beta[0]) * inv / 256.0
+        for c in range(256):
+            v = g
+            n = c0[c]
+            if n > 0:
+                v += (n - disc[0]) * inv
+            P[c] = v
+            L[0, c] = math.log(v)
+    else:
+        for c in range(256):
+            P[c] = 1.0 / 256.0
+            L[0, c] = NEG_LOG_256
+    hi = 0
+    hin = n0
+    hiu = u0
+    for i in range(slots.shape[0]):
+        r = i + 1
+        s = slots[i]
+        if s < 0 or tot[s] == 0:
+            for c in range(256):
+                L[r, c] = L[r - 1, c]
+            continue
+        n = tot[s]
+        u = uniq[s]
+        d = disc[r]
+        inv = 1.0 / (n + beta[r])
+        g = (d * u + beta[r]) * inv
+        lg = math.log(g)
+        for c in range(256):
+            P[c] *= g
+            L[r, c] = L[r - 1, c] + lg
+        node = heads[s]
+        while node >= 0:
+            c = nbyte[node]
+            P[c] += (ncnt[node] - d) * inv
+            L[r, c] = math.log(P[c])
+            node = nnext[node]
+        hi = r
+        hin = n
+        hiu = u
+    info[0] = hi
+    info[1] = hin
+    info[2] = hiu
+
+
+def target_logp(tot, uniq, heads, nbyte, ncnt, nnext, c0, meta, slots, disc, beta, byte):
+    """``log p_top(byte)`` by the same recursion as :func:`predict_orders`, for one byte only (cheap)."""
+    n0 = meta[2]
+    p = 1.0 / 256.0
+    if n0 > 0:
+        inv = 1.0 / (n0 + beta[0])
+        p = (disc[0] * meta[3] + beta[0]) * inv / 256.0
+        n = c0[byte]
+        if n > 0:
+            p += (n - disc[0]) * inv
+    for i in range(slots.shape[0]):
+        r = i + 1
+        s = slots[i]
+        if s < 0 or tot[s] == 0:
+            continue
+        inv = 1.0 / (tot[s] + beta[r])
+        p *= (disc[r] * uniq[s] + beta[r]) * inv
+        node = heads[s]
+        while node >= 0:
+            if nbyte[node] == byte:
+                p += (ncnt[node] - disc[r]) * inv
+                break
+            node = nnext[node]
+    return math.log(p)
+
+
+def _halve(s, tot, heads, ncnt, nnext):
+    node = heads[s]
+    t = 0
+    while node >= 0:
+        ncnt[node] = (ncnt[node] + 1) >> 1
+        t += ncnt[node]
+        node = nnext[node]
+    tot[s] = t
+
+
+def update_counts(keys, tot, uniq, heads, nbyte, ncnt, nnext, c0, meta, ctxk, slots, byte, exclusion,
+                  max_total):
+    """Count ``byte`` after each context (inserting unseen contexts and followers).
+
+    With ``exclusion`` (PPM update exclusion) only orders at and above the highest one that had already
+    seen ``byte`` are updated, so lower orders count novel events (a Kneser-Ney-like continuation count).
+    A context whose total exceeds ``max_total`` has its counts halved (recency).
+    ``slots`` must come from :func:`lookup_slots` on the same table (it is refreshed for new contexts).
+    """
+    no = ctxk.shape[0]
+    lo = 0
+    if exclusion:
+        for i in range(no - 1, -1, -1):
+            s = slots[i]
+            if s < 0:
+                continue
+            node = heads[s]
+            found = False
+            while node >= 0:
+                if nbyte[node] == byte:
+                    found = True
+                    break
+                node = nnext[node]
+            if found:
+                lo = i + 1
+                break
+    if lo == 0:
+        if c0[byte] == 0:
+            meta[3] += 1
+        c0[byte] += 1
+        meta[2] += 1
+    start = lo - 1 if lo > 0 else 0
+    for i in range(start, no):
+        k = ctxk[i]
+        if k == 0:
+            continue
+        s = slots[i]
+        if s < 0:
+            s = find_slot(keys, k)
+            keys[s] = k
+            heads[s] = -1
+            tot[s] = 0
+            uniq[s] = 0
+            meta[1] += 1
+            slots[i] = s
+        node = heads[s]
+        while node >= 0:
+            if nbyte[node] == byte:
+                break
+            node = nnext[node]
+        if node >= 0:
+            ncnt[node] += 1
+        else:
+            node = meta[0]
+            meta[0] += 1
+            nbyte[node] = byte
+            ncnt[node] = 1
+            nnext[node] = heads[s]
+            heads[s] = node
+            uniq[s] += 1
+        tot[s] += 1
+        if tot[s] > max_total:
+            _halve(s, tot, heads, ncnt, nnext)
+
+
+def rehash(keys, heads, tot, uniq, nkeys, nheads, ntot, nuniq):
+    """Move every used slot into a larger (empty) table."""
+    for i in range(keys.shape[0]):
+        k = keys[i]
+        if k != 0:
+            j = find_slot(nkeys, k)
+            nkeys[j] = k
+            nheads[j] = heads[i]
+            ntot[j] = tot[i]
+            nuniq[j] = uniq[i]
+
+
+def has_room(keys, meta, nbyte, no):
+    return (meta[1] + no) * 10 < keys.shape[0] * 7 and meta[0] + no + 1 < nbyte.shape[0]
+
+
+# ---------------------------------------------------------------------------------------------- n-gram runs
+def ngram_run(keys, tot, uniq, heads, nbyte, ncnt, nnext, c0, meta, hist, start, end, orders, disc, beta,
+              learn, exclusion, max_total, out, out_off, ctxk, slots, P, L, info):
+    """Rows ``out[t - out_off] = log p_top(. | hist[:t])`` for t in [start, end), learning after each row
+    when ``learn``. Returns the first position not processed (< end when the tables need to grow)."""
+    no = orders.shape[0]
+    for t in range(start, end):
+        if learn and not has_room(keys, meta, nbyte, no):
+            return t
+        ctx_keys(hist, t, orders, ctxk)
+        lookup_slots(keys, ctxk, slots)
+        predict_orders(tot, uniq, heads, nbyte, ncnt, nnext, c0, meta, slots, disc, beta, P, L, info)
+        row = t - out_off
+        for c in range(256):
+            out[row, c] = L[no, c]
+        if learn:
+            update_counts(keys, tot, uniq, heads, nbyte, ncnt, nnext, c0, meta, ctxk, slots, int(hist[t]),
+                          exclusion, max_total)
+    return end
+
+
+def ngram_fit_run(keys, tot, uniq, heads, nbyte, ncnt, nnext, c0, meta, hist, start, end, orders, disc, beta,
+                  exclusion, max_total, tgt, tgt_off, ctxk, slots):
+    """Learn from ``hist[start:end]``, writing the prequential ``log p(x_t)`` into ``tgt[t - tgt_off]``."""
+    no = orders.shape[0]
+    for t in range(start, end):
+        if not has_room(keys, meta, nbyte, no):
+            return t
+        ctx_keys(hist, t, orders, ctxk)
+        lookup_slots(keys, ctxk, slots)
+        b = int(hist[t])
+        tgt[t - tgt_off] = target_logp(tot, uniq, heads, nbyte, ncnt, nnext, c0, meta, slots, disc, beta, b)
+        update_counts(keys, tot, uniq, heads, nbyte, ncnt, nnext, c0, meta, ctxk, slots, b, exclusion,
+                      max_total)
+    return end
+
+
+# ---------------------------------------------------------------------------------------------- mixer
+def mix_predict(X, W1, s1, W2, s2, z, p):
+    """Geometric (logistic) mixing of the input log-distributions ``X[i]`` (float64[n_in, 256])::
+
+        z(c) = sum_i (W1[s1, i] + W2[s2, i]) * X[i, c],    p = softmax(z)
+
+    Returns log of the softmax normaliser, so ``log p(c) = z(c) - returned``.
+    """
+    n_in = X.shape[0]
+    for c in range(256):
+        z[c] = 0.0
+    for i in range(n_in):
+        w = W1[s1, i] + W2[s2, i]
+        for c in range(256):
+            z[c] += w * X[i, c]
+    mx = z[0]
+    for c in range(1, 256):
+        if z[c] > mx:
+            mx = z[c]
+    tot = 0.0
+    for c in range(256):
+        e = math.exp(z[c] - mx)
+        p[c] = e
+        tot += e
+    inv = 1.0 / tot
+    for c in range(256):
+        p[c] *= inv
+    return mx + math.log(tot)
+
+
+def mix_update(X, W1, s1, W2, s2, p, byte, lr1, lr2):
+    """Gradient step on ``-log p(byte)``: ``dW[i] = lr * (X[i, byte] - sum_c p(c) X[i, c])`` for both sets."""
+    for i in range(X.shape[0]):
+        e = 0.0
+        for c in range(256):
+            e += p[c] * X[i, c]
+        g = X[i, byte] - e
+        W1[s1, i] += lr1 * g
+        W2[s2, i] += lr2 * g
+
+
+def select1(info, n_orders):
+    """Weight set from the highest seen order and the confidence of its context (N bucket, u == 1)."""
+    n = info[1]
+    if n <= 1:
+        b = 0
+    elif n <= 3:
+        b = 1
+    elif n <= 15:
+        b = 2
+    else:
+        b = 3
+    det = 1 if info[2] == 1 else 0
+    return (info[0] * 4 + b) * 2 + det
+
+
+def match_update(hist, t, mtab, mstate, min_len):
+    """Match model bookkeeping after ``hist[t]`` is known: extend or drop the current match, and
+    (re)index the context ending at t+1. ``mstate`` = [match pointer, match length]."""
+    ptr = mstate[0]
+    ln = mstate[1]
+    if ln > 0:
+        if int(hist[ptr]) == int(hist[t]):
+            ln += 1
+            ptr += 1
+        else:
+            ln = 0
+    if t + 1 >= min_len:
+        h = 0
+        for j in range(min_len):
+            h = (h * 257 + int(hist[t - j]) + 1) % P_MOD
+        i = (h ^ (h >> 27)) & (mtab.shape[0] - 1)
+        if ln == 0:
+            cand = mtab[i]
+            if cand > 0:
+                ptr = cand
+                ln = 1
+                # verify and measure the real match length backwards (bounded)
+                k = 0
+                while k < 32 and cand - 1 - k >= 0 and t - k >= 0 and hist[cand - 1 - k] == hist[t - k]:
+                    k += 1
+                ln = k
+                if ln < min_len:
+                    ln = 0
+        mtab[i] = t + 1
+    mstate[0] = ptr
+    mstate[1] = ln
+
+
+def match_row(hist, mstate, mconf, row):
+    """Input row of the match model: log of ``q`` on the predicted byte and ``(1-q)/255`` elsewhere, with
+    ``q = mconf[min(len, 31)]`` (adaptive hit rate per length); uniform when there is no match."""
+    ln = mstate[1]
+    if ln <= 0:
+        for c in range(256):
+            row[c] = NEG_LOG_256
+        return -1
+    b = int(hist[mstate[0]])
+    q = mconf[min(ln, 31)]
+    lo = math.log((1.0 - q) / 255.0)
+    for c in range(256):
+        row[c] = lo
+    row[b] = math.log(q)
+    return b
+
+
+def match_learn(mstate, mconf, predicted, byte):
+    if predicted < 0:
+        return
+    i = min(mstate[1], 31)
+    hit = 1.0 if predicted == byte else 0.0
+    q = mconf[i] + (hit - mconf[i]) * 0.02
+    if q < 0.01:
+        q = 0.01
+    if q > 0.999:
+        q = 0.999
+    mconf[i] = q
+
+
+def mixer_run(keys, tot, uniq, heads, nbyte, ncnt, nnext, c0, meta, hist, start, end, orders, disc, beta,
+              learn, exclusion, max_total, W1, W2, lr, ext, ext_off, mtab, mstate, mconf, min_len,
+              out, out_off, tgt, want_rows, ctxk, slots, P, X, z, p, info):
+    """The mixer over positions [start, end): inputs are the n-gram orders' log-distributions
+    (``X[0..no]``), the match model (``X[no+1]``) and external rows ``ext[t - ext_off, j]``
+    (``X[no+2+j]``). Writes log-distribution rows (``want_rows``) or target log-probs into ``tgt[t]``.
+    Learns (counts, match model, mixer weights) after each position when ``learn``."""
+    no = orders.shape[0]
+    n_ext = ext.shape[1]
+    for t in range(start, end):
+        if learn and not has_room(keys, meta, nbyte, no):
+            return t
+        ctx_keys(hist, t, orders, ctxk)
+        lookup_slots(keys, ctxk, slots)
+        predict_orders(tot, uniq, heads, nbyte, ncnt, nnext, c0, meta, slots, disc, beta, P, X, info)
+        mb = match_row(hist, mstate, mconf, X[no + 1])
+        for j in range(n_ext):
+            for c in range(256):
+                X[no + 2 + j, c] = ext[t - ext_off, j, c]
+        s1 = select1(info, no)
+        s2 = int(hist[t - 1]) if t > 0 else 256
+        lz = mix_predict(X, W1, s1, W2, s2, z, p)
+        b = int(hist[t])
+        if want_rows:
+            row = t - out_off
+            for c in range(256):
+                out[row, c] = z[c] - lz
+        else:
+            tgt[t - out_off] = z[b] - lz
+        if learn:
+            mix_update(X, W1, s1, W2, s2, p, b, lr[0], lr[1])
+            match_learn(mstate, mconf, mb, b)
+            update_counts(keys, tot, uniq, heads, nbyte, ncnt, nnext, c0, meta, ctxk, slots, b, exclusion,
+                          max_total)
+            match_update(hist, t, mtab, mstate, min_len)
+    return end
+
+
+_ORDER = ["_slot", "find_slot", "ctx_keys", "lookup_slots", "predict_orders", "target_logp", "_halve",
+          "update_counts", "rehash", "has_room", "ngram_run", "ngram_fit_run", "mix_predict", "mix_update",
+          "select1", "match_update", "match_row", "match_learn", "mixer_run"]
+
+
+class _Kernels:
+    """A namespace of kernel functions (attribute access by name)."""
+
+    def __init__(self, funcs: dict, fast: bool) -> None:
+        self.__dict__.update(funcs)
+        self.fast = fast
+
+
+REFERENCE = _Kernels({name: globals()[name] for name in _ORDER}, fast=False)
+_FAST: _Kernels | None = None
+
+
+def numba_available() -> bool:
+    try:
+        import numba  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def get_kernels(use_numba: bool = True) -> _Kernels:
+    """The compiled kernels when numba is importable and wanted, else the reference ones."""
+    global _FAST
+    if not use_numba or not numba_available():
+        return REFERENCE
+    if _FAST is None:
+        from numba import njit
+
+        g = {k: v for k, v in globals().items() if k not in _ORDER}
+        funcs = {}
+        for name in _ORDER:
+            f = globals()[name]
+            clone = types.FunctionType(f.__code__, g, name, f.__defaults__, f.__closure__)
+            clone.__module__ = f.__module__
+            clone.__qualname__ = f.__qualname__
+            jf = njit(cache=True)(clone)
+            g[name] = jf
+            funcs[name] = jf
+        _FAST = _Kernels(funcs, fast=True)
+    return _FAST
+
+
+_ = np  # numpy arrays are the kernels' only data type
