@@ -98,7 +98,11 @@ class TransformerBaseline(TorchPredictor):
 
     name = "transformer-baseline"
     config_cls = TransformerConfig
-    train_defaults = {"lr": 2e-3, "warmup_steps": 100}
+    @property
+    def train_defaults(self) -> dict:  # type: ignore[override]
+        """Train and evaluate on windows of the block size (the longest sequence the module accepts)."""
+        L = self.config.block_size
+        return {"lr": 2e-3, "warmup_steps": 100, "seq_len": L, "eval_seq_len": L}
 
     @classmethod
     def build_module(cls, config: TransformerConfig) -> nn.Module:
@@ -133,9 +137,9 @@ class TransformerBaseline(TorchPredictor):
 
 
 def matched_config(n_params: int, n_layer: int = 4, n_head: int = 4, block_size: int = 256) -> TransformerConfig:
-    """The config whose parameter count is closest to ``n_params`` (``d_model`` a multiple of ``2 * n_head``)."""
+    """The config whose parameter count is closest to ``n_params`` (``d_model`` a multiple of ``n_head``)."""
     best = None
-    for d in range(2 * n_head, 1025, 2 * n_head):
+    for d in range(n_head, 1025, n_head):
         cfg = TransformerConfig(d_model=d, n_layer=n_layer, n_head=n_head, block_size=block_size)
         n = count_parameters(cfg)
         if best is None or abs(n - n_params) < abs(best[0] - n_params):
