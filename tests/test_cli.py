@@ -356,3 +356,27 @@ def test_console_script_info_load(tmp_path):
     r = _console(["info", "--load", "m.safetensors"], tmp_path)
     assert r.returncode == 0, r.stderr
     assert "test-table" in r.stdout
+
+
+# ------------------------------------------------------------------------------------------ the default model
+def test_default_coder_end_to_end(files):
+    path = files / "coder.safetensors"
+    corpus, valid = str(files / "corpus.txt"), str(files / "valid.txt")
+    code, out, err = run(["fit", "--input", corpus, "--valid", valid, "--save", str(path), "--json"])
+    assert code == 0, err
+    fit = json.loads(out)
+    assert fit["fit"]["model"] == "coder" and fit["fit"]["train_bytes"] == len(CORPUS)
+    code, out, err = run(["score", "--load", str(path), "--input", valid, "--json"])
+    assert code == 0, err
+    assert json.loads(out)["score"]["bits_per_byte"] == pytest.approx(fit["fit"]["valid_bits_per_byte"], rel=1e-9)
+    a = run(["generate", "--load", str(path), "--prompt", "to be", "--steps", "20", "--greedy"])
+    b = run(["generate", "--load", str(path), "--prompt", "to be", "--steps", "20", "--greedy"])
+    assert a[0] == 0 and a == b and a[1].startswith("to be")
+    code, out, _ = run(["info", "--load", str(path), "--json"])
+    assert code == 0 and json.loads(out)["fingerprint"] == fit["saved"]["fingerprint"]
+
+
+@pytest.mark.parametrize("option, pattern", [("no_such_option=1", "no_such_option"),
+                                             ("max_order=abc", "max_order|config")])
+def test_default_coder_bad_config(files, option, pattern):
+    assert_user_error(run(["fit", "--input", str(files / "corpus.txt"), "--config", option]), pattern)
