@@ -195,8 +195,8 @@ def sample_from_log_probs(lp: np.ndarray, rng: np.random.Generator, greedy: bool
     """Draw one byte from log-probabilities: greedy, temperature-scaled and/or top-k truncated."""
     if greedy or temperature == 0:
         return int(np.argmax(lp))
-    if temperature < 0:
-        raise InputError(f"temperature must be >= 0, got {temperature}")
+    if not 0 <= temperature < float("inf"):  # also refuses NaN and infinity
+        raise InputError(f"temperature must be a finite number >= 0, got {temperature}")
     logits = np.asarray(lp, dtype=np.float64) / temperature
     if top_k is not None:
         if top_k < 1:
