@@ -243,6 +243,8 @@ def test_top_k_larger_than_the_vocabulary_is_plain_sampling():
 
 @pytest.mark.parametrize("kw, message", [
     (dict(temperature=-0.5, seed=0), "temperature"),
+    (dict(temperature=float("nan"), seed=0), "temperature"),
+    (dict(temperature=float("inf"), seed=0), "temperature"),
     (dict(top_k=0, seed=0), "top_k"),
     (dict(top_k=-3, seed=0), "top_k"),
 ])
