@@ -122,6 +122,8 @@ def read_model_file(path: str | os.PathLike, expected_kind: str | None = None) -
     try:
         header = json.loads(raw[8:8 + header_len])
         meta = header.get("__metadata__") or {}
+        if not isinstance(meta, dict):
+            raise ValueError(f"metadata is a {type(meta).__name__}, not a mapping")
     except (ValueError, UnicodeDecodeError, AttributeError) as e:
         raise ModelFileError(f"{p} has a corrupted header: {e}") from None
     if meta.get("format") != FORMAT:
