@@ -276,6 +276,8 @@ def test_other_format_version_is_refused(tmp_path):
     b"PK\x03\x04" + bytes(range(256)),  # a zip (torch.save) file
     (12).to_bytes(8, "little") + b'{"a": [1, 2', (4).to_bytes(8, "little") + b"[1] ",
     (4).to_bytes(8, "little") + b"null", (0).to_bytes(8, "little") + b"{}",
+    (24).to_bytes(8, "little") + b'{"__metadata__": "x"}   ',
+    (24).to_bytes(8, "little") + b'{"__metadata__": [1, 2]}',
 ])
 def test_non_model_files_are_refused(tmp_path, payload):
     p = tmp_path / "x.safetensors"
