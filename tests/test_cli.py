@@ -92,6 +92,13 @@ def test_no_command_prints_help_and_fails():
     assert code == EXIT_USER_ERROR and "usage:" in out and "fit" in out
 
 
+@pytest.mark.parametrize("command", ["fit", "score", "generate", "info", "compress", "decompress", "train"])
+def test_every_subcommand_has_help(command):
+    code, out, err = run([command, "--help"])
+    assert code == 0, err
+    assert out.startswith(f"usage: decepticons {command}")
+
+
 def test_info():
     code, out, _ = run(["info"])
     assert code == 0
