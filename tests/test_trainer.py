@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -239,3 +240,41 @@ def test_fit_trains_and_the_model_round_trips(tmp_path):
     p.save(path)
     q = TinyConvPredictor.load(path)
     np.testing.assert_array_equal(p.log_probs(VALID[:200]), q.log_probs(VALID[:200]))
+
+
+def test_hard_kill_then_resume_matches_the_uninterrupted_run(tmp_path):
+    """SIGKILL in the middle of a run (no cleanup at all), then resume in another process."""
+    import signal
+    import subprocess
+    import sys
+    import textwrap
+
+    if not hasattr(signal, "SIGKILL"):
+        pytest.skip("no SIGKILL on this platform")
+    cfg = dict(max_steps=16, checkpoint_every=4, eval_every=8, mode="carried", seq_len=16)
+    script = textwrap.dedent(f"""
+        import os, signal, sys
+        sys.path.insert(0, {str(Path(__file__).parent)!r})
+        import torch
+        torch.set_num_threads({torch.get_num_threads()})
+        from _torch_tiny import TinyGRUPredictor, corpus
+        from decepticons.models.trainer import TrainConfig, train
+        def cb(step, rec):
+            if step == 11:
+                os.kill(os.getpid(), signal.SIGKILL)
+        cfg = TrainConfig(**{dict(batch_size=4, lr=1e-2, warmup_steps=3, eval_bytes=1024, log_every=1,
+                                  checkpoint_seconds=None, plot=False, **cfg)!r})
+        train(TinyGRUPredictor(seed=5), corpus(24_000), corpus(3_000, seed=1), cfg,
+              run_dir={str(tmp_path / "b")!r}, callback=cb)
+    """)
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, timeout=120)
+    assert proc.returncode == -signal.SIGKILL, proc.stderr.decode()[-2000:]
+    assert latest_checkpoint(tmp_path / "b").name == "step-00000008"
+    full, _ = _run(TinyGRUPredictor, small(**cfg), tmp_path / "a")
+    resumed, res = _run(TinyGRUPredictor, small(**cfg), tmp_path / "b", resume=True)
+    a = read_metrics(tmp_path / "a" / "metrics.jsonl")
+    b = read_metrics(tmp_path / "b" / "metrics.jsonl")
+    assert [(r["step"], r.get("loss"), r.get("valid_bpb")) for r in a] == \
+        [(r["step"], r.get("loss"), r.get("valid_bpb")) for r in b]
+    for (k, va), (_, vb) in zip(full.module.state_dict().items(), resumed.module.state_dict().items()):
+        assert torch.equal(va, vb), k
