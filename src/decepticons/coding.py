@@ -56,54 +56,37 @@ _CHUNK = 4096
 
 
 # ---------------------------------------------------------------------------------------------- quantiser
-def _quantize_py(p: np.ndarray, out: np.ndarray) -> None:
-    """Reference quantiser: ``f = floor(q * (2**24 - 256)) + 1`` with ``q = p / sum(p)``, remainder to argmax.
-
-    Only float64 multiply/divide/floor and integer sums are used, so the result is a pure function of the
-    input bits on every IEEE-754 machine.
-    """
-    n = p.shape[0]
-    s = 0.0
-    for i in range(n):
-        s += p[i]
-    scale = float(TOTAL - n)
-    tot = 0
-    best = 0
-    for i in range(n):
-        f = int(np.floor(p[i] / s * scale)) + 1
-        out[i] = f
-        tot += f
-        if p[i] > p[best]:
-            best = i
-    out[best] += TOTAL - tot
-
-
-try:  # optional accelerator: same arithmetic, compiled
-    from numba import njit
-
-    _quantize_fast = njit(cache=True)(_quantize_py)
-except ImportError:  # pragma: no cover - numba is optional
-    _quantize_fast = None
-
-
 def quantize(p: np.ndarray, use_numba: bool = True) -> np.ndarray:
-    """``int64[256]`` frequencies (>= 1 each, sum ``2**24``) from non-negative probabilities ``p``."""
+    """``int64[n]`` frequencies (>= 1 each, sum ``2**24``) from non-negative probabilities ``p``.
+
+    The arithmetic is :func:`decepticons.memory._kernels.quantize_probs` (compiled by numba when
+    available, with an identical pure-Python reference).
+    """
+    from .memory._kernels import get_kernels
+
     p = np.ascontiguousarray(p, dtype=np.float64)
-    if not np.all(np.isfinite(p)) or p.min() < 0 or p.sum() <= 0:
+    if p.ndim != 1 or not np.all(np.isfinite(p)) or p.min() < 0 or p.sum() <= 0:
         raise InputError("the model produced an invalid distribution (NaN, negative or all zero)")
-    out = np.empty(p.shape[0], dtype=np.int64)
-    if use_numba and _quantize_fast is not None:
-        _quantize_fast(p, out)
-    else:
-        _quantize_py(p, out)
-    return out
+    out = np.empty(p.shape[0], dtype=np.float64)
+    get_kernels(use_numba).quantize_probs(p, out)
+    return out.astype(np.int64)
+
+
+def _stream_freqs(st) -> np.ndarray:
+    """Coding frequencies (float64[256]) for the stream's next byte.
+
+    A stream may offer ``coding_freqs()`` (its own distribution quantised the same way, without the
+    round trip through logarithms); otherwise ``exp(log_probs())`` is quantised. Encoder and decoder
+    make the same choice, so they always agree.
+    """
+    fn = getattr(st, "coding_freqs", None)
+    if fn is not None:
+        return fn()
+    lp = np.asarray(st.log_probs(), dtype=np.float64)
+    return quantize(np.exp(lp - lp.max())).astype(np.float64)
 
 
 def _stream_probs(st) -> np.ndarray:
-    """Next-byte probabilities from a stream: its ``probs()`` when it has one, else ``exp(log_probs())``."""
-    fn = getattr(st, "probs", None)
-    if fn is not None:
-        return fn()
     lp = np.asarray(st.log_probs(), dtype=np.float64)
     return np.exp(lp - lp.max())
 
@@ -142,6 +125,29 @@ def _unpack_header(blob: bytes) -> tuple[bytes, int, bytes]:
 
 
 # ---------------------------------------------------------------------------------------------- API
+def _freq_blocks(model: CausalPredictor, x: np.ndarray):
+    """``(start, float64[n, 256])`` blocks of coding frequencies for ``x``, through the model's stream.
+
+    A model may provide ``coding_freq_blocks(x, chunk)``: the same frequencies its stream's
+    ``coding_freqs()`` gives, computed in batches (each such model has a test of exact equality).
+    """
+    fn = getattr(model, "coding_freq_blocks", None)
+    if fn is not None:
+        start = 0
+        for block in fn(x, _CHUNK):
+            yield start, block
+            start += len(block)
+        return
+    st = model.stream()
+    freqs = np.empty((_CHUNK, 256), dtype=np.float64)
+    for start in range(0, len(x), _CHUNK):
+        block = x[start:start + _CHUNK]
+        for i, b in enumerate(block):
+            freqs[i] = _stream_freqs(st)
+            st.push(int(b))
+        yield start, freqs[:len(block)]
+
+
 def compress(model: CausalPredictor, data: BytesLike, progress: bool | None = None) -> bytes:
     """Entropy-code ``data`` with ``model``; returns the container bytes (header + payload)."""
     import constriction
@@ -152,16 +158,10 @@ def compress(model: CausalPredictor, data: BytesLike, progress: bool | None = No
         return header
     fam = constriction.stream.model.Categorical(perfect=False)
     enc = constriction.stream.queue.RangeEncoder()
-    st = model.stream()
-    freqs = np.empty((_CHUNK, 256), dtype=np.float64)
     with ByteProgress(len(x), desc=f"compress {model.name}", enabled=progress) as bar:
-        for start in range(0, len(x), _CHUNK):
-            block = x[start:start + _CHUNK]
-            for i, b in enumerate(block):
-                freqs[i] = quantize(_stream_probs(st))
-                st.push(int(b))
-            n = len(block)
-            enc.encode(block.astype(np.int32), fam, freqs[:n])
+        for start, freqs in _freq_blocks(model, x):
+            n = len(freqs)
+            enc.encode(x[start:start + n].astype(np.int32), fam, freqs)
             bar.update(n)
     payload = enc.get_compressed()
     return header + payload.astype("<u4").tobytes()
@@ -194,7 +194,7 @@ def decompress(model: CausalPredictor, blob: bytes | bytearray | memoryview,
     try:
         with ByteProgress(length, desc=f"decompress {model.name}", enabled=progress) as bar:
             for t in range(length):
-                row[0] = quantize(_stream_probs(st))
+                row[0] = _stream_freqs(st)
                 b = int(dec.decode(fam, row)[0])
                 out[t] = b
                 st.push(b)

@@ -133,6 +133,16 @@ class CountMemory(CausalPredictor):
         return report
 
     # ------------------------------------------------------------------ scoring
+    def _drive(self, fn, tables: CountTables, x: np.ndarray, start: int, end: int, learn: bool, *rest) -> None:
+        """Run a position kernel ``fn`` over [start, end), growing the tables whenever it stops early."""
+        orders = self._orders_arr
+        t = start
+        while t < end:
+            t = fn(*tables.args(), x, t, end, orders, self.discount, self.escape, learn, self.exclusion,
+                   self.max_total, *rest)
+            if t < end:
+                tables.grow(len(orders), self.use_numba)
+
     def _working_tables(self, n: int) -> CountTables:
         return self.tables.copy(spare=n * (len(self.orders) + 1)) if self.online else self.tables
 
@@ -141,16 +151,10 @@ class CountMemory(CausalPredictor):
         tables = self._working_tables(min(len(x), 1 << 20))
         k = self._k
         ctxk, slots, P, L, info = self._buffers()
-        orders = self._orders_arr
         for c0 in range(0, len(x), chunk_size):
             end = min(len(x), c0 + chunk_size)
             out = np.empty((end - c0, 256))
-            t = c0
-            while t < end:
-                t = k.ngram_run(*tables.args(), x, t, end, orders, self.discount, self.escape, self.online,
-                                self.exclusion, self.max_total, out, c0, ctxk, slots, P, L, info)
-                if t < end:
-                    tables.grow(len(orders), self.use_numba)
+            self._drive(k.ngram_run, tables, x, c0, end, self.online, out, c0, ctxk, slots, P, L, info)
             yield out
 
     def log_probs(self, data: BytesLike) -> np.ndarray:
@@ -158,6 +162,26 @@ class CountMemory(CausalPredictor):
         if len(x) == 0:
             return np.zeros((0, 256))
         return np.concatenate(list(self.iter_log_probs(x, chunk_size=max(1, len(x)))), axis=0)
+
+    def records(self, data: BytesLike) -> dict[str, np.ndarray]:
+        """Per-position facts, same causal run as :meth:`log_probs` (adaptive when ``online``).
+
+        ``order_probs float64[T, n_orders + 1]`` p_r(x_t) at every order r (order 0 first);
+        ``order_used int64[T]`` the longest seen context length (0 = none); ``count``/``distinct int64[T]``
+        its N and u; ``predicted int64[T]`` argmax of p; ``top1 float64[T]`` its probability.
+        """
+        x = np.asarray(as_byte_array(data))
+        n = len(x)
+        rec_p = np.empty((n, len(self.orders) + 1))
+        rec_int = np.empty((n, 4), dtype=np.int64)
+        rec_top = np.empty(n)
+        tables = self._working_tables(n)
+        ctxk, slots, P, L, info = self._buffers()
+        self._drive(self._k.records_run, tables, x, 0, n, self.online, rec_p, rec_int, rec_top, 0, ctxk, slots,
+                    P, L, info)
+        lengths = np.asarray([0] + self.orders, dtype=np.int64)
+        return {"order_probs": rec_p, "order_used": lengths[rec_int[:, 0]], "count": rec_int[:, 1].copy(),
+                "distinct": rec_int[:, 2].copy(), "predicted": rec_int[:, 3].copy(), "top1": rec_top}
 
     def stream(self) -> Stream:
         return CountStream(self)

@@ -411,47 +411,149 @@ def match_learn(mstate, mconf, predicted, byte):
     mconf[i] = q
 
 
+def mixer_predict_step(tot, uniq, heads, nbyte, ncnt, nnext, c0, meta, keys, hist, t, orders, disc, beta,
+                       W1, W2, ext, ext_row, mstate, mconf, ctxk, slots, P, X, z, p, info, sel):
+    """Predict position t: inputs are the n-gram orders' log-distributions (``X[0..no]``), the match model
+    (``X[no+1]``) and external rows ``ext[ext_row, j]`` (``X[no+2+j]``); ``p`` = mixed distribution,
+    ``z`` = its logits. Returns the log normaliser (``log p = z - returned``)."""
+    no = orders.shape[0]
+    ctx_keys(hist, t, orders, ctxk)
+    lookup_slots(keys, ctxk, slots)
+    predict_orders(tot, uniq, heads, nbyte, ncnt, nnext, c0, meta, slots, disc, beta, P, X, info)
+    sel[2] = match_row(hist, mstate, mconf, X[no + 1])
+    for j in range(ext.shape[1]):
+        for c in range(256):
+            X[no + 2 + j, c] = ext[ext_row, j, c]
+    sel[0] = select1(info, no)
+    sel[1] = int(hist[t - 1]) if t > 0 else 256
+    return mix_predict(X, W1, sel[0], W2, sel[1], z, p)
+
+
+def mixer_learn_step(keys, tot, uniq, heads, nbyte, ncnt, nnext, c0, meta, hist, t, exclusion, max_total,
+                     W1, W2, lr, mtab, mstate, mconf, min_len, ctxk, slots, X, p, sel):
+    """Learn from ``hist[t]`` after :func:`mixer_predict_step` at t: mixer weights, match model, counts."""
+    b = int(hist[t])
+    mix_update(X, W1, sel[0], W2, sel[1], p, b, lr[0], lr[1])
+    match_learn(mstate, mconf, sel[2], b)
+    update_counts(keys, tot, uniq, heads, nbyte, ncnt, nnext, c0, meta, ctxk, slots, b, exclusion, max_total)
+    if min_len > 0:
+        match_update(hist, t, mtab, mstate, min_len)
+
+
 def mixer_run(keys, tot, uniq, heads, nbyte, ncnt, nnext, c0, meta, hist, start, end, orders, disc, beta,
               learn, exclusion, max_total, W1, W2, lr, ext, ext_off, mtab, mstate, mconf, min_len,
-              out, out_off, tgt, want_rows, ctxk, slots, P, X, z, p, info):
-    """The mixer over positions [start, end): inputs are the n-gram orders' log-distributions
-    (``X[0..no]``), the match model (``X[no+1]``) and external rows ``ext[t - ext_off, j]``
-    (``X[no+2+j]``). Writes log-distribution rows (``want_rows``) or target log-probs into ``tgt[t]``.
-    Learns (counts, match model, mixer weights) after each position when ``learn``."""
+              out, out_off, mode, ctxk, slots, P, X, z, p, info, sel):
+    """The mixer over positions [start, end) (predict, then learn when ``learn``). ``mode`` 0: log rows
+    into ``out[t - out_off]``; 1: target log-prob into ``out[t - out_off, 0]``; 2: quantised coding
+    frequencies into ``out[t - out_off]``. Returns the first position not processed (tables full)."""
     no = orders.shape[0]
-    n_ext = ext.shape[1]
+    for t in range(start, end):
+        if learn and not has_room(keys, meta, nbyte, no):
+            return t
+        lz = mixer_predict_step(tot, uniq, heads, nbyte, ncnt, nnext, c0, meta, keys, hist, t, orders, disc,
+                                beta, W1, W2, ext, t - ext_off, mstate, mconf, ctxk, slots, P, X, z, p, info,
+                                sel)
+        row = t - out_off
+        if mode == 0:
+            for c in range(256):
+                out[row, c] = z[c] - lz
+        elif mode == 1:
+            out[row, 0] = z[int(hist[t])] - lz
+        else:
+            quantize_probs(p, out[row])
+        if learn:
+            mixer_learn_step(keys, tot, uniq, heads, nbyte, ncnt, nnext, c0, meta, hist, t, exclusion,
+                             max_total, W1, W2, lr, mtab, mstate, mconf, min_len, ctxk, slots, X, p, sel)
+    return end
+
+
+def records_run(keys, tot, uniq, heads, nbyte, ncnt, nnext, c0, meta, hist, start, end, orders, disc, beta,
+                learn, exclusion, max_total, rec_p, rec_int, rec_top, off, ctxk, slots, P, L, info):
+    """Per-position records for t in [start, end) (row ``t - off``): ``rec_p[row, r]`` = p_r(x_t) for every
+    order r, ``rec_int[row]`` = [highest seen order index, its N, its u, argmax of p_top],
+    ``rec_top[row]`` = max p_top (top-1 mass). Learns after each position when ``learn``."""
+    no = orders.shape[0]
     for t in range(start, end):
         if learn and not has_room(keys, meta, nbyte, no):
             return t
         ctx_keys(hist, t, orders, ctxk)
         lookup_slots(keys, ctxk, slots)
-        predict_orders(tot, uniq, heads, nbyte, ncnt, nnext, c0, meta, slots, disc, beta, P, X, info)
-        mb = match_row(hist, mstate, mconf, X[no + 1])
-        for j in range(n_ext):
-            for c in range(256):
-                X[no + 2 + j, c] = ext[t - ext_off, j, c]
-        s1 = select1(info, no)
-        s2 = int(hist[t - 1]) if t > 0 else 256
-        lz = mix_predict(X, W1, s1, W2, s2, z, p)
+        predict_orders(tot, uniq, heads, nbyte, ncnt, nnext, c0, meta, slots, disc, beta, P, L, info)
+        row = t - off
         b = int(hist[t])
-        if want_rows:
-            row = t - out_off
-            for c in range(256):
-                out[row, c] = z[c] - lz
-        else:
-            tgt[t - out_off] = z[b] - lz
+        for r in range(no + 1):
+            rec_p[row, r] = math.exp(L[r, b])
+        best = 0
+        for c in range(1, 256):
+            if P[c] > P[best]:
+                best = c
+        rec_int[row, 0] = info[0]
+        rec_int[row, 1] = info[1]
+        rec_int[row, 2] = info[2]
+        rec_int[row, 3] = best
+        rec_top[row] = P[best]
         if learn:
-            mix_update(X, W1, s1, W2, s2, p, b, lr[0], lr[1])
-            match_learn(mstate, mconf, mb, b)
             update_counts(keys, tot, uniq, heads, nbyte, ncnt, nnext, c0, meta, ctxk, slots, b, exclusion,
                           max_total)
-            match_update(hist, t, mtab, mstate, min_len)
     return end
+
+
+def backoff_run(keys, tot, uniq, heads, nbyte, ncnt, nnext, c0, meta, hist, start, end, orders, disc, beta,
+                learn, exclusion, max_total, lam, out, out_off, ctxk, slots, P, L, info):
+    """Fitted backoff mixture: ``p(c) = sum_r lam[s, r] * p_r(c)`` with ``s`` the highest order whose
+    context was seen at prefix time (rows of ``lam`` sum to 1 and are 0 above ``s``). Log rows into
+    ``out[t - out_off]``; learns after each position when ``learn``."""
+    no = orders.shape[0]
+    for t in range(start, end):
+        if learn and not has_room(keys, meta, nbyte, no):
+            return t
+        ctx_keys(hist, t, orders, ctxk)
+        lookup_slots(keys, ctxk, slots)
+        predict_orders(tot, uniq, heads, nbyte, ncnt, nnext, c0, meta, slots, disc, beta, P, L, info)
+        s = info[0]
+        row = t - out_off
+        for c in range(256):
+            v = 0.0
+            for r in range(s + 1):
+                v += lam[s, r] * math.exp(L[r, c])
+            out[row, c] = math.log(v)
+        if learn:
+            update_counts(keys, tot, uniq, heads, nbyte, ncnt, nnext, c0, meta, ctxk, slots, int(hist[t]),
+                          exclusion, max_total)
+    return end
+
+
+QUANT_BITS = 24
+
+
+def quantize_probs(p, out):
+    """Integer frequencies (stored as float64) from probabilities ``p`` (float64[n], sum > 0)::
+
+        f_i = floor(p_i / sum(p) * (2**24 - n)) + 1,   remainder added to the first argmax
+
+    so every f_i >= 1 and sum f = 2**24 exactly. Only IEEE float64 mul/div/floor and exact integer sums
+    are involved: a pure function of the input bits.
+    """
+    n = p.shape[0]
+    s = 0.0
+    for i in range(n):
+        s += p[i]
+    scale = float((1 << QUANT_BITS) - n)
+    tot = 0
+    best = 0
+    for i in range(n):
+        f = int(math.floor(p[i] / s * scale)) + 1
+        out[i] = f
+        tot += f
+        if p[i] > p[best]:
+            best = i
+    out[best] += (1 << QUANT_BITS) - tot
 
 
 _ORDER = ["_slot", "find_slot", "ctx_keys", "lookup_slots", "predict_orders", "target_logp", "_halve",
           "update_counts", "rehash", "has_room", "ngram_run", "ngram_fit_run", "mix_predict", "mix_update",
-          "select1", "match_update", "match_row", "match_learn", "mixer_run"]
+          "select1", "match_update", "match_row", "match_learn", "quantize_probs", "mixer_predict_step",
+          "mixer_learn_step", "mixer_run", "records_run", "backoff_run"]
 
 
 class _Kernels:

@@ -1,0 +1,149 @@
+"""BackoffPredictor: a fitted mixture over orders with a prefix-time fallback for unseen contexts.
+
+At position t let ``s`` be the longest order whose context has been seen before (known before x_t is:
+the fallback is decided at prefix time). The prediction is a linear mixture of the per-order estimates
+``p_r`` (the interpolated-escape recursion of :mod:`._kernels`) up to ``s``::
+
+    p(c | x_<t) = sum_{r <= s} lam[s, r] * p_r(c),        sum_r lam[s, r] = 1
+
+The weights ``lam`` (shape ``[n_orders + 1, n_orders + 1]``, lower triangular) are fitted by EM on a
+held-out tail of the training corpus (the counts are built on the head, then keep counting through the
+tail, so every EM statistic is prequential): ``lam[s, r] <- mean over {t: s_t = s} of
+lam[s, r] p_r(x_t) / sum_r' lam[s, r'] p_r'(x_t)``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from typing import Any, ClassVar
+
+import numpy as np
+
+from ..codecs import BytesLike, as_byte_array
+from ..errors import InputError
+from ..predictor import LN2
+from ..runtime.reports import FitReport
+from ._base import CountMemory, CountStream
+
+
+class BackoffPredictor(CountMemory):
+    """Order mixture with EM-fitted weights per highest-seen order."""
+
+    name: ClassVar[str] = "backoff"
+
+    def __init__(self, orders: list[int] | int = 5, discount: float | list[float] = 0.7,
+                 escape: float | list[float] = 0.3, exclusion: bool = True, max_total: int = 1 << 30,
+                 holdout: float = 0.1, em_iters: int = 30, online: bool = True, use_numba: bool = True,
+                 seed: int = 0) -> None:
+        super().__init__(orders=orders, discount=discount, escape=escape, exclusion=exclusion,
+                         max_total=max_total, online=online, use_numba=use_numba, seed=seed)
+        if not 0.0 < holdout < 1.0:
+            raise InputError(f"holdout must lie in (0, 1), got {holdout}")
+        self.holdout = float(holdout)
+        self.em_iters = int(em_iters)
+        n = len(self.orders) + 1
+        # default before fitting: all weight on the longest seen order (plain backoff)
+        self.lam = np.eye(n)
+
+    @staticmethod
+    def fit_weights(order_probs: np.ndarray, s: np.ndarray, iters: int) -> np.ndarray:
+        """EM for the per-``s`` mixture weights from ``order_probs[t, r] = p_r(x_t)``."""
+        n = order_probs.shape[1]
+        lam = np.zeros((n, n))
+        for si in range(n):
+            rows = order_probs[s == si, :si + 1]
+            w = np.full(si + 1, 1.0 / (si + 1))
+            if len(rows):
+                for _ in range(iters):
+                    resp = rows * w
+                    resp /= resp.sum(axis=1, keepdims=True)
+                    w = resp.mean(axis=0)
+                    w = np.maximum(w, 1e-6)
+                    w /= w.sum()
+            else:
+                w = np.zeros(si + 1)
+                w[si] = 1.0
+            lam[si, :si + 1] = w
+        return lam
+
+    def fit(self, data: BytesLike, valid: BytesLike | None = None, workers: int = 1,
+            progress: bool | None = None) -> FitReport:
+        x = np.asarray(as_byte_array(data))
+        if len(x) < 2:
+            raise InputError("backoff needs at least 2 training bytes (counts, then a held-out tail)")
+        t0 = time.perf_counter()
+        cut = min(len(x) - 1, max(1, int(round(len(x) * (1.0 - self.holdout)))))
+        tgt = np.zeros(cut)
+        self._learn(self.tables, x[:cut], tgt, progress=progress)
+        # continue counting through the tail while recording every order's prequential probability
+        n = len(x) - cut
+        rec_p = np.empty((n, len(self.orders) + 1))
+        rec_int = np.empty((n, 4), dtype=np.int64)
+        rec_top = np.empty(n)
+        ctxk, slots, P, L, info = self._buffers()
+        self._drive(self._k.records_run, self.tables, x, cut, len(x), True, rec_p, rec_int, rec_top, cut, ctxk,
+                    slots, P, L, info)
+        s = rec_int[:, 0]
+        self.lam = self.fit_weights(rec_p, s, self.em_iters)
+        mix = (rec_p * self.lam[s]).sum(axis=1)
+        tail_bits = float(-np.log2(mix).sum())
+        seconds = time.perf_counter() - t0
+        report = FitReport(model=self.name, train_bytes=len(x), seconds=seconds,
+                           train_bits_per_byte=(float(-tgt.sum() / LN2) + tail_bits) / len(x), workers=1,
+                           details={"holdout_bytes": n, "holdout_bits_per_byte": tail_bits / n,
+                                    "weights": self.lam.tolist(), "contexts": self.tables.n_contexts})
+        if valid is not None:
+            v = as_byte_array(valid, name="valid")
+            if len(v):
+                sr = self.score(v, progress=progress)
+                report.valid_bytes = len(v)
+                report.valid_bits_per_byte = sr.bits_per_byte
+        self.fit_info = {k: v for k, v in report.to_dict().items() if k != "details"}
+        return report
+
+    def iter_log_probs(self, data: BytesLike, chunk_size: int = 1 << 16) -> Iterator[np.ndarray]:
+        x = np.asarray(as_byte_array(data))
+        tables = self._working_tables(min(len(x), 1 << 20))
+        ctxk, slots, P, L, info = self._buffers()
+        for c0 in range(0, len(x), chunk_size):
+            end = min(len(x), c0 + chunk_size)
+            out = np.empty((end - c0, 256))
+            self._drive(self._k.backoff_run, tables, x, c0, end, self.online, self.lam, out, c0, ctxk, slots,
+                        P, L, info)
+            yield out
+
+    def stream(self) -> CountStream:
+        return _BackoffStream(self)
+
+    def config_dict(self) -> dict[str, Any]:
+        d = super().config_dict()
+        d.update({"holdout": self.holdout, "em_iters": self.em_iters})
+        return d
+
+    def state_tensors(self) -> dict[str, np.ndarray]:
+        out = super().state_tensors()
+        out["lam"] = self.lam
+        return out
+
+    @classmethod
+    def from_state(cls, config: dict[str, Any], tensors: dict[str, np.ndarray],
+                   extra: dict[str, Any]) -> BackoffPredictor:
+        model = super().from_state(config, {k: v for k, v in tensors.items() if k != "lam"}, extra)
+        lam = np.asarray(tensors["lam"], dtype=np.float64)
+        if lam.shape != model.lam.shape:
+            raise ValueError(f"lam has shape {lam.shape}, expected {model.lam.shape}")
+        model.lam = lam.copy()
+        return model  # type: ignore[return-value]
+
+
+class _BackoffStream(CountStream):
+    """Step-by-step path: :func:`backoff_run` for one position (prediction), the shared count update."""
+
+    def log_probs(self) -> np.ndarray:
+        if not self._cached:
+            m: BackoffPredictor = self.m  # type: ignore[assignment]
+            m._drive(self.k.backoff_run, self.tables, self.hist, self.t, self.t + 1, False, m.lam, self._row,
+                     self.t, self.ctxk, self.slots, self.P, self.L, self.info)
+            self._cached = True
+        return self._row[0].copy()

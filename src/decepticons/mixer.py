@@ -1,0 +1,375 @@
+"""MixerPredictor (registry name ``mixer``): a causal, online context mixer over byte predictors.
+
+Inputs at position t, each a log-distribution over the 256 next bytes (``X: float64[n_in, 256]``):
+
+* the n-gram memory's recursion at every order ``r = 0..k`` (``log p_r``, see :mod:`decepticons.memory`),
+* a match model (the byte that followed the longest recent repeat of the current context, with an adaptive
+  hit rate per match length; uniform when there is no match),
+* any number of external :class:`~decepticons.predictor.CausalPredictor` experts (for example the
+  substrate coder), stepped in lockstep.
+
+Mixing is geometric (logistic mixing generalised to 256 symbols, in the log/"stretched" domain)::
+
+    z(c) = sum_i (W1[s1, i] + W2[s2, i]) * X[i, c],     p(c) = exp(z(c)) / sum_c' exp(z(c'))
+
+with two weight sets chosen by small contexts: ``s1`` = (highest order whose context was seen, a bucket of
+that context's count, whether it was deterministic) and ``s2`` = the previous byte. After byte ``x``::
+
+    W[s, i] += lr * (X[i, x] - sum_c p(c) X[i, c])      (gradient of -log p(x))
+
+then the counts, the match model and the match hit rates learn ``x``. ``fit`` runs this over the training
+corpus (so weights and counts are trained); scoring continues from a private copy of the fitted state
+(prequential, ``adaptive = True``), never mutating it.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from typing import Any, ClassVar
+
+import numpy as np
+
+from .codecs import BytesLike, as_byte_array
+from .errors import InputError
+from .memory._base import _per_order, check_orders
+from .memory._kernels import get_kernels
+from .memory._tables import CountTables
+from .predictor import LN2, CausalPredictor, Stream
+from .runtime.progress import ByteProgress
+from .runtime.reports import FitReport
+
+MATCH_TABLE = 1 << 20
+_EMPTY_EXT = np.zeros((1, 0, 256))
+
+
+class MixerPredictor(CausalPredictor):
+    """Context mixer over n-gram orders, a match model and optional external experts."""
+
+    name: ClassVar[str] = "mixer"
+
+    def __init__(self, orders: list[int] | int = 6, discount: float | list[float] = 0.7,
+                 escape: float | list[float] = 0.3, exclusion: bool = True, max_total: int = 1 << 30,
+                 lr: float = 0.02, lr2: float = 0.005, match_min: int = 8,
+                 experts: list[Any] | None = None, fit_experts: bool = True, online: bool = True,
+                 use_numba: bool = True, seed: int = 0) -> None:
+        self.orders = check_orders(orders)
+        n = len(self.orders) + 1
+        self.discount = _per_order(discount, n, "discount")
+        self.escape = _per_order(escape, n, "escape")
+        if np.any(self.discount < 0) or np.any(self.discount >= 1) or np.any(self.escape < 0):
+            raise InputError("discount must lie in [0, 1) and escape must be >= 0")
+        if np.any((self.discount == 0) & (self.escape == 0)):
+            raise InputError("discount and escape cannot both be 0 for one order (no escape mass)")
+        if lr < 0 or lr2 < 0:
+            raise InputError("learning rates must be >= 0")
+        if match_min < 0 or match_min > 32:
+            raise InputError(f"match_min must be 0 (off) or 1..32, got {match_min}")
+        self.exclusion = bool(exclusion)
+        self.max_total = int(max_total)
+        self.lr = np.array([float(lr), float(lr2)])
+        self.match_min = int(match_min)
+        self.experts = [self._as_expert(e) for e in (experts or [])]
+        self.fit_experts = bool(fit_experts)
+        self.online = bool(online)
+        self.use_numba = bool(use_numba)
+        self.seed = int(seed)
+        self.tables = CountTables()
+        no = len(self.orders)
+        self.W1 = np.zeros(((no + 1) * 8, self.n_inputs))
+        self.W1[:, no] = 1.0
+        self.W2 = np.zeros((257, self.n_inputs))
+        self.mconf = np.full(32, 0.5)
+        self.fit_info: dict[str, Any] = {}
+
+    @staticmethod
+    def _as_expert(e: Any) -> CausalPredictor:
+        if isinstance(e, CausalPredictor):
+            return e
+        if isinstance(e, dict) and "kind" in e:
+            from .registry import model_class
+
+            return model_class(e["kind"])(**e.get("config", {}))
+        raise InputError(f"experts must be CausalPredictor instances, got {type(e).__name__}")
+
+    # ------------------------------------------------------------------ properties
+    @property
+    def n_inputs(self) -> int:
+        return len(self.orders) + 2 + len(self.experts)
+
+    @property
+    def adaptive(self) -> bool:  # type: ignore[override]
+        return self.online or any(e.adaptive for e in self.experts)
+
+    @property
+    def context_length(self) -> int | None:  # type: ignore[override]
+        lens = [e.context_length for e in self.experts if e.context_length is not None]
+        return min(lens) if lens else None
+
+    @property
+    def _k(self):
+        return get_kernels(self.use_numba)
+
+    def input_names(self) -> list[str]:
+        return (["order0"] + [f"order{k}" for k in self.orders] + ["match"]
+                + [f"expert{i}:{e.name}" for i, e in enumerate(self.experts)])
+
+    # ------------------------------------------------------------------ state
+    def _state(self, n: int, learn: bool) -> dict[str, Any]:
+        """Working state: private copies when learning, the fitted arrays (read only) otherwise."""
+        no = len(self.orders)
+        st: dict[str, Any] = {
+            "tables": self.tables.copy(spare=n * (no + 1)) if learn else self.tables,
+            "W1": self.W1.copy() if learn else self.W1,
+            "W2": self.W2.copy() if learn else self.W2,
+            "mconf": self.mconf.copy() if learn else self.mconf,
+            "mtab": np.zeros(MATCH_TABLE if self.match_min else 1, dtype=np.int64),
+            "mstate": np.zeros(2, dtype=np.int64),
+            "ctxk": np.zeros(no, dtype=np.int64), "slots": np.zeros(no, dtype=np.int64),
+            "P": np.zeros(256), "X": np.zeros((self.n_inputs, 256)), "z": np.zeros(256), "p": np.zeros(256),
+            "info": np.zeros(3, dtype=np.int64), "sel": np.zeros(3, dtype=np.int64),
+        }
+        return st
+
+    def _run(self, st: dict[str, Any], x: np.ndarray, start: int, end: int, learn: bool, ext: np.ndarray,
+             ext_off: int, out: np.ndarray, out_off: int, mode: int) -> None:
+        k = self._k
+        orders = np.asarray(self.orders, dtype=np.int64)
+        t = start
+        while t < end:
+            tb: CountTables = st["tables"]
+            t = k.mixer_run(*tb.args(), x, t, end, orders, self.discount, self.escape, learn, self.exclusion,
+                            self.max_total, st["W1"], st["W2"], self.lr, ext, ext_off, st["mtab"], st["mstate"],
+                            st["mconf"], self.match_min, out, out_off, mode, st["ctxk"], st["slots"], st["P"],
+                            st["X"], st["z"], st["p"], st["info"], st["sel"])
+            if t < end:
+                tb.grow(len(self.orders), self.use_numba)
+
+    def _expert_blocks(self, x: np.ndarray, chunk: int) -> Iterator[np.ndarray]:
+        """``float64[n, n_experts, 256]`` blocks of the experts' log-probabilities (empty without experts)."""
+        if not self.experts:
+            for _ in range(0, len(x), chunk):
+                yield _EMPTY_EXT
+            return
+        iters = [_rechunk(e.iter_log_probs(x, chunk_size=chunk), chunk) for e in self.experts]
+        for c0 in range(0, len(x), chunk):
+            blocks = [next(it) for it in iters]
+            n = min(chunk, len(x) - c0)
+            for b in blocks:
+                if b.shape != (n, 256):
+                    raise RuntimeError(f"an expert yielded a block of shape {b.shape}, expected {(n, 256)}")
+            yield np.ascontiguousarray(np.stack(blocks, axis=1), dtype=np.float64)
+
+    def _blocks(self, x: np.ndarray, chunk: int, mode: int, learn: bool,
+                st: dict[str, Any] | None = None) -> Iterator[np.ndarray]:
+        st = st if st is not None else self._state(min(len(x), 1 << 20), learn)
+        for c0, ext in zip(range(0, len(x), chunk), self._expert_blocks(x, chunk)):
+            end = min(len(x), c0 + chunk)
+            out = np.empty((end - c0, 256 if mode != 1 else 1))
+            self._run(st, x, c0, end, learn, ext, c0 if ext.shape[1] else 0, out, c0, mode)
+            yield out
+
+    # ------------------------------------------------------------------ fit
+    def fit(self, data: BytesLike, valid: BytesLike | None = None, workers: int = 1,
+            progress: bool | None = None) -> FitReport:
+        """Fit the experts (when ``fit_experts``), then run the mixer over ``data`` learning counts, match
+        statistics and mixer weights; the train figure is prequential (each byte scored before learning)."""
+        x = np.asarray(as_byte_array(data))
+        if len(x) == 0:
+            raise InputError("cannot fit on an empty corpus")
+        t0 = time.perf_counter()
+        expert_reports = []
+        if self.fit_experts:
+            for e in self.experts:
+                fit = getattr(e, "fit", None)
+                if fit is not None:
+                    expert_reports.append(fit(x, workers=workers).to_dict())
+        st = self._state(0, learn=False)
+        # learn in place on the model's own arrays
+        st.update({"tables": self.tables, "W1": self.W1, "W2": self.W2, "mconf": self.mconf})
+        total = 0.0
+        chunk = 1 << 16
+        with ByteProgress(len(x), desc=f"fit {self.name}", enabled=progress) as bar:
+            for block in self._blocks(x, chunk, mode=1, learn=True, st=st):
+                total -= float(block.sum())
+                bar.update(len(block))
+        self.tables = st["tables"]
+        seconds = time.perf_counter() - t0
+        report = FitReport(model=self.name, train_bytes=len(x), seconds=seconds,
+                           train_bits_per_byte=total / LN2 / len(x), workers=1,
+                           details={"inputs": self.input_names(), "contexts": self.tables.n_contexts,
+                                    "nodes": self.tables.n_nodes, "numba": self._k.fast,
+                                    "train_bits_per_byte_is": "prequential (each byte scored before learning)",
+                                    "experts": expert_reports})
+        if valid is not None:
+            v = as_byte_array(valid, name="valid")
+            if len(v):
+                sr = self.score(v, progress=progress)
+                report.valid_bytes = len(v)
+                report.valid_bits_per_byte = sr.bits_per_byte
+                report.details["valid_adaptive"] = self.adaptive
+        self.fit_info = {k: v for k, v in report.to_dict().items() if k != "details"}
+        return report
+
+    # ------------------------------------------------------------------ contract
+    def iter_log_probs(self, data: BytesLike, chunk_size: int = 1 << 16) -> Iterator[np.ndarray]:
+        x = np.asarray(as_byte_array(data))
+        yield from self._blocks(x, chunk_size, mode=0, learn=self.online)
+
+    def target_log_probs(self, data: BytesLike, chunk_size: int = 1 << 16,
+                         progress: bool | None = None) -> np.ndarray:
+        """Same values as the base method, without materialising ``[T, 256]`` rows (mode 1 of the kernel)."""
+        x = np.asarray(as_byte_array(data))
+        out = np.empty(len(x))
+        pos = 0
+        with ByteProgress(len(x), desc=f"score {self.name}", enabled=progress) as bar:
+            for block in self._blocks(x, chunk_size, mode=1, learn=self.online):
+                out[pos:pos + len(block)] = block[:, 0]
+                pos += len(block)
+                bar.update(len(block))
+        return out
+
+    def log_probs(self, data: BytesLike) -> np.ndarray:
+        x = as_byte_array(data)
+        if len(x) == 0:
+            return np.zeros((0, 256))
+        return np.concatenate(list(self.iter_log_probs(x, chunk_size=1 << 16)), axis=0)
+
+    def coding_freq_blocks(self, data: BytesLike, chunk: int) -> Iterator[np.ndarray]:
+        """Quantised coding frequencies in batches; equal to ``stream().coding_freqs()`` step by step."""
+        x = np.asarray(as_byte_array(data))
+        yield from self._blocks(x, chunk, mode=2, learn=self.online)
+
+    def stream(self) -> Stream:
+        return MixerStream(self)
+
+    # ------------------------------------------------------------------ persistence
+    def config_dict(self) -> dict[str, Any]:
+        return {"orders": list(self.orders), "discount": self.discount.tolist(), "escape": self.escape.tolist(),
+                "exclusion": self.exclusion, "max_total": self.max_total, "lr": float(self.lr[0]),
+                "lr2": float(self.lr[1]), "match_min": self.match_min, "online": self.online,
+                "fit_experts": self.fit_experts,
+                "experts": [{"kind": e.name, "config": e.config_dict()} for e in self.experts]}
+
+    def state_tensors(self) -> dict[str, np.ndarray]:
+        out = dict(self.tables.tensors())
+        out.update({"W1": self.W1, "W2": self.W2, "mconf": self.mconf})
+        for i, e in enumerate(self.experts):
+            out.update({f"expert{i}.{k}": v for k, v in e.state_tensors().items()})
+        return out
+
+    def extra_state(self) -> dict[str, Any]:
+        return {"fit": self.fit_info, "experts": [e.extra_state() for e in self.experts]}
+
+    @classmethod
+    def from_state(cls, config: dict[str, Any], tensors: dict[str, np.ndarray],
+                   extra: dict[str, Any]) -> MixerPredictor:
+        from .registry import model_class
+
+        config = dict(config)
+        specs = config.pop("experts", [])
+        experts = []
+        for i, spec in enumerate(specs):
+            prefix = f"expert{i}."
+            sub = {k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)}
+            ex = (extra.get("experts") or [{}] * len(specs))[i]
+            experts.append(model_class(spec["kind"]).from_state(spec["config"], sub, ex))
+        model = cls(**config, experts=experts)
+        model.tables = CountTables.from_tensors(tensors)
+        for name in ("W1", "W2", "mconf"):
+            a = np.ascontiguousarray(tensors[name], dtype=np.float64).copy()
+            if a.shape != getattr(model, name).shape:
+                raise ValueError(f"{name} has shape {a.shape}, expected {getattr(model, name).shape}")
+            setattr(model, name, a)
+        model.fit_info = dict(extra.get("fit", {}))
+        return model
+
+    def describe(self) -> dict[str, Any]:
+        d = super().describe()
+        d.update({k: v for k, v in self.config_dict().items() if k != "experts"})
+        d["inputs"] = self.input_names()
+        return d
+
+
+def _rechunk(it: Iterator[np.ndarray], chunk: int) -> Iterator[np.ndarray]:
+    """Re-cut an iterator of ``[n, 256]`` blocks into blocks of exactly ``chunk`` rows (last may be short)."""
+    buf: list[np.ndarray] = []
+    have = 0
+    for block in it:
+        buf.append(block)
+        have += len(block)
+        while have >= chunk:
+            cat = np.concatenate(buf, axis=0)
+            yield cat[:chunk]
+            rest = cat[chunk:]
+            buf = [rest] if len(rest) else []
+            have = len(rest)
+    if have:
+        yield np.concatenate(buf, axis=0)
+
+
+class MixerStream(Stream):
+    """Step-by-step path of the mixer: the same kernels as ``log_probs``, one position per call."""
+
+    def __init__(self, model: MixerPredictor) -> None:
+        self.m = model
+        self.k = model._k
+        self.st = model._state(1 << 12, learn=model.online)
+        self.experts = [e.stream() for e in model.experts]
+        self.ext = np.zeros((1, len(self.experts), 256))
+        self.hist = np.zeros(1 << 12, dtype=np.uint8)
+        self.t = 0
+        self.lz = 0.0
+        self.orders = np.asarray(model.orders, dtype=np.int64)
+        self._cached = False
+
+    def _predict(self) -> None:
+        if self._cached:
+            return
+        for j, es in enumerate(self.experts):
+            self.ext[0, j] = es.log_probs()
+        st, m = self.st, self.m
+        tb: CountTables = st["tables"]
+        self.lz = self.k.mixer_predict_step(
+            tb.tot, tb.uniq, tb.heads, tb.nbyte, tb.ncnt, tb.nnext, tb.c0, tb.meta, tb.keys, self.hist, self.t,
+            self.orders, m.discount, m.escape, st["W1"], st["W2"], self.ext, 0, st["mstate"], st["mconf"],
+            st["ctxk"], st["slots"], st["P"], st["X"], st["z"], st["p"], st["info"], st["sel"])
+        self._cached = True
+
+    def log_probs(self) -> np.ndarray:
+        self._predict()
+        return self.st["z"] - self.lz
+
+    def probs(self) -> np.ndarray:
+        self._predict()
+        return self.st["p"].copy()
+
+    def coding_freqs(self) -> np.ndarray:
+        self._predict()
+        out = np.empty(256)
+        self.k.quantize_probs(self.st["p"], out)
+        return out
+
+    def push(self, byte: int) -> None:
+        byte = int(byte)
+        if not 0 <= byte < 256:
+            raise InputError(f"byte must be in 0..255, got {byte}")
+        self._predict()
+        if self.t >= len(self.hist):
+            self.hist = np.concatenate([self.hist, np.zeros(len(self.hist), dtype=np.uint8)])
+        self.hist[self.t] = byte
+        st, m = self.st, self.m
+        if m.online:
+            tb: CountTables = st["tables"]
+            if not self.k.has_room(tb.keys, tb.meta, tb.nbyte, len(m.orders)):
+                tb.grow(len(m.orders), m.use_numba)
+                # slots from the prediction are stale after a rehash: refresh them (same values otherwise)
+                self.k.lookup_slots(tb.keys, st["ctxk"], st["slots"])
+            self.k.mixer_learn_step(tb.keys, tb.tot, tb.uniq, tb.heads, tb.nbyte, tb.ncnt, tb.nnext, tb.c0,
+                                    tb.meta, self.hist, self.t, m.exclusion, m.max_total, st["W1"], st["W2"],
+                                    m.lr, st["mtab"], st["mstate"], st["mconf"], m.match_min, st["ctxk"],
+                                    st["slots"], st["X"], st["p"], st["sel"])
+        for es in self.experts:
+            es.push(byte)
+        self.t += 1
+        self._cached = False
