@@ -62,14 +62,19 @@ def quantize(p: np.ndarray, use_numba: bool = True) -> np.ndarray:
     The arithmetic is :func:`decepticons.memory._kernels.quantize_probs` (compiled by numba when
     available, with an identical pure-Python reference).
     """
+    return _quantize_f64(np.ascontiguousarray(p, dtype=np.float64), use_numba).astype(np.int64)
+
+
+def _quantize_f64(p: np.ndarray, use_numba: bool = True) -> np.ndarray:
     from .memory._kernels import get_kernels
 
-    p = np.ascontiguousarray(p, dtype=np.float64)
-    if p.ndim != 1 or not np.all(np.isfinite(p)) or p.min() < 0 or p.sum() <= 0:
-        raise InputError("the model produced an invalid distribution (NaN, negative or all zero)")
+    if p.ndim != 1 or p.shape[0] < 1:
+        raise InputError(f"expected a 1-D distribution, got shape {p.shape}")
     out = np.empty(p.shape[0], dtype=np.float64)
     get_kernels(use_numba).quantize_probs(p, out)
-    return out.astype(np.int64)
+    if out[0] < 0:
+        raise InputError("the model produced an invalid distribution (NaN, negative or all zero)")
+    return out
 
 
 def _stream_freqs(st) -> np.ndarray:
@@ -83,7 +88,7 @@ def _stream_freqs(st) -> np.ndarray:
     if fn is not None:
         return fn()
     lp = np.asarray(st.log_probs(), dtype=np.float64)
-    return quantize(np.exp(lp - lp.max())).astype(np.float64)
+    return _quantize_f64(np.exp(lp - lp.max()))
 
 
 def _stream_probs(st) -> np.ndarray:

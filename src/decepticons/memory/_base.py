@@ -236,6 +236,13 @@ class CountStream(Stream):
             self._cached = True
         return self._row[0].copy()
 
+    def coding_freqs(self) -> np.ndarray:
+        """Quantised frequencies of the model's own probabilities (``p_top``, no log round trip)."""
+        self.log_probs()
+        out = np.empty(256)
+        self.k.quantize_probs(self.P, out)
+        return out
+
     def push(self, byte: int) -> None:
         byte = int(byte)
         if not 0 <= byte < 256:

@@ -531,13 +531,20 @@ def quantize_probs(p, out):
 
         f_i = floor(p_i / sum(p) * (2**24 - n)) + 1,   remainder added to the first argmax
 
-    so every f_i >= 1 and sum f = 2**24 exactly. Only IEEE float64 mul/div/floor and exact integer sums
+    so every f_i >= 1 and sum f = 2**24 exactly; ``out[0] = -1`` flags an invalid input (negative, NaN,
+    infinite or all-zero). Only IEEE float64 mul/div/floor and exact integer sums
     are involved: a pure function of the input bits.
     """
     n = p.shape[0]
     s = 0.0
     for i in range(n):
+        if not p[i] >= 0.0:  # negative or NaN
+            out[0] = -1.0
+            return
         s += p[i]
+    if not (s > 0.0 and math.isfinite(s)):
+        out[0] = -1.0
+        return
     scale = float((1 << QUANT_BITS) - n)
     tot = 0
     best = 0

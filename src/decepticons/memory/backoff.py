@@ -147,3 +147,9 @@ class _BackoffStream(CountStream):
                      self.t, self.ctxk, self.slots, self.P, self.L, self.info)
             self._cached = True
         return self._row[0].copy()
+
+    def coding_freqs(self) -> np.ndarray:
+        lp = self.log_probs()
+        out = np.empty(256)
+        self.k.quantize_probs(np.exp(lp - lp.max()), out)
+        return out

@@ -1,0 +1,221 @@
+"""Count memories: causality with online updates, log_probs/stream parity, reference/numba parity,
+persistence, adaptation, cache views and the ngram CLI."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from decepticons.cli import main
+from decepticons.errors import InputError
+from decepticons.memory import (
+    BackoffPredictor,
+    ExactContextPredictor,
+    NGramPredictor,
+    OnlineNGramPredictor,
+    build_cache_view,
+)
+from decepticons.memory._kernels import numba_available
+from decepticons.memory._tables import CountTables
+
+TEXT = (b"It is a truth universally acknowledged, that a single man in possession of a good fortune, "
+        b"must be in want of a wife. However little known the feelings or views of such a man may be "
+        b"on his first entering a neighbourhood, this truth is so well fixed in the minds of the "
+        b"surrounding families, that he is considered the rightful property of some one or other.\n") * 3
+TRAIN = np.frombuffer(TEXT[:700], dtype=np.uint8)
+TEST = np.frombuffer(TEXT[700:1000], dtype=np.uint8)
+
+MEMORIES = {
+    "ngram": lambda **kw: NGramPredictor(orders=4, **kw),
+    "ngram-noexcl": lambda **kw: NGramPredictor(orders=[1, 3, 7], exclusion=False, max_total=6, **kw),
+    "exact": lambda **kw: ExactContextPredictor(order=2, **kw),
+    "backoff": lambda **kw: BackoffPredictor(orders=3, **kw),
+    "online": lambda **kw: OnlineNGramPredictor(orders=3, max_total=8, **kw),
+    "online-unprimed": lambda **kw: OnlineNGramPredictor(orders=3, prime=False, **kw),
+}
+
+
+@pytest.fixture(scope="module", params=sorted(MEMORIES))
+def fitted(request):
+    m = MEMORIES[request.param]()
+    m.fit(TRAIN)
+    return m
+
+
+def test_rows_are_distributions(fitted):
+    lp = fitted.log_probs(TEST)
+    assert lp.shape == (len(TEST), 256) and lp.dtype == np.float64
+    assert np.all(np.isfinite(lp))
+    assert np.allclose(np.exp(lp).sum(axis=1), 1.0, atol=1e-12)
+
+
+def test_causal_with_online_updates(fitted):
+    assert fitted.adaptive
+    base = fitted.log_probs(TEST)
+    rng = np.random.default_rng(0)
+    for t in (0, 1, 5, 57, len(TEST) - 1):
+        y = TEST.copy()
+        y[t:] = rng.integers(0, 256, size=len(y) - t, dtype=np.uint8)
+        lp = fitted.log_probs(y)
+        assert np.array_equal(lp[:t + 1], base[:t + 1]), f"row <= {t} changed when bytes >= {t} changed"
+        if t + 1 < len(TEST):
+            assert not np.array_equal(lp[t + 1:], base[t + 1:])
+
+
+def test_stream_parity(fitted):
+    lp = fitted.log_probs(TEST)
+    st = fitted.stream()
+    rows = []
+    for b in TEST:
+        rows.append(st.log_probs())
+        st.push(int(b))
+    assert np.max(np.abs(np.array(rows) - lp)) < 1e-12
+
+
+def test_chunked_scoring_equals_whole(fitted):
+    whole = fitted.log_probs(TEST)
+    parts = np.concatenate(list(fitted.iter_log_probs(TEST, chunk_size=37)), axis=0)
+    assert np.array_equal(parts, whole)
+
+
+def test_fitted_state_is_never_mutated(fitted):
+    fp = fitted.fingerprint()
+    a = fitted.log_probs(TEST)
+    st = fitted.stream()
+    st.push_many(TEST)
+    fitted.score(TEST)
+    assert fitted.fingerprint() == fp
+    assert np.array_equal(fitted.log_probs(TEST), a)
+
+
+@pytest.mark.skipif(not numba_available(), reason="numba not installed")
+@pytest.mark.parametrize("name", sorted(MEMORIES))
+def test_reference_path_matches_numba(name):
+    fast = MEMORIES[name](use_numba=True)
+    ref = MEMORIES[name](use_numba=False)
+    a = fast.fit(TRAIN[:300]).train_bits_per_byte
+    b = ref.fit(TRAIN[:300]).train_bits_per_byte
+    assert a == b
+    assert np.array_equal(fast.log_probs(TEST[:80]), ref.log_probs(TEST[:80]))
+
+
+def test_save_load_round_trip(tmp_path, fitted):
+    path = tmp_path / "m.safetensors"
+    fp = fitted.save(path)
+    back = type(fitted).load(path)
+    assert back.fingerprint() == fp
+    assert back.config_dict() == fitted.config_dict()
+    assert np.array_equal(back.log_probs(TEST), fitted.log_probs(TEST))
+
+
+def test_online_updates_help_on_repeated_text():
+    on = NGramPredictor(orders=4, online=True)
+    off = NGramPredictor(orders=4, online=False)
+    on.fit(TRAIN[:100])
+    off.fit(TRAIN[:100])
+    x = np.frombuffer(TEXT[:400] * 2, dtype=np.uint8)
+    r_on, r_off = on.score(x), off.score(x)
+    assert r_on.adaptive and not r_off.adaptive
+    assert r_on.bits_per_byte < 0.7 * r_off.bits_per_byte
+
+
+def test_smoothing_recursion_matches_a_direct_count():
+    """Order-1 prediction after fitting equals the formula computed by hand from the counts."""
+    data = b"abacabad"
+    m = NGramPredictor(orders=1, discount=0.5, escape=0.25, exclusion=False, online=False)
+    m.fit(data)
+    p = np.exp(m.log_probs(b"a" + b"?")[1])  # row 1: context "a"
+    counts0 = {c: data.count(bytes([c])) for c in set(data)}
+    n0, u0 = len(data), len(counts0)
+    p0 = np.full(256, (0.5 * u0 + 0.25) / (n0 + 0.25) / 256)
+    for c, n in counts0.items():
+        p0[c] += (n - 0.5) / (n0 + 0.25)
+    follow = {}
+    for a, b in zip(data[:-1], data[1:]):
+        if a == ord("a"):
+            follow[b] = follow.get(b, 0) + 1
+    n1, u1 = sum(follow.values()), len(follow)
+    expect = (0.5 * u1 + 0.25) / (n1 + 0.25) * p0
+    for c, n in follow.items():
+        expect[c] += (n - 0.5) / (n1 + 0.25)
+    assert np.allclose(p, expect, atol=1e-14)
+
+
+def test_table_growth_preserves_predictions():
+    rng = np.random.default_rng(1)
+    x = rng.integers(0, 8, size=6000, dtype=np.uint8)  # many distinct contexts: forces several rehashes
+    m = NGramPredictor(orders=[2, 5, 9])
+    m.fit(x[:3000])
+    assert m.tables.n_contexts > CountTables().keys.shape[0]
+    lp = m.log_probs(x[3000:3400])
+    st = m.stream()
+    for t, b in enumerate(x[3000:3400]):
+        assert np.array_equal(st.log_probs(), lp[t])
+        st.push(int(b))
+
+
+def test_backoff_weights_are_a_prefix_time_mixture():
+    m = BackoffPredictor(orders=3)
+    m.fit(TEXT)
+    lam = m.lam
+    assert np.allclose(lam.sum(axis=1), 1.0)
+    assert np.all(np.triu(lam, 1) == 0) and np.all(lam >= 0)
+
+
+def test_exact_context_uses_one_order():
+    m = ExactContextPredictor(order=3)
+    assert m.orders == [3] and m.config_dict()["order"] == 3
+    m.fit(TRAIN)
+    rec = m.records(TEST)
+    assert set(np.unique(rec["order_used"])) <= {0, 3}
+
+
+def test_cache_view_records(fitted):
+    view = build_cache_view({"m": fitted}, TEST)
+    rec = view["m"]
+    lp = fitted.log_probs(TEST)
+    assert np.allclose(rec.prob, np.exp(lp[np.arange(len(TEST)), TEST]))
+    assert np.array_equal(rec.predicted, np.argmax(lp, axis=1))
+    assert np.allclose(rec.top1, np.exp(lp.max(axis=1)))
+    assert rec.order_used is not None and rec.order_used.max() <= max(fitted.orders)
+    assert np.all(rec.count[rec.order_used > 0] > 0)
+    assert rec.order_probs.shape == (len(TEST), len(fitted.orders) + 1)
+    # the top order's probability is the prediction itself (not for the backoff mixture)
+    if not isinstance(fitted, BackoffPredictor):
+        assert np.allclose(rec.order_probs[:, -1], rec.prob)
+    assert view.to_dict()["memories"][0]["bits_per_byte"] == pytest.approx(fitted.score(TEST).bits_per_byte)
+
+
+def test_bad_configuration_is_an_input_error():
+    with pytest.raises(InputError):
+        NGramPredictor(orders=[3, 2])
+    with pytest.raises(InputError):
+        NGramPredictor(orders=0)
+    with pytest.raises(InputError):
+        NGramPredictor(discount=1.5)
+    with pytest.raises(InputError):
+        NGramPredictor(orders=2, discount=[0.5, 0.5])
+    with pytest.raises(InputError):
+        NGramPredictor().fit(b"")
+    with pytest.raises(InputError):
+        NGramPredictor().stream().push(300)
+
+
+def test_cli_fit_and_score_ngram(tmp_path, capsys):
+    train = tmp_path / "train.txt"
+    train.write_bytes(TEXT[:700])
+    test = tmp_path / "test.txt"
+    test.write_bytes(TEXT[700:])
+    model = tmp_path / "ng.safetensors"
+    assert main(["fit", "--model", "ngram", "--config", "orders=3", "--input", str(train), "--valid", str(test),
+                 "--save", str(model), "--json"]) == 0
+    fit = json.loads(capsys.readouterr().out)
+    assert fit["fit"]["valid_bits_per_byte"] < 8 and fit["saved"]["path"] == str(model)
+    assert main(["score", "--load", str(model), "--input", str(test), "--json"]) == 0
+    score = json.loads(capsys.readouterr().out)["score"]
+    assert score["adaptive"] is True
+    assert score["bits_per_byte"] == pytest.approx(fit["fit"]["valid_bits_per_byte"])
+    assert main(["score", "--load", str(model), "--input", str(test)]) == 0
+    assert "adaptive       on" in capsys.readouterr().out
