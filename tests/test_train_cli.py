@@ -94,3 +94,29 @@ def test_missing_input_and_non_torch_model(files, capsys):
     assert "not found" in capsys.readouterr().err
     assert main(["train", "--model", "no-such-model", "--input", tr, "--steps", "1"]) == 2
     assert "unknown model" in capsys.readouterr().err
+
+
+def test_causal_bank_train_then_score_generate_compress(tmp_path, capsys):
+    pytest.importorskip("decepticons.models.causal_bank_predictor")
+    tr, va = tmp_path / "train.txt", tmp_path / "valid.txt"
+    tr.write_bytes(corpus(20_000))
+    va.write_bytes(corpus(1_000, seed=1))
+    model = str(tmp_path / "bank.safetensors")
+    small = ["--config", "embed_dim=8", "--config", "num_modes=8", "--config", "num_oscillatory=2",
+             "--config", "readout_hidden=16"]
+    assert main(["train", "--model", "causal-bank", "--mode", "gated_retention", "--input", str(tr), "--valid",
+                 str(va), "--steps", "3", "--save", model, "--json", *small, *FAST,
+                 "--config", "train.eval_bytes=0"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["train"]["steps"] == 3
+    assert main(["info", "--load", model, "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["config"]["substrate_mode"] == "gated_retention"
+    assert main(["score", "--load", model, "--input", str(va), "--json"]) == 0
+    bpb = json.loads(capsys.readouterr().out)["score"]["bits_per_byte"]
+    assert bpb == pytest.approx(out["train"]["valid_bits_per_byte"], abs=1e-4)
+    assert main(["generate", "--load", model, "--steps", "4", "--quiet"]) == 0
+    capsys.readouterr()
+    packed, back = str(tmp_path / "v.dcp"), str(tmp_path / "v.out")
+    assert main(["compress", "--load", model, "--input", str(va), "--output", packed, "--quiet"]) == 0
+    assert main(["decompress", "--load", model, "--input", packed, "--output", back, "--quiet"]) == 0
+    assert (tmp_path / "v.out").read_bytes() == va.read_bytes()
