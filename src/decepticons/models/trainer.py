@@ -113,6 +113,9 @@ class TrainConfig:
     valid_fraction: float = 0.05
     #: bf16 autocast on CUDA (ignored on CPU)
     amp: bool = True
+    #: DDP's ``find_unused_parameters`` (needed when some parameters get no gradient in a step, e.g. routed
+    #: experts or adaptive depth); also switched on by a module attribute ``ddp_find_unused_parameters = True``
+    ddp_find_unused: bool = False
     #: write ``learning_curve.png`` into the run folder (needs matplotlib)
     plot: bool = True
 
@@ -634,8 +637,9 @@ class Trainer:
         if self.world > 1:
             from torch.nn.parallel import DistributedDataParallel as DDP
 
+            unused = cfg.ddp_find_unused or bool(getattr(self.module, "ddp_find_unused_parameters", False))
             self.net: nn.Module = DDP(stepper, device_ids=[self.device.index] if self.device.type == "cuda"
-                                      else None)
+                                      else None, find_unused_parameters=unused)
         else:
             self.net = stepper
 
