@@ -19,8 +19,9 @@ Container (all integers little-endian)::
     6      16   model fingerprint: first 16 bytes of sha256(kind, config, weights)
     22     8    original length in bytes
     30     8    first 8 bytes of sha256(original)
-    38     4    crc32 of bytes 0..37 (the header itself)
-    42     ...  range-coder payload (uint32 words)
+    38     4    crc32 of the payload
+    42     4    crc32 of bytes 0..41 (the header itself)
+    46     ...  range-coder payload (uint32 words)
 
 Decoding with another model, a truncated or corrupted file raises :class:`CompressedFileError`; the
 checksum of the original is verified before anything is returned or written, so wrong data never comes
@@ -50,7 +51,7 @@ MAGIC = b"DCPZ"
 FORMAT_VERSION = 1
 PRECISION = 24
 TOTAL = 1 << PRECISION
-_HEAD = struct.Struct("<4sBB16sQ8s")
+_HEAD = struct.Struct("<4sBB16sQ8sI")
 HEADER_BYTES = _HEAD.size + 4
 _CHUNK = 4096
 
@@ -105,12 +106,12 @@ def _digest8(x: np.ndarray) -> bytes:
     return hashlib.sha256(x.tobytes()).digest()[:8]
 
 
-def _pack_header(fp: bytes, length: int, digest: bytes) -> bytes:
-    head = _HEAD.pack(MAGIC, FORMAT_VERSION, 0, fp, length, digest)
+def _pack_header(fp: bytes, length: int, digest: bytes, payload: bytes) -> bytes:
+    head = _HEAD.pack(MAGIC, FORMAT_VERSION, 0, fp, length, digest, zlib.crc32(payload))
     return head + struct.pack("<I", zlib.crc32(head))
 
 
-def _unpack_header(blob: bytes) -> tuple[bytes, int, bytes]:
+def _unpack_header(blob: bytes) -> tuple[bytes, int, bytes, int]:
     if len(blob) < 4 or blob[:4] != MAGIC:
         raise CompressedFileError("not a decepticons compressed file (bad magic bytes)")
     if len(blob) < HEADER_BYTES:
@@ -120,13 +121,13 @@ def _unpack_header(blob: bytes) -> tuple[bytes, int, bytes]:
     (crc,) = struct.unpack("<I", blob[_HEAD.size:HEADER_BYTES])
     if zlib.crc32(head) != crc:
         raise CompressedFileError("compressed file is corrupted: its header checksum does not match")
-    magic, version, flags, fp, length, digest = _HEAD.unpack(head)
+    magic, version, flags, fp, length, digest, payload_crc = _HEAD.unpack(head)
     if version != FORMAT_VERSION:
         raise CompressedFileError(f"compressed file uses format version {version}; this version reads "
                                   f"{FORMAT_VERSION}")
     if flags != 0:
         raise CompressedFileError(f"compressed file has unknown flags {flags:#x}")
-    return fp, length, digest
+    return fp, length, digest, payload_crc
 
 
 # ---------------------------------------------------------------------------------------------- API
@@ -158,9 +159,8 @@ def compress(model: CausalPredictor, data: BytesLike, progress: bool | None = No
     import constriction
 
     x = as_byte_array(data)
-    header = _pack_header(_fingerprint16(model), len(x), _digest8(x))
     if len(x) == 0:
-        return header
+        return _pack_header(_fingerprint16(model), 0, _digest8(x), b"")
     fam = constriction.stream.model.Categorical(perfect=False)
     enc = constriction.stream.queue.RangeEncoder()
     with ByteProgress(len(x), desc=f"compress {model.name}", enabled=progress) as bar:
@@ -168,8 +168,8 @@ def compress(model: CausalPredictor, data: BytesLike, progress: bool | None = No
             n = len(freqs)
             enc.encode(x[start:start + n].astype(np.int32), fam, freqs)
             bar.update(n)
-    payload = enc.get_compressed()
-    return header + payload.astype("<u4").tobytes()
+    payload = enc.get_compressed().astype("<u4").tobytes()
+    return _pack_header(_fingerprint16(model), len(x), _digest8(x), payload) + payload
 
 
 def decompress(model: CausalPredictor, blob: bytes | bytearray | memoryview,
@@ -178,11 +178,14 @@ def decompress(model: CausalPredictor, blob: bytes | bytearray | memoryview,
     import constriction
 
     blob = bytes(blob)
-    fp, length, digest = _unpack_header(blob)
+    fp, length, digest, payload_crc = _unpack_header(blob)
     if fp != _fingerprint16(model):
         raise CompressedFileError("compressed file was written with a different model (fingerprint "
                                   f"{fp.hex()}..., this model is {_fingerprint16(model).hex()}...)")
     payload = blob[HEADER_BYTES:]
+    if zlib.crc32(payload) != payload_crc:
+        raise CompressedFileError(f"compressed file is truncated or corrupted: its payload ({len(payload)} bytes) "
+                                  "does not match the checksum in the header")
     if length == 0:
         if payload:
             raise CompressedFileError("compressed file is corrupted: payload after an empty original")

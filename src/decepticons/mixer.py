@@ -3,6 +3,8 @@
 Inputs at position t, each a log-distribution over the 256 next bytes (``X: float64[n_in, 256]``):
 
 * the n-gram memory's recursion at every order ``r = 0..k`` (``log p_r``, see :mod:`decepticons.memory`),
+* up to two word contexts (the letters of the current word so far, and that plus the previous word), each
+  an escape-smoothed count distribution over a uniform floor (uniform, i.e. no opinion, when unseen),
 * a match model (the byte that followed the longest recent repeat of the current context, with an adaptive
   hit rate per match length; uniform when there is no match),
 * any number of external :class:`~decepticons.predictor.CausalPredictor` experts (for example the
@@ -13,13 +15,15 @@ Mixing is geometric (logistic mixing generalised to 256 symbols, in the log/"str
     z(c) = sum_i (W1[s1, i] + W2[s2, i]) * X[i, c],     p(c) = exp(z(c)) / sum_c' exp(z(c'))
 
 with two weight sets chosen by small contexts: ``s1`` = (highest order whose context was seen, a bucket of
-that context's count, whether it was deterministic) and ``s2`` = the previous byte. After byte ``x``::
+that context's count, whether it was deterministic) and ``s2`` = the previous byte. An adaptive probability
+map (APM) then refines the probability of the most likely byte from its stretched value and two small
+contexts (see :func:`decepticons.memory._kernels.apm_predict`). After byte ``x``::
 
-    W[s, i] += lr * (X[i, x] - sum_c p(c) X[i, c])      (gradient of -log p(x))
+    W[s, i] += lr * (X[i, x] - sum_c p(c) X[i, c])      (gradient of -log p(x) before the APM)
 
-then the counts, the match model and the match hit rates learn ``x``. ``fit`` runs this over the training
-corpus (so weights and counts are trained); scoring continues from a private copy of the fitted state
-(prequential, ``adaptive = True``), never mutating it.
+then the APM nodes, the counts, the match model and the match hit rates learn ``x``. ``fit`` runs this over
+the training corpus (so weights, maps and counts are trained); scoring continues from a private copy of
+the fitted state (prequential, ``adaptive = True``), never mutating it.
 """
 
 from __future__ import annotations
@@ -50,24 +54,32 @@ class MixerPredictor(CausalPredictor):
 
     def __init__(self, orders: list[int] | int = 6, discount: float | list[float] = 0.7,
                  escape: float | list[float] = 0.3, exclusion: bool = True, max_total: int = 1 << 30,
-                 lr: float = 0.02, lr2: float = 0.005, match_min: int = 8,
+                 lr: float = 0.008, lr2: float = 0.005, match_min: int = 8, word: int = 2,
+                 apm_rate: float = 0.02, indep: bool = False, select_match: bool = False,
+                 see_rate: float = 0.02,
                  experts: list[Any] | None = None, fit_experts: bool = True, online: bool = True,
                  use_numba: bool = True, seed: int = 0) -> None:
         self.orders = check_orders(orders)
-        n = len(self.orders) + 1
+        if word not in (0, 1, 2, 3):
+            raise InputError(f"word must be 0..3 (word contexts), got {word}")
+        self.word = int(word)
+        n = len(self.orders) + 1 + self.word
         self.discount = _per_order(discount, n, "discount")
         self.escape = _per_order(escape, n, "escape")
         if np.any(self.discount < 0) or np.any(self.discount >= 1) or np.any(self.escape < 0):
             raise InputError("discount must lie in [0, 1) and escape must be >= 0")
         if np.any((self.discount == 0) & (self.escape == 0)):
             raise InputError("discount and escape cannot both be 0 for one order (no escape mass)")
-        if lr < 0 or lr2 < 0:
+        if lr < 0 or lr2 < 0 or apm_rate < 0 or see_rate < 0:
             raise InputError("learning rates must be >= 0")
         if match_min < 0 or match_min > 32:
             raise InputError(f"match_min must be 0 (off) or 1..32, got {match_min}")
         self.exclusion = bool(exclusion)
         self.max_total = int(max_total)
-        self.lr = np.array([float(lr), float(lr2)])
+        # hyper-parameters handed to the kernels: rates, then flags (bit 0: independent order rows,
+        # bit 1: weight sets also selected by the match state)
+        self.lr = np.array([float(lr), float(lr2), float(apm_rate), float(int(indep) + 2 * int(select_match)),
+                            float(see_rate)])
         self.match_min = int(match_min)
         self.experts = [self._as_expert(e) for e in (experts or [])]
         self.fit_experts = bool(fit_experts)
@@ -76,10 +88,14 @@ class MixerPredictor(CausalPredictor):
         self.seed = int(seed)
         self.tables = CountTables()
         no = len(self.orders)
-        self.W1 = np.zeros(((no + 1) * 8, self.n_inputs))
+        self.W1 = np.zeros(((no + 1) * 8 * (3 if select_match else 1), self.n_inputs))
         self.W1[:, no] = 1.0
         self.W2 = np.zeros((257, self.n_inputs))
         self.mconf = np.full(32, 0.5)
+        node = 1.0 / (1.0 + np.exp(-(np.arange(33) / 2.0 - 8.0)))
+        self.A1 = np.tile(node, ((no + 1) * 2, 1))
+        self.A2 = np.tile(node, (257, 1))
+        self.see = np.zeros((no + 1, 32))
         self.fit_info: dict[str, Any] = {}
 
     @staticmethod
@@ -95,7 +111,7 @@ class MixerPredictor(CausalPredictor):
     # ------------------------------------------------------------------ properties
     @property
     def n_inputs(self) -> int:
-        return len(self.orders) + 2 + len(self.experts)
+        return len(self.orders) + 2 + self.word + len(self.experts)
 
     @property
     def adaptive(self) -> bool:  # type: ignore[override]
@@ -111,7 +127,8 @@ class MixerPredictor(CausalPredictor):
         return get_kernels(self.use_numba)
 
     def input_names(self) -> list[str]:
-        return (["order0"] + [f"order{k}" for k in self.orders] + ["match"]
+        words = ["word", "word+previous", "word+previous 2"][:self.word]
+        return (["order0"] + [f"order{k}" for k in self.orders] + words + ["match"]
                 + [f"expert{i}:{e.name}" for i, e in enumerate(self.experts)])
 
     # ------------------------------------------------------------------ state
@@ -119,15 +136,19 @@ class MixerPredictor(CausalPredictor):
         """Working state: private copies when learning, the fitted arrays (read only) otherwise."""
         no = len(self.orders)
         st: dict[str, Any] = {
-            "tables": self.tables.copy(spare=n * (no + 1)) if learn else self.tables,
+            "tables": self.tables.copy(spare=n * (no + 1 + self.word)) if learn else self.tables,
             "W1": self.W1.copy() if learn else self.W1,
             "W2": self.W2.copy() if learn else self.W2,
             "mconf": self.mconf.copy() if learn else self.mconf,
+            "A1": self.A1.copy() if learn else self.A1, "A2": self.A2.copy() if learn else self.A2,
+            "see": self.see.copy() if learn else self.see, "see_e": np.zeros(no),
+            "see_idx": np.zeros(no, dtype=np.int64),
+            "aux": np.zeros(2), "pf": np.zeros(256), "lrow": np.zeros(256),
             "mtab": np.zeros(MATCH_TABLE if self.match_min else 1, dtype=np.int64),
             "mstate": np.zeros(2, dtype=np.int64),
-            "ctxk": np.zeros(no, dtype=np.int64), "slots": np.zeros(no, dtype=np.int64),
+            "ctxk": np.zeros(no + self.word, dtype=np.int64), "slots": np.zeros(no + self.word, dtype=np.int64),
             "P": np.zeros(256), "X": np.zeros((self.n_inputs, 256)), "z": np.zeros(256), "p": np.zeros(256),
-            "info": np.zeros(3, dtype=np.int64), "sel": np.zeros(3, dtype=np.int64),
+            "info": np.zeros(3, dtype=np.int64), "sel": np.zeros(6, dtype=np.int64),
         }
         return st
 
@@ -141,9 +162,10 @@ class MixerPredictor(CausalPredictor):
             t = k.mixer_run(*tb.args(), x, t, end, orders, self.discount, self.escape, learn, self.exclusion,
                             self.max_total, st["W1"], st["W2"], self.lr, ext, ext_off, st["mtab"], st["mstate"],
                             st["mconf"], self.match_min, out, out_off, mode, st["ctxk"], st["slots"], st["P"],
-                            st["X"], st["z"], st["p"], st["info"], st["sel"])
+                            st["X"], st["z"], st["p"], st["info"], st["sel"], st["A1"], st["A2"], st["aux"],
+                            st["pf"], st["lrow"], st["see"], st["see_e"], st["see_idx"])
             if t < end:
-                tb.grow(len(self.orders), self.use_numba)
+                tb.grow(len(self.orders) + self.word, self.use_numba)
 
     def _expert_blocks(self, x: np.ndarray, chunk: int) -> Iterator[np.ndarray]:
         """``float64[n, n_experts, 256]`` blocks of the experts' log-probabilities (empty without experts)."""
@@ -186,7 +208,8 @@ class MixerPredictor(CausalPredictor):
                     expert_reports.append(fit(x, workers=workers).to_dict())
         st = self._state(0, learn=False)
         # learn in place on the model's own arrays
-        st.update({"tables": self.tables, "W1": self.W1, "W2": self.W2, "mconf": self.mconf})
+        st.update({"tables": self.tables, "W1": self.W1, "W2": self.W2, "mconf": self.mconf, "A1": self.A1,
+                   "A2": self.A2, "see": self.see})
         total = 0.0
         chunk = 1 << 16
         with ByteProgress(len(x), desc=f"fit {self.name}", enabled=progress) as bar:
@@ -247,13 +270,16 @@ class MixerPredictor(CausalPredictor):
     def config_dict(self) -> dict[str, Any]:
         return {"orders": list(self.orders), "discount": self.discount.tolist(), "escape": self.escape.tolist(),
                 "exclusion": self.exclusion, "max_total": self.max_total, "lr": float(self.lr[0]),
-                "lr2": float(self.lr[1]), "match_min": self.match_min, "online": self.online,
+                "lr2": float(self.lr[1]), "apm_rate": float(self.lr[2]), "indep": bool(int(self.lr[3]) & 1),
+                "select_match": bool(int(self.lr[3]) & 2), "see_rate": float(self.lr[4]),
+                "match_min": self.match_min, "word": self.word, "online": self.online,
                 "fit_experts": self.fit_experts,
                 "experts": [{"kind": e.name, "config": e.config_dict()} for e in self.experts]}
 
     def state_tensors(self) -> dict[str, np.ndarray]:
         out = dict(self.tables.tensors())
-        out.update({"W1": self.W1, "W2": self.W2, "mconf": self.mconf})
+        out.update({"W1": self.W1, "W2": self.W2, "mconf": self.mconf, "A1": self.A1, "A2": self.A2,
+                    "see": self.see})
         for i, e in enumerate(self.experts):
             out.update({f"expert{i}.{k}": v for k, v in e.state_tensors().items()})
         return out
@@ -276,7 +302,7 @@ class MixerPredictor(CausalPredictor):
             experts.append(model_class(spec["kind"]).from_state(spec["config"], sub, ex))
         model = cls(**config, experts=experts)
         model.tables = CountTables.from_tensors(tensors)
-        for name in ("W1", "W2", "mconf"):
+        for name in ("W1", "W2", "mconf", "A1", "A2", "see"):
             a = np.ascontiguousarray(tensors[name], dtype=np.float64).copy()
             if a.shape != getattr(model, name).shape:
                 raise ValueError(f"{name} has shape {a.shape}, expected {getattr(model, name).shape}")
@@ -330,24 +356,26 @@ class MixerStream(Stream):
             self.ext[0, j] = es.log_probs()
         st, m = self.st, self.m
         tb: CountTables = st["tables"]
-        self.lz = self.k.mixer_predict_step(
+        self.k.mixer_predict_step(
             tb.tot, tb.uniq, tb.heads, tb.nbyte, tb.ncnt, tb.nnext, tb.c0, tb.meta, tb.keys, self.hist, self.t,
             self.orders, m.discount, m.escape, st["W1"], st["W2"], self.ext, 0, st["mstate"], st["mconf"],
-            st["ctxk"], st["slots"], st["P"], st["X"], st["z"], st["p"], st["info"], st["sel"])
+            st["ctxk"], st["slots"], st["P"], st["X"], st["z"], st["p"], st["info"], st["sel"], st["A1"],
+            st["A2"], st["aux"], st["pf"], st["lrow"], m.lr[2] > 0.0, int(m.lr[3]), st["see"],
+            st["see_e"], st["see_idx"])
         self._cached = True
 
     def log_probs(self) -> np.ndarray:
         self._predict()
-        return self.st["z"] - self.lz
+        return self.st["lrow"].copy()
 
     def probs(self) -> np.ndarray:
         self._predict()
-        return self.st["p"].copy()
+        return self.st["pf"].copy()
 
     def coding_freqs(self) -> np.ndarray:
         self._predict()
         out = np.empty(256)
-        self.k.quantize_probs(self.st["p"], out)
+        self.k.quantize_probs(self.st["pf"], out)
         return out
 
     def push(self, byte: int) -> None:
@@ -361,14 +389,16 @@ class MixerStream(Stream):
         st, m = self.st, self.m
         if m.online:
             tb: CountTables = st["tables"]
-            if not self.k.has_room(tb.keys, tb.meta, tb.nbyte, len(m.orders)):
-                tb.grow(len(m.orders), m.use_numba)
+            n_ctx = len(m.orders) + m.word
+            if not self.k.has_room(tb.keys, tb.meta, tb.nbyte, n_ctx):
+                tb.grow(n_ctx, m.use_numba)
                 # slots from the prediction are stale after a rehash: refresh them (same values otherwise)
                 self.k.lookup_slots(tb.keys, st["ctxk"], st["slots"])
             self.k.mixer_learn_step(tb.keys, tb.tot, tb.uniq, tb.heads, tb.nbyte, tb.ncnt, tb.nnext, tb.c0,
                                     tb.meta, self.hist, self.t, m.exclusion, m.max_total, st["W1"], st["W2"],
                                     m.lr, st["mtab"], st["mstate"], st["mconf"], m.match_min, st["ctxk"],
-                                    st["slots"], st["X"], st["p"], st["sel"])
+                                    st["slots"], st["X"], st["p"], st["sel"], len(m.orders), st["A1"], st["A2"],
+                                    st["aux"], m.discount, m.escape, st["see"], st["see_e"], st["see_idx"])
         for es in self.experts:
             es.push(byte)
         self.t += 1

@@ -69,6 +69,31 @@ def ctx_keys(hist, t, orders, out):
             oi += 1
     for r in range(oi, n):
         out[r] = 0
+    nw = out.shape[0] - n
+    if nw > 0:
+        # word contexts: the letters of the current word so far (case folded), then also the previous word
+        h = 1000003
+        j = t - 1
+        while j >= 0 and t - 1 - j < 32 and _is_letter(int(hist[j])):
+            h = (h * 257 + (int(hist[j]) | 32) + 1) % P_MOD
+            j -= 1
+        out[n] = h
+        for wi in range(1, nw):  # ... plus the previous word, the word before it, ...
+            h = (h * 257 + 257) % P_MOD
+            k = 0
+            while j >= 0 and k < 8 and not _is_letter(int(hist[j])):
+                j -= 1
+                k += 1
+            k = 0
+            while j >= 0 and k < 32 and _is_letter(int(hist[j])):
+                h = (h * 257 + (int(hist[j]) | 32) + 1) % P_MOD
+                j -= 1
+                k += 1
+            out[n + wi] = h if h != 0 else 1
+
+
+def _is_letter(c):
+    return (65 <= c <= 90) or (97 <= c <= 122)
 
 
 def lookup_slots(keys, ctxk, slots):
@@ -83,11 +108,13 @@ def lookup_slots(keys, ctxk, slots):
         slots[i] = s
 
 
-def predict_orders(tot, uniq, heads, nbyte, ncnt, nnext, c0, meta, slots, disc, beta, P, L, info):
+def predict_orders(tot, uniq, heads, nbyte, ncnt, nnext, c0, meta, slots, disc, beta, P, L, info, nchain):
     """Fill ``L[r]`` = log p_r (r = 0: order 0, r = i+1: ``orders[i]``); ``P`` ends as p_top.
 
     ``info`` receives [highest order index with a seen context, its N, its u].
     Untouched entries of ``L[r]`` are ``L[r-1] + log gamma_r``; followers are re-logged from ``P``.
+    Slots past ``nchain`` (word contexts) are not chained: their parent is the uniform distribution,
+    ``p_w(c) = max(n(c) - d, 0) / (N + b) + gamma / 256`` (uniform when unseen).
     """
     n0 = meta[2]
     u0 = meta[3]
@@ -108,7 +135,9 @@ def predict_orders(tot, uniq, heads, nbyte, ncnt, nnext, c0, meta, slots, disc, 
     hi = 0
     hin = n0
     hiu = u0
-    for i in range(slots.shape[0]):
+    for i in range(nchain, slots.shape[0]):
+        flat_row(tot, uniq, heads, nbyte, ncnt, nnext, slots[i], disc[i + 1], beta[i + 1], L[i + 1])
+    for i in range(nchain):
         r = i + 1
         s = slots[i]
         if s < 0 or tot[s] == 0:
@@ -138,7 +167,158 @@ def predict_orders(tot, uniq, heads, nbyte, ncnt, nnext, c0, meta, slots, disc, 
     info[2] = hiu
 
 
-def target_logp(tot, uniq, heads, nbyte, ncnt, nnext, c0, meta, slots, disc, beta, byte):
+def _see_bucket(n, u):
+    if n <= 3:
+        nb = n - 1
+    elif n <= 5:
+        nb = 3
+    elif n <= 8:
+        nb = 4
+    elif n <= 15:
+        nb = 5
+    elif n <= 31:
+        nb = 6
+    else:
+        nb = 7
+    ub = u - 1 if u < 4 else 3
+    return nb * 4 + ub
+
+
+def predict_orders_see(tot, uniq, heads, nbyte, ncnt, nnext, c0, meta, slots, disc, beta, P, L, info, nchain,
+                       see, see_e, see_idx):
+    """:func:`predict_orders` with learned escapes (secondary escape estimation) on the chain::
+
+        gamma_r = sigmoid(logit(gamma_formula) + see[r, bucket(N, u)])
+        p_r(c)  = (1 - gamma_r) * max(n(c) - d_r, 0) / (N - d_r u) + gamma_r * p_{r-1}(c)
+
+    ``see`` starts at 0 (the formula) and is trained by :func:`see_learn`; ``see_e[i]`` / ``see_idx[i]``
+    keep the escape and table cell used by chain order i (cell -1: unseen context)."""
+    n0 = meta[2]
+    u0 = meta[3]
+    if n0 > 0:
+        inv = 1.0 / (n0 + beta[0])
+        g = (disc[0] * u0 + beta[0]) * inv / 256.0
+        for c in range(256):
+            v = g
+            n = c0[c]
+            if n > 0:
+                v += (n - disc[0]) * inv
+            P[c] = v
+            L[0, c] = math.log(v)
+    else:
+        for c in range(256):
+            P[c] = 1.0 / 256.0
+            L[0, c] = NEG_LOG_256
+    hi = 0
+    hin = n0
+    hiu = u0
+    for i in range(nchain, slots.shape[0]):
+        flat_row(tot, uniq, heads, nbyte, ncnt, nnext, slots[i], disc[i + 1], beta[i + 1], L[i + 1])
+    for i in range(nchain):
+        r = i + 1
+        s = slots[i]
+        if s < 0 or tot[s] == 0:
+            see_idx[i] = -1
+            for c in range(256):
+                L[r, c] = L[r - 1, c]
+            continue
+        n = tot[s]
+        u = uniq[s]
+        d = disc[r]
+        g0 = (d * u + beta[r]) / (n + beta[r])
+        cell = _see_bucket(n, u)
+        zz = math.log(g0 / (1.0 - g0)) + see[r, cell]
+        g = 1.0 / (1.0 + math.exp(-zz))
+        g = min(max(g, 1e-4), 1.0 - 1e-4)
+        see_e[i] = g
+        see_idx[i] = cell
+        inv = (1.0 - g) / (n - d * u)
+        lg = math.log(g)
+        for c in range(256):
+            P[c] *= g
+            L[r, c] = L[r - 1, c] + lg
+        node = heads[s]
+        while node >= 0:
+            c = nbyte[node]
+            P[c] += (ncnt[node] - d) * inv
+            L[r, c] = math.log(P[c])
+            node = nnext[node]
+        hi = r
+        hin = n
+        hiu = u
+    info[0] = hi
+    info[1] = hin
+    info[2] = hiu
+
+
+def see_learn(tot, uniq, heads, nbyte, ncnt, nnext, c0, meta, slots, disc, beta, see, see_e, see_idx, byte,
+              rate):
+    """One gradient step on ``log p_top(byte)`` (the chain's final estimate) w.r.t. every seen order's
+    escape logit, back-propagated through the chain::
+
+        d log p_top(x) / d see_r = (prod_{k > r seen} gamma_k) * (p_{r-1}(x) - q_r(x)) * gamma_r (1 - gamma_r)
+                                   / p_top(x)
+    """
+    no = see_idx.shape[0]
+    pv = np.empty(no + 1)
+    qv = np.empty(no)
+    n0 = meta[2]
+    p = 1.0 / 256.0
+    if n0 > 0:
+        inv = 1.0 / (n0 + beta[0])
+        p = (disc[0] * meta[3] + beta[0]) * inv / 256.0
+        n = c0[byte]
+        if n > 0:
+            p += (n - disc[0]) * inv
+    pv[0] = p
+    for i in range(no):
+        cell = see_idx[i]
+        qv[i] = 0.0
+        if cell >= 0:
+            r = i + 1
+            s = slots[i]
+            d = disc[r]
+            node = heads[s]
+            while node >= 0:
+                if nbyte[node] == byte:
+                    qv[i] = (ncnt[node] - d) / (tot[s] - d * uniq[s])
+                    break
+                node = nnext[node]
+            g = see_e[i]
+            p = g * p + (1.0 - g) * qv[i]
+        pv[i + 1] = p
+    top = p
+    carry = 1.0
+    for i in range(no - 1, -1, -1):
+        cell = see_idx[i]
+        if cell < 0:
+            continue
+        g = see_e[i]
+        see[i + 1, cell] += rate * carry * (pv[i] - qv[i]) * g * (1.0 - g) / top
+        carry *= g
+
+
+def flat_row(tot, uniq, heads, nbyte, ncnt, nnext, s, d, b, row):
+    """``row = log p`` of one context's counts over a uniform floor (no lower order)::
+
+        p(c) = max(n(c) - d, 0) / (N + b) + (d u + b) / (N + b) / 256      (uniform when unseen)
+    """
+    if s < 0 or tot[s] == 0:
+        for c in range(256):
+            row[c] = NEG_LOG_256
+        return
+    inv = 1.0 / (tot[s] + b)
+    g = (d * uniq[s] + b) * inv / 256.0
+    lg = math.log(g)
+    for c in range(256):
+        row[c] = lg
+    node = heads[s]
+    while node >= 0:
+        row[nbyte[node]] = math.log(g + (ncnt[node] - d) * inv)
+        node = nnext[node]
+
+
+def target_logp(tot, uniq, heads, nbyte, ncnt, nnext, c0, meta, slots, disc, beta, byte, nchain):
     """``log p_top(byte)`` by the same recursion as :func:`predict_orders`, for one byte only (cheap)."""
     n0 = meta[2]
     p = 1.0 / 256.0
@@ -148,7 +328,7 @@ def target_logp(tot, uniq, heads, nbyte, ncnt, nnext, c0, meta, slots, disc, bet
         n = c0[byte]
         if n > 0:
             p += (n - disc[0]) * inv
-    for i in range(slots.shape[0]):
+    for i in range(nchain):
         r = i + 1
         s = slots[i]
         if s < 0 or tot[s] == 0:
@@ -175,18 +355,19 @@ def _halve(s, tot, heads, ncnt, nnext):
 
 
 def update_counts(keys, tot, uniq, heads, nbyte, ncnt, nnext, c0, meta, ctxk, slots, byte, exclusion,
-                  max_total):
+                  max_total, nchain):
     """Count ``byte`` after each context (inserting unseen contexts and followers).
 
     With ``exclusion`` (PPM update exclusion) only orders at and above the highest one that had already
     seen ``byte`` are updated, so lower orders count novel events (a Kneser-Ney-like continuation count).
     A context whose total exceeds ``max_total`` has its counts halved (recency).
     ``slots`` must come from :func:`lookup_slots` on the same table (it is refreshed for new contexts).
+    Contexts past ``nchain`` (word contexts) are always updated.
     """
     no = ctxk.shape[0]
     lo = 0
     if exclusion:
-        for i in range(no - 1, -1, -1):
+        for i in range(nchain - 1, -1, -1):
             s = slots[i]
             if s < 0:
                 continue
@@ -252,6 +433,7 @@ def rehash(keys, heads, tot, uniq, nkeys, nheads, ntot, nuniq):
 
 
 def has_room(keys, meta, nbyte, no):
+    """Whether one more position (at most ``no`` new contexts and followers) fits without growing."""
     return (meta[1] + no) * 10 < keys.shape[0] * 7 and meta[0] + no + 1 < nbyte.shape[0]
 
 
@@ -266,13 +448,13 @@ def ngram_run(keys, tot, uniq, heads, nbyte, ncnt, nnext, c0, meta, hist, start,
             return t
         ctx_keys(hist, t, orders, ctxk)
         lookup_slots(keys, ctxk, slots)
-        predict_orders(tot, uniq, heads, nbyte, ncnt, nnext, c0, meta, slots, disc, beta, P, L, info)
+        predict_orders(tot, uniq, heads, nbyte, ncnt, nnext, c0, meta, slots, disc, beta, P, L, info, no)
         row = t - out_off
         for c in range(256):
             out[row, c] = L[no, c]
         if learn:
             update_counts(keys, tot, uniq, heads, nbyte, ncnt, nnext, c0, meta, ctxk, slots, int(hist[t]),
-                          exclusion, max_total)
+                          exclusion, max_total, no)
     return end
 
 
@@ -286,9 +468,9 @@ def ngram_fit_run(keys, tot, uniq, heads, nbyte, ncnt, nnext, c0, meta, hist, st
         ctx_keys(hist, t, orders, ctxk)
         lookup_slots(keys, ctxk, slots)
         b = int(hist[t])
-        tgt[t - tgt_off] = target_logp(tot, uniq, heads, nbyte, ncnt, nnext, c0, meta, slots, disc, beta, b)
+        tgt[t - tgt_off] = target_logp(tot, uniq, heads, nbyte, ncnt, nnext, c0, meta, slots, disc, beta, b, no)
         update_counts(keys, tot, uniq, heads, nbyte, ncnt, nnext, c0, meta, ctxk, slots, b, exclusion,
-                      max_total)
+                      max_total, no)
     return end
 
 
@@ -333,8 +515,9 @@ def mix_update(X, W1, s1, W2, s2, p, byte, lr1, lr2):
         W2[s2, i] += lr2 * g
 
 
-def select1(info, n_orders):
-    """Weight set from the highest seen order and the confidence of its context (N bucket, u == 1)."""
+def select1(info, n_orders, mstate, use_match):
+    """Weight set from the highest seen order and the confidence of its context (N bucket, u == 1), times
+    the match state (none / shorter than 16 / longer) when ``use_match``."""
     n = info[1]
     if n <= 1:
         b = 0
@@ -345,7 +528,11 @@ def select1(info, n_orders):
     else:
         b = 3
     det = 1 if info[2] == 1 else 0
-    return (info[0] * 4 + b) * 2 + det
+    s = (info[0] * 4 + b) * 2 + det
+    if use_match:
+        ml = mstate[1]
+        s = s * 3 + (0 if ml <= 0 else (1 if ml < 16 else 2))
+    return s
 
 
 def match_update(hist, t, mtab, mstate, min_len):
@@ -411,59 +598,138 @@ def match_learn(mstate, mconf, predicted, byte):
     mconf[i] = q
 
 
+def apm_predict(p, z, lz, A1, A2, sel, aux, info, pf, lrow, on):
+    """Adaptive probability map on the most likely byte b* (secondary estimation).
+
+    With ``q = p(b*)`` and ``s = ln(q / (1 - q))`` clamped to [-8, 8] and cut into 32 cells, each map is a
+    piecewise-linear function of ``s`` (33 nodes, initialised to the identity ``1 / (1 + e^-s)``) selected
+    by a small context: ``A1`` by (highest seen order, whether the match model agrees with b*), ``A2`` by
+    the previous byte. ``q' = q / 2 + A1(s) / 4 + A2(s) / 4``; the other bytes share ``1 - q'`` in their
+    old proportions. Fills the final ``pf`` (probabilities) and ``lrow`` (log-probabilities)."""
+    best = 0
+    for c in range(1, 256):
+        if p[c] > p[best]:
+            best = c
+    rest = 0.0
+    for c in range(256):
+        if c != best:
+            rest += p[c]
+    q = p[best]
+    if not on or rest <= 0.0:
+        aux[0] = -1.0
+        for c in range(256):
+            pf[c] = p[c]
+            lrow[c] = z[c] - lz
+        return
+    qc = min(max(q, 1e-6), 1.0 - 1e-6)
+    st = math.log(qc / (1.0 - qc))
+    st = min(max(st, -7.999), 7.999)
+    pos = (st + 8.0) * 2.0
+    j = int(pos)
+    w = pos - j
+    a1c = info[0] * 2 + (1 if sel[2] == best else 0)
+    a2c = sel[1]
+    a1 = A1[a1c, j] * (1.0 - w) + A1[a1c, j + 1] * w
+    a2 = A2[a2c, j] * (1.0 - w) + A2[a2c, j + 1] * w
+    qf = 0.5 * q + 0.25 * a1 + 0.25 * a2
+    qf = min(max(qf, 1e-7), 1.0 - 1e-7)
+    scale = (1.0 - qf) / rest
+    ls = math.log(scale)
+    for c in range(256):
+        pf[c] = p[c] * scale
+        lrow[c] = z[c] - lz + ls
+    pf[best] = qf
+    lrow[best] = math.log(qf)
+    sel[3] = best
+    sel[4] = j
+    sel[5] = a1c
+    aux[0] = w
+
+
+def apm_learn(A1, A2, sel, aux, byte, rate):
+    """Move the two nodes around ``s`` of both maps towards ``y = [byte == b*]`` (by their weights)."""
+    w = aux[0]
+    if w < 0.0:
+        return
+    y = 1.0 if byte == sel[3] else 0.0
+    j = sel[4]
+    a1c = sel[5]
+    a2c = sel[1]
+    A1[a1c, j] += rate * (1.0 - w) * (y - A1[a1c, j])
+    A1[a1c, j + 1] += rate * w * (y - A1[a1c, j + 1])
+    A2[a2c, j] += rate * (1.0 - w) * (y - A2[a2c, j])
+    A2[a2c, j + 1] += rate * w * (y - A2[a2c, j + 1])
+
+
 def mixer_predict_step(tot, uniq, heads, nbyte, ncnt, nnext, c0, meta, keys, hist, t, orders, disc, beta,
-                       W1, W2, ext, ext_row, mstate, mconf, ctxk, slots, P, X, z, p, info, sel):
-    """Predict position t: inputs are the n-gram orders' log-distributions (``X[0..no]``), the match model
-    (``X[no+1]``) and external rows ``ext[ext_row, j]`` (``X[no+2+j]``); ``p`` = mixed distribution,
-    ``z`` = its logits. Returns the log normaliser (``log p = z - returned``)."""
+                       W1, W2, ext, ext_row, mstate, mconf, ctxk, slots, P, X, z, p, info, sel, A1, A2, aux,
+                       pf, lrow, apm_on, indep, see, see_e, see_idx):
+    """Predict position t: inputs are the n-gram orders' log-distributions (``X[0..no]``), the word
+    contexts (``X[no+1..no+nw]``), the match model (``X[no+nw+1]``) and external rows ``ext[ext_row, j]``
+    (``X[no+nw+2+j]``); ``p`` = mixed distribution,
+    ``z`` = its logits; then the APM stage gives the final ``pf`` / ``lrow``."""
     no = orders.shape[0]
+    nw = ctxk.shape[0] - no
     ctx_keys(hist, t, orders, ctxk)
     lookup_slots(keys, ctxk, slots)
-    predict_orders(tot, uniq, heads, nbyte, ncnt, nnext, c0, meta, slots, disc, beta, P, X, info)
-    sel[2] = match_row(hist, mstate, mconf, X[no + 1])
+    predict_orders_see(tot, uniq, heads, nbyte, ncnt, nnext, c0, meta, slots, disc, beta, P, X, info, no, see,
+                       see_e, see_idx)
+    if indep == 1 or indep == 3:
+        # orders below the top as independent estimates instead of the chain's intermediate rows
+        for i in range(no - 1):
+            flat_row(tot, uniq, heads, nbyte, ncnt, nnext, slots[i], disc[i + 1], beta[i + 1], X[i + 1])
+    sel[2] = match_row(hist, mstate, mconf, X[no + nw + 1])
     for j in range(ext.shape[1]):
         for c in range(256):
-            X[no + 2 + j, c] = ext[ext_row, j, c]
-    sel[0] = select1(info, no)
+            X[no + nw + 2 + j, c] = ext[ext_row, j, c]
+    sel[0] = select1(info, no, mstate, indep >= 2)
     sel[1] = int(hist[t - 1]) if t > 0 else 256
-    return mix_predict(X, W1, sel[0], W2, sel[1], z, p)
+    lz = mix_predict(X, W1, sel[0], W2, sel[1], z, p)
+    apm_predict(p, z, lz, A1, A2, sel, aux, info, pf, lrow, apm_on)
 
 
 def mixer_learn_step(keys, tot, uniq, heads, nbyte, ncnt, nnext, c0, meta, hist, t, exclusion, max_total,
-                     W1, W2, lr, mtab, mstate, mconf, min_len, ctxk, slots, X, p, sel):
-    """Learn from ``hist[t]`` after :func:`mixer_predict_step` at t: mixer weights, match model, counts."""
+                     W1, W2, lr, mtab, mstate, mconf, min_len, ctxk, slots, X, p, sel, nchain, A1, A2, aux,
+                     disc, beta, see, see_e, see_idx):
+    """Learn from ``hist[t]`` after :func:`mixer_predict_step` at t: mixer weights (on the mixer's own
+    ``p``), APM, match model, counts."""
     b = int(hist[t])
     mix_update(X, W1, sel[0], W2, sel[1], p, b, lr[0], lr[1])
+    apm_learn(A1, A2, sel, aux, b, lr[2])
+    if lr[4] > 0.0:  # before the counts change: the same statistics the prediction used
+        see_learn(tot, uniq, heads, nbyte, ncnt, nnext, c0, meta, slots, disc, beta, see, see_e, see_idx, b, lr[4])
     match_learn(mstate, mconf, sel[2], b)
-    update_counts(keys, tot, uniq, heads, nbyte, ncnt, nnext, c0, meta, ctxk, slots, b, exclusion, max_total)
+    update_counts(keys, tot, uniq, heads, nbyte, ncnt, nnext, c0, meta, ctxk, slots, b, exclusion, max_total,
+                  nchain)
     if min_len > 0:
         match_update(hist, t, mtab, mstate, min_len)
 
 
 def mixer_run(keys, tot, uniq, heads, nbyte, ncnt, nnext, c0, meta, hist, start, end, orders, disc, beta,
               learn, exclusion, max_total, W1, W2, lr, ext, ext_off, mtab, mstate, mconf, min_len,
-              out, out_off, mode, ctxk, slots, P, X, z, p, info, sel):
+              out, out_off, mode, ctxk, slots, P, X, z, p, info, sel, A1, A2, aux, pf, lrow, see, see_e, see_idx):
     """The mixer over positions [start, end) (predict, then learn when ``learn``). ``mode`` 0: log rows
     into ``out[t - out_off]``; 1: target log-prob into ``out[t - out_off, 0]``; 2: quantised coding
     frequencies into ``out[t - out_off]``. Returns the first position not processed (tables full)."""
     no = orders.shape[0]
     for t in range(start, end):
-        if learn and not has_room(keys, meta, nbyte, no):
+        if learn and not has_room(keys, meta, nbyte, ctxk.shape[0]):
             return t
-        lz = mixer_predict_step(tot, uniq, heads, nbyte, ncnt, nnext, c0, meta, keys, hist, t, orders, disc,
-                                beta, W1, W2, ext, t - ext_off, mstate, mconf, ctxk, slots, P, X, z, p, info,
-                                sel)
+        mixer_predict_step(tot, uniq, heads, nbyte, ncnt, nnext, c0, meta, keys, hist, t, orders, disc, beta,
+                           W1, W2, ext, t - ext_off, mstate, mconf, ctxk, slots, P, X, z, p, info, sel, A1, A2,
+                           aux, pf, lrow, lr[2] > 0.0, int(lr[3]), see, see_e, see_idx)
         row = t - out_off
         if mode == 0:
             for c in range(256):
-                out[row, c] = z[c] - lz
+                out[row, c] = lrow[c]
         elif mode == 1:
-            out[row, 0] = z[int(hist[t])] - lz
+            out[row, 0] = lrow[int(hist[t])]
         else:
-            quantize_probs(p, out[row])
+            quantize_probs(pf, out[row])
         if learn:
             mixer_learn_step(keys, tot, uniq, heads, nbyte, ncnt, nnext, c0, meta, hist, t, exclusion,
-                             max_total, W1, W2, lr, mtab, mstate, mconf, min_len, ctxk, slots, X, p, sel)
+                             max_total, W1, W2, lr, mtab, mstate, mconf, min_len, ctxk, slots, X, p, sel, no,
+                             A1, A2, aux, disc, beta, see, see_e, see_idx)
     return end
 
 
@@ -478,7 +744,7 @@ def records_run(keys, tot, uniq, heads, nbyte, ncnt, nnext, c0, meta, hist, star
             return t
         ctx_keys(hist, t, orders, ctxk)
         lookup_slots(keys, ctxk, slots)
-        predict_orders(tot, uniq, heads, nbyte, ncnt, nnext, c0, meta, slots, disc, beta, P, L, info)
+        predict_orders(tot, uniq, heads, nbyte, ncnt, nnext, c0, meta, slots, disc, beta, P, L, info, no)
         row = t - off
         b = int(hist[t])
         for r in range(no + 1):
@@ -494,7 +760,7 @@ def records_run(keys, tot, uniq, heads, nbyte, ncnt, nnext, c0, meta, hist, star
         rec_top[row] = P[best]
         if learn:
             update_counts(keys, tot, uniq, heads, nbyte, ncnt, nnext, c0, meta, ctxk, slots, b, exclusion,
-                          max_total)
+                          max_total, no)
     return end
 
 
@@ -509,7 +775,7 @@ def backoff_run(keys, tot, uniq, heads, nbyte, ncnt, nnext, c0, meta, hist, star
             return t
         ctx_keys(hist, t, orders, ctxk)
         lookup_slots(keys, ctxk, slots)
-        predict_orders(tot, uniq, heads, nbyte, ncnt, nnext, c0, meta, slots, disc, beta, P, L, info)
+        predict_orders(tot, uniq, heads, nbyte, ncnt, nnext, c0, meta, slots, disc, beta, P, L, info, no)
         s = info[0]
         row = t - out_off
         for c in range(256):
@@ -519,7 +785,7 @@ def backoff_run(keys, tot, uniq, heads, nbyte, ncnt, nnext, c0, meta, hist, star
             out[row, c] = math.log(v)
         if learn:
             update_counts(keys, tot, uniq, heads, nbyte, ncnt, nnext, c0, meta, ctxk, slots, int(hist[t]),
-                          exclusion, max_total)
+                          exclusion, max_total, no)
     return end
 
 
@@ -557,9 +823,10 @@ def quantize_probs(p, out):
     out[best] += (1 << QUANT_BITS) - tot
 
 
-_ORDER = ["_slot", "find_slot", "ctx_keys", "lookup_slots", "predict_orders", "target_logp", "_halve",
-          "update_counts", "rehash", "has_room", "ngram_run", "ngram_fit_run", "mix_predict", "mix_update",
-          "select1", "match_update", "match_row", "match_learn", "quantize_probs", "mixer_predict_step",
+_ORDER = ["_slot", "find_slot", "flat_row", "_see_bucket", "predict_orders_see", "see_learn", "_is_letter",
+          "ctx_keys", "lookup_slots", "predict_orders", "target_logp", "_halve", "update_counts", "rehash",
+          "has_room", "ngram_run", "ngram_fit_run", "mix_predict", "mix_update", "select1", "match_update",
+          "match_row", "match_learn", "quantize_probs", "apm_predict", "apm_learn", "mixer_predict_step",
           "mixer_learn_step", "mixer_run", "records_run", "backoff_run"]
 
 
