@@ -125,12 +125,12 @@ def _kernels() -> dict[str, Any]:
         return _KERNELS
     import numba
 
-    @numba.njit(parallel=True, cache=True, fastmath=False)
+    @numba.njit(cache=True)
     def fwd(a, b, h0, out):  # a: (B|1, T|1, N) broadcast by strides; b, out: (B, T, N); h0: (B, N)
         B, T, N = b.shape
         blk = 64
         nb = (N + blk - 1) // blk
-        for job in numba.prange(B * nb):
+        for job in range(B * nb):
             i = job // nb
             n0 = (job % nb) * blk
             n1 = min(N, n0 + blk)
@@ -142,12 +142,12 @@ def _kernels() -> dict[str, Any]:
                 for n in range(n0, n1):
                     out[i, t, n] = a[ia, ta, n] * out[i, t - 1, n] + b[i, t, n]
 
-    @numba.njit(parallel=True, cache=True, fastmath=False)
+    @numba.njit(cache=True)
     def bwd(a, h, h0, g, gb, ga, gh0):  # conj() is a no-op on reals
         B, T, N = g.shape
         blk = 64
         nb = (N + blk - 1) // blk
-        for job in numba.prange(B * nb):
+        for job in range(B * nb):
             i = job // nb
             n0 = (job % nb) * blk
             n1 = min(N, n0 + blk)

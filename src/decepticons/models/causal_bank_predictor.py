@@ -1,0 +1,108 @@
+"""``causal-bank``: the causal-bank torch model behind the predictor contract.
+
+``log_probs`` / ``iter_log_probs`` run the module over chunks of the input, carrying the bank's state from
+chunk to chunk, so scoring memory is bounded by the chunk length whatever the input length (and the result
+equals one pass over the whole input). ``stream`` uses the module's one-byte ``step``: O(1) time and memory
+per byte, the same numbers as the batched path within float32 rounding. As in every torch predictor, row
+``t`` predicts ``data[t]`` from ``data[:t]``: the module reads ``[BOS] + data[:-1]``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any, ClassVar
+
+import numpy as np
+import torch
+from torch import nn
+
+from ..causal_bank import CausalBankConfig
+from ..codecs import BytesLike, as_byte_array
+from ..errors import InputError
+from ..predictor import Stream
+from .causal_bank_torch import CausalBankModel
+from .torch_predictor import TorchPredictor
+
+#: bytes per module call when scoring (bounds activation memory: about 4 * chunk * (features + hidden) bytes)
+SCORE_CHUNK = 8192
+
+
+class CausalBankStream(Stream):
+    """Step-by-step prediction carrying the bank's state; one ``step`` per pushed byte."""
+
+    def __init__(self, predictor: CausalBankPredictor):
+        self._module: CausalBankModel = predictor.module  # type: ignore[assignment]
+        self._device = predictor.device
+        self._state = self._module.init_state(1, self._device)
+        self._lp: np.ndarray | None = None
+        self._advance(predictor.bos_token)
+
+    @torch.inference_mode()
+    def _advance(self, byte: int) -> None:
+        was = self._module.training
+        self._module.eval()
+        try:
+            ids = torch.tensor([byte], dtype=torch.long, device=self._device)
+            logits, self._state = self._module.step(ids, self._state)
+        finally:
+            self._module.train(was)
+        self._lp = torch.log_softmax(logits[0].double(), dim=-1).cpu().numpy()
+
+    def log_probs(self) -> np.ndarray:
+        assert self._lp is not None
+        return self._lp.copy()
+
+    def push(self, byte: int) -> None:
+        b = int(byte)
+        if not 0 <= b < 256:
+            raise InputError(f"a byte must be in [0, 255], got {byte}")
+        self._advance(b)
+
+
+class CausalBankPredictor(TorchPredictor):
+    """Causal-bank next-byte model (PyTorch); configuration: :class:`~decepticons.causal_bank.CausalBankConfig`."""
+
+    name: ClassVar[str] = "causal-bank"
+    config_cls: ClassVar[type] = CausalBankConfig
+    context_length = None
+    train_defaults: ClassVar[dict[str, Any]] = {"batch_size": 32, "seq_len": 256, "lr": 3e-3,
+                                                "weight_decay": 0.05}
+
+    @classmethod
+    def build_module(cls, config: CausalBankConfig) -> nn.Module:
+        return CausalBankModel(256, config)
+
+    @torch.no_grad()
+    def iter_log_probs(self, data: BytesLike, chunk_size: int = 1 << 16) -> Iterator[np.ndarray]:
+        """Consecutive ``[n, 256]`` blocks of ``log_probs(data)``, each computed with the carried state."""
+        x = as_byte_array(data)
+        if len(x) == 0:
+            return
+        step = max(1, min(int(chunk_size), SCORE_CHUNK))
+        was = self.module.training
+        self.module.eval()
+        try:
+            state = self.module.init_state(1, self.device)
+            for s in range(0, len(x), step):
+                chunk = np.empty(min(step, len(x) - s), dtype=np.int64)  # [previous byte or BOS] + x[s:...-1]
+                chunk[0] = x[s - 1] if s > 0 else self.bos_token
+                chunk[1:] = x[s:s + len(chunk) - 1]
+                ids = torch.from_numpy(chunk)[None].to(self.device)
+                logits, state = self.module.forward_with_state(ids, state)
+                yield torch.log_softmax(logits[0].double(), dim=-1).cpu().numpy()
+        finally:
+            self.module.train(was)
+
+    def log_probs(self, data: BytesLike) -> np.ndarray:
+        x = as_byte_array(data)
+        if len(x) == 0:
+            return np.zeros((0, 256))
+        return np.concatenate(list(self.iter_log_probs(x)), axis=0)
+
+    def stream(self) -> Stream:
+        return CausalBankStream(self)
+
+    def describe(self) -> dict[str, Any]:
+        cfg: CausalBankConfig = self.config
+        return {**super().describe(), "substrate_mode": cfg.substrate_mode, "readout": cfg.readout,
+                "features": cfg.num_features}
