@@ -15,11 +15,14 @@ Three implementations, same numbers:
                     ``h_t = l_t + p_t * h_{c0 - 1}``. ``L ~ sqrt(T)`` keeps both loops short; work is O(T).
 ``scan_compiled``   a numba kernel for the forward pass and one for the reverse-time backward pass
                     (``g_t = dL/dh_t + conj(a_{t+1}) g_{t+1}``; ``dL/db_t = g_t``; ``dL/da_t = g_t conj(h_{t-1})``),
-                    wrapped in a ``torch.autograd.Function``. One pass over memory each way.
+                    wrapped in a ``torch.autograd.Function``: one pass over memory each way, nothing stored
+                    but ``h``. Single-threaded on purpose: numba's OpenMP pool beside torch's made every torch
+                    op around it several times slower on 2 cores.
 
-:func:`linear_scan` picks ``scan_compiled`` when numba is installed and the tensors are on the CPU (by
-measurement, see ``benchmarks/bench_scan.py``: several times faster than ``scan_chunked``), else
-``scan_chunked``. There is no GPU kernel; on a GPU ``scan_chunked`` runs as is.
+:func:`linear_scan` picks ``scan_compiled`` when numba is installed and the tensors are on the CPU, else
+``scan_chunked``. By measurement (``benchmarks/bench_scan.py``, section ``scan`` of docs/benchmarks.md) the
+two are close as bare scans; inside the model ``scan_compiled`` trains as fast or faster with less memory.
+There is no GPU kernel; on a GPU ``scan_chunked`` runs as is.
 """
 
 from __future__ import annotations
