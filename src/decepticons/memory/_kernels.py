@@ -8,12 +8,12 @@ check this). numba is optional; without it the reference path is used.
 Count tables (one per model, all orders together; see :mod:`decepticons.memory._tables`)::
 
     keys  int64[cap]    context key (0 = empty slot); open addressing, linear probing, cap a power of 2
-    heads int64[cap]    first node of the slot's follower list (-1 = none)
-    tot   int64[cap]    N(ctx): total count of the context
-    uniq  int64[cap]    u(ctx): distinct bytes that followed it
-    nbyte int64[M]      node: the follower byte
-    ncnt  int64[M]      node: its count n(ctx, byte)
-    nnext int64[M]      node: next node of the same context (-1 = end)
+    heads int32[cap]    first node of the slot's follower list (-1 = none)
+    tot   int32[cap]    N(ctx): total count of the context
+    uniq  int32[cap]    u(ctx): distinct bytes that followed it
+    nbyte uint8[M]      node: the follower byte
+    ncnt  int32[M]      node: its count n(ctx, byte)
+    nnext int32[M]      node: next node of the same context (-1 = end)
     c0    int64[256]    order-0 counts
     meta  int64[4]      [nodes used, keys used, N0, u0]
 

@@ -13,18 +13,21 @@ from ._kernels import get_kernels
 
 _SLOT_FIELDS = ("keys", "heads", "tot", "uniq")
 _NODE_FIELDS = ("nbyte", "ncnt", "nnext")
+#: storage types (counts are halved long before 2**31; follower bytes fit a uint8)
+DTYPES = {"keys": np.int64, "heads": np.int32, "tot": np.int32, "uniq": np.int32, "nbyte": np.uint8,
+          "ncnt": np.int32, "nnext": np.int32, "c0": np.int64, "meta": np.int64}
 
 
 class CountTables:
     def __init__(self, cap: int = 1 << 12, nodes: int = 1 << 14) -> None:
         cap = 1 << max(4, int(cap - 1).bit_length())
-        self.keys = np.zeros(cap, dtype=np.int64)
-        self.heads = np.full(cap, -1, dtype=np.int64)
-        self.tot = np.zeros(cap, dtype=np.int64)
-        self.uniq = np.zeros(cap, dtype=np.int64)
-        self.nbyte = np.zeros(nodes, dtype=np.int64)
-        self.ncnt = np.zeros(nodes, dtype=np.int64)
-        self.nnext = np.full(nodes, -1, dtype=np.int64)
+        self.keys = np.zeros(cap, dtype=DTYPES["keys"])
+        self.heads = np.full(cap, -1, dtype=DTYPES["heads"])
+        self.tot = np.zeros(cap, dtype=DTYPES["tot"])
+        self.uniq = np.zeros(cap, dtype=DTYPES["uniq"])
+        self.nbyte = np.zeros(nodes, dtype=DTYPES["nbyte"])
+        self.ncnt = np.zeros(nodes, dtype=DTYPES["ncnt"])
+        self.nnext = np.full(nodes, -1, dtype=DTYPES["nnext"])
         self.c0 = np.zeros(256, dtype=np.int64)
         self.meta = np.zeros(4, dtype=np.int64)
 
@@ -53,9 +56,9 @@ class CountTables:
         need = self.n_nodes + spare
         if need >= nodes:
             nodes = 1 << int(need).bit_length()
-        out.nbyte = np.zeros(nodes, dtype=np.int64)
-        out.ncnt = np.zeros(nodes, dtype=np.int64)
-        out.nnext = np.full(nodes, -1, dtype=np.int64)
+        out.nbyte = np.zeros(nodes, dtype=DTYPES["nbyte"])
+        out.ncnt = np.zeros(nodes, dtype=DTYPES["ncnt"])
+        out.nnext = np.full(nodes, -1, dtype=DTYPES["nnext"])
         n = self.n_nodes
         out.nbyte[:n] = self.nbyte[:n]
         out.ncnt[:n] = self.ncnt[:n]
@@ -68,15 +71,15 @@ class CountTables:
             m = len(self.nbyte) * 2
             for f, fill in (("nbyte", 0), ("ncnt", 0), ("nnext", -1)):
                 old = getattr(self, f)
-                new = np.full(m, fill, dtype=np.int64)
+                new = np.full(m, fill, dtype=DTYPES[f])
                 new[:len(old)] = old
                 setattr(self, f, new)
         if (self.n_contexts + n_orders) * 10 >= len(self.keys) * 7:
             cap = len(self.keys) * 2
-            nk = np.zeros(cap, dtype=np.int64)
-            nh = np.full(cap, -1, dtype=np.int64)
-            nt = np.zeros(cap, dtype=np.int64)
-            nu = np.zeros(cap, dtype=np.int64)
+            nk = np.zeros(cap, dtype=DTYPES["keys"])
+            nh = np.full(cap, -1, dtype=DTYPES["heads"])
+            nt = np.zeros(cap, dtype=DTYPES["tot"])
+            nu = np.zeros(cap, dtype=DTYPES["uniq"])
             get_kernels(use_numba).rehash(self.keys, self.heads, self.tot, self.uniq, nk, nh, nt, nu)
             self.keys, self.heads, self.tot, self.uniq = nk, nh, nt, nu
 
@@ -92,7 +95,7 @@ class CountTables:
     def from_tensors(cls, tensors: dict[str, np.ndarray], prefix: str = "") -> CountTables:
         out = cls.__new__(cls)
         for f in _SLOT_FIELDS + ("c0", "meta"):
-            setattr(out, f, np.ascontiguousarray(tensors[prefix + f], dtype=np.int64).copy())
+            setattr(out, f, np.ascontiguousarray(tensors[prefix + f], dtype=DTYPES[f]).copy())
         cap = len(out.keys)
         if cap & (cap - 1) or len(out.heads) != cap or len(out.tot) != cap or len(out.uniq) != cap:
             raise ValueError("count table arrays have inconsistent sizes")
@@ -101,10 +104,10 @@ class CountTables:
         n = int(out.meta[0])
         nodes = 1 << max(4, (n + 1).bit_length())
         for f, fill in (("nbyte", 0), ("ncnt", 0), ("nnext", -1)):
-            src = np.asarray(tensors[prefix + f], dtype=np.int64)
+            src = np.asarray(tensors[prefix + f])
             if len(src) != n:
                 raise ValueError(f"{prefix + f} has {len(src)} entries, expected {n}")
-            a = np.full(nodes, fill, dtype=np.int64)
+            a = np.full(nodes, fill, dtype=DTYPES[f])
             a[:n] = src
             setattr(out, f, a)
         return out
