@@ -47,6 +47,7 @@ def test_defaults_valid_and_json_roundtrip():
     (dict(readout="routed", readout_hidden=2, num_experts=4), "routed"),
     (dict(balance_weight=float("nan")), "balance_weight"),
     (dict(state_dim=True), "state_dim"),
+    (dict(input_hidden=8, local_window=0), "local_window"),
 ])
 def test_bad_values_raise_input_error(kw, match):
     with pytest.raises(InputError, match=match):
@@ -86,6 +87,7 @@ def test_substrate_shapes_and_ranges():
     assert np.all((s.osc_angle > 0) & (s.osc_angle <= np.pi))
     assert s.input_proj.shape == (7, 40 + 12)
     assert s.sel_log_rate.shape == (5,)
+    assert build_substrate(CausalBankConfig(input_hidden=24)).input_proj.shape[0] == 24
 
 
 def test_half_life_schedule():

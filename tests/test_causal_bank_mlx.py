@@ -38,6 +38,7 @@ CASES = [
     *[dict(substrate_mode="gated_retention", readout=r, readout_bands=b)
       for r, b in itertools.product(READOUT_KINDS, [1, 2])],
     dict(readout="routed", expert_top_k=2, state_dim=2),
+    dict(substrate_mode="gated_retention", input_hidden=6, state_dim=2, local_window=3),
 ]
 
 

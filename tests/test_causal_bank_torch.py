@@ -42,6 +42,8 @@ CASES = [
       for r, b in itertools.product(READOUT_KINDS, [1, 3])],
     dict(substrate_mode="frozen", readout="routed", state_dim=2, readout_bands=2, expert_top_k=2),
     dict(substrate_mode="learned_recurrence", num_oscillatory=0, local_window=0),
+    dict(substrate_mode="gated_retention", input_hidden=6, state_dim=2, local_window=3),
+    dict(substrate_mode="frozen", input_hidden=5, local_window=1, readout="gru"),
     dict(substrate_mode="learnable_mixing", num_modes=0, local_window=1),
 ]
 
@@ -124,7 +126,7 @@ def test_small_training_run_learns():
         opt.zero_grad()
         loss.backward()
         opt.step()
-        losses.append(float(loss))
+        losses.append(loss.item())
     assert losses[-1] < 0.3 * losses[0]
 
 

@@ -6,6 +6,7 @@ read out by a learned network. Per mode ``i`` and time ``t``::
     real decay mode:        h_t[i] = a[i] * h_{t-1}[i] + (1 - a[i]) * u_t[i]            a[i] in (0, 1)
     oscillatory pair:       z_t[k] = r[k] e^{i w[k]} z_{t-1}[k] + (1 - r[k]) (u_t[re] + i u_t[im])
     input:                  u_t = E[x_t] @ P                        E: (vocab, embed_dim), P: (embed_dim, n_in)
+    or, with input_hidden:  u_t = relu(W [E[x_t], .., E[x_{t-k+1}]] + c)^2 @ P         P: (input_hidden, n_in)
 
 with ``a = 2 ** (-1 / half_life)``. The substrate (half-lives, oscillation periods, ``P``) is built here from
 a seed, so the torch and MLX backends start from identical numbers. The five substrate modes say which of
@@ -84,6 +85,10 @@ def _check_choice(name: str, value: Any, choices: tuple[str, ...]) -> str:
 class CausalBankConfig:
     """Everything that defines a causal-bank model's shape and its initial substrate (JSON-serialisable).
 
+    ``input_hidden > 0`` drives the bank (and its gates) with a squared-ReLU layer of that width over the
+    local window's embeddings instead of the current byte's embedding alone: the modes then integrate
+    features of the last ``local_window`` bytes (a multi-timescale bag of recent n-grams).
+
     Widths: ``embed_dim`` (byte embedding), ``num_modes`` (real decay modes), ``num_oscillatory`` (complex
     pairs, two features each), ``state_dim`` (selective augment channels), ``local_window`` (last bytes whose
     embeddings are features), ``readout_hidden`` (hidden units of the readout).
@@ -101,6 +106,7 @@ class CausalBankConfig:
     period_max: float = 64.0
     input_projection: str = "orthogonal"
     input_scale: float = 1.0
+    input_hidden: int = 0
     state_dim: int = 0
     local_window: int = 4
     readout: str = "plain"
@@ -131,6 +137,9 @@ class CausalBankConfig:
         self.input_scale = _check_float("input_scale", self.input_scale, 0.0, lo_open=True)
         self.state_dim = _check_int("state_dim", self.state_dim, 0, 1 << 14)
         self.local_window = _check_int("local_window", self.local_window, 0, 64)
+        self.input_hidden = _check_int("input_hidden", self.input_hidden, 0, 1 << 14)
+        if self.input_hidden and not self.local_window:
+            raise InputError("CausalBankConfig.input_hidden > 0 reads the local window: local_window must be >= 1")
         if self.num_modes + self.num_oscillatory + self.state_dim == 0:
             raise InputError("CausalBankConfig needs at least one recurrent channel: num_modes, num_oscillatory "
                              "or state_dim must be > 0")
@@ -159,6 +168,11 @@ class CausalBankConfig:
     def num_bank_features(self) -> int:
         """Features produced by the decay and oscillatory modes."""
         return self.num_modes + 2 * self.num_oscillatory
+
+    @property
+    def bank_input_dim(self) -> int:
+        """Width of the vector that drives the bank: ``input_hidden`` if set, else ``embed_dim``."""
+        return self.input_hidden or self.embed_dim
 
     @property
     def num_features(self) -> int:
@@ -207,8 +221,8 @@ class CausalBankConfig:
 
         return dataclasses.replace(
             self, embed_dim=w(self.embed_dim), num_modes=w(self.num_modes), num_oscillatory=w(self.num_oscillatory),
-            state_dim=w(self.state_dim), readout_hidden=w(self.readout_hidden, max(self.num_experts,
-                                                                                   self.readout_bands)))
+            state_dim=w(self.state_dim), input_hidden=w(self.input_hidden),
+            readout_hidden=w(self.readout_hidden, max(self.num_experts, self.readout_bands)))
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -222,7 +236,7 @@ class Substrate:
     """The initial numbers of a causal bank, all float64 numpy arrays.
 
     ``decays``: (num_modes,) in (0, 1), ordered fast to slow. ``osc_radius``: (num_oscillatory,) in (0, 1);
-    ``osc_angle``: (num_oscillatory,) radians per byte. ``input_proj``: (embed_dim, num_modes +
+    ``osc_angle``: (num_oscillatory,) radians per byte. ``input_proj``: (bank_input_dim, num_modes +
     2 * num_oscillatory), columns ``[real modes | oscillatory real parts | oscillatory imaginary parts]``.
     ``sel_log_rate``: (state_dim,) log of the selective augment's base rates ``A``.
     """
@@ -296,7 +310,7 @@ def build_substrate(config: CausalBankConfig) -> Substrate:
     decays = decay_from_half_life(half_lives(config.num_modes, config.half_life_min, config.half_life_max,
                                              config.decay_schedule))
     radius, angle = oscillatory_pairs(config.num_oscillatory, config)
-    proj = input_projection(rng, config.embed_dim, config.num_bank_features, config.input_projection,
+    proj = input_projection(rng, config.bank_input_dim, config.num_bank_features, config.input_projection,
                             config.input_scale)
     sel = np.log(math.log(2.0) / half_lives(config.state_dim, config.half_life_min,
                                             max(config.half_life_max / 4.0, config.half_life_min), "log"))

@@ -123,10 +123,11 @@ class CausalBankModel(nn.Module):
             feats.extend(ee[:, k - 1 - j: k - 1 - j + T] for j in range(k))
         elif k == 1:
             feats.append(e)
-        feats.extend(self._bank(e, state, new))
+        v = _sqrelu(_linear(p, "in_mlp", mx.concatenate(feats, axis=-1))) if cfg.input_hidden else e
+        feats.extend(self._bank(v, state, new))
         if cfg.state_dim:
             S = cfg.state_dim
-            sp = _linear(p, "sel_in", e)
+            sp = _linear(p, "sel_in", v)
             dt = nn.softplus(sp[..., :S])
             a = mx.exp(-dt * mx.exp(p["sel_log_rate"]))
             s = _scan(a, (1.0 - a) * sp[..., S:], state["s"])

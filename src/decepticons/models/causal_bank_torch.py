@@ -4,17 +4,18 @@ Shapes (``B`` batch, ``T`` time, ``E`` embed_dim, ``Nr`` num_modes, ``No`` num_o
 ``k`` local_window, ``F`` num_features, ``H`` readout_hidden, ``V`` vocab)::
 
     e_t = Emb[x_t]                                   (B, T, E)
-    u_t = e_t @ P                                    (B, T, Nr + 2 No)
+    v_t = e_t, or relu(W [e_t, .., e_{t-k+1}] + c)^2 with input_hidden > 0   (B, T, E or input_hidden)
+    u_t = v_t @ P                                    (B, T, Nr + 2 No)
     real modes:   h_t = a_t * h_{t-1} + sqrt(1 - a_t^2) * u_t[:Nr]                   (B, T, Nr)
     oscillatory:  z_t = r_t e^{i w} z_{t-1} + sqrt(1 - r_t^2) (u_t[re] + i u_t[im])   (B, T, No) complex
-    selective:    s_t = exp(-d_t A) s_{t-1} + (1 - exp(-d_t A)) v_t,  d_t = softplus(e_t W_d + c)   (B, T, S)
+    selective:    s_t = exp(-d_t A) s_{t-1} + (1 - exp(-d_t A)) (v_t W_v),  d_t = softplus(v_t W_d + c)  (B, T, S)
     features:     f_t = [e_t, e_{t-1}, .., e_{t-k+1} | h_t | Re z_t, Im z_t (interleaved) | s_t]    (B, T, F)
     logits:       readout(LayerNorm_per_band(f_t))                                                  (B, T, V)
 
 The ``sqrt(1 - a^2)`` input scale keeps every mode's stationary variance at that of its input. Without input
 gates (``frozen``, ``learnable_*``, ``learned_recurrence``) ``a_t = sigmoid(l)`` and ``r_t = sigmoid(q)`` are
-constants per mode; with ``gated_retention`` ``a_t = sigmoid(l + e_t G_a)``, ``r_t = sigmoid(q + e_t G_r)``
-and the bank's features are multiplied by an output gate ``2 sigmoid(e_t G_o)`` (``G_*`` start at zero, so
+constants per mode; with ``gated_retention`` ``a_t = sigmoid(l + v_t G_a)``, ``r_t = sigmoid(q + v_t G_r)``
+and the bank's features are multiplied by an output gate ``2 sigmoid(v_t G_o)`` (``G_*`` start at zero, so
 training starts from the ungated bank). Every term at ``t`` depends on bytes ``<= t`` only: the model is causal.
 
 Readouts (``act(x) = relu(x)^2``, squared ReLU):
@@ -101,16 +102,18 @@ class CausalBankModel(nn.Module):
             param_or_buffer("osc_logit", _logit(torch.as_tensor(sub.osc_radius)).to(f32), cfg.learns_decays)
             param_or_buffer("osc_angle", tensor(sub.osc_angle), cfg.learns_decays)
         if cfg.gated and Nr + No > 0:
-            self.gate_proj = nn.Linear(E, Nr + No)
-            self.out_gate = nn.Linear(E, cfg.num_bank_features)
+            self.gate_proj = nn.Linear(cfg.bank_input_dim, Nr + No)
+            self.out_gate = nn.Linear(cfg.bank_input_dim, cfg.num_bank_features)
             for lin in (self.gate_proj, self.out_gate):
                 nn.init.zeros_(lin.weight)
                 nn.init.zeros_(lin.bias)
         if S > 0:
-            self.sel_in = nn.Linear(E, 2 * S)
+            self.sel_in = nn.Linear(cfg.bank_input_dim, 2 * S)
             with torch.no_grad():
                 self.sel_in.bias[:S].fill_(math.log(math.e - 1.0))  # softplus(bias) = 1
             self.sel_log_rate = nn.Parameter(tensor(sub.sel_log_rate))
+        if cfg.input_hidden:
+            self.in_mlp = nn.Linear(cfg.local_window * E, cfg.input_hidden)
         nf = cfg.num_features
         self.norm = BandNorm(cfg.band_sizes())
         if cfg.readout == "banded":
@@ -180,10 +183,10 @@ class CausalBankModel(nn.Module):
                 feats.extend(ee[:, k - 1 - j: k - 1 - j + T] for j in range(k))
             else:
                 feats.append(e)
-        bank = self._bank(e, state, new, scan_method)
-        feats.extend(bank)
+        v = squared_relu(self.in_mlp(torch.cat(feats, dim=-1))) if cfg.input_hidden else e
+        feats.extend(self._bank(v, state, new, scan_method))
         if cfg.state_dim:
-            feats.append(self._selective(e, state, new, scan_method))
+            feats.append(self._selective(v, state, new, scan_method))
         f = self.norm(torch.cat(feats, dim=-1))
         logits = self._readout(f, state, new)
         return logits, new
