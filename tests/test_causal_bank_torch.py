@@ -192,3 +192,13 @@ def test_save_load_roundtrip(tmp_path):
     tensors = other.state_tensors()
     with pytest.raises(ModelFileError, match="does not fit"):
         CausalBankPredictor.from_state(p.config_dict(), tensors, {})
+
+
+@pytest.mark.parametrize("mode", ["detached", "carried"])
+def test_fit_through_shared_trainer(mode):
+    p = CausalBankPredictor(_tiny(readout="routed", state_dim=2), seed=1)
+    before = p.fingerprint()
+    data = np.frombuffer(b"the quick brown fox jumps over the lazy dog. " * 30, dtype=np.uint8)
+    report = p.fit(data, max_steps=3, batch_size=2, seq_len=16, mode=mode, plot=False, eval_every=0, progress=False)
+    assert np.isfinite(report.train_bits_per_byte) and p.fingerprint() != before
+    assert np.isfinite(p.score(data[:100]).bits_per_byte)
