@@ -1,0 +1,106 @@
+"""The recurrent block and the curriculum that decides how many times it loops while training.
+
+:class:`RecurrentBlock` is one loop step with stable input injection. With ``e`` the prelude output
+(injected every loop) and ``s = min(i, max_loop_depth - 1)`` the shell of loop ``i``::
+
+    z_0     = (W_mix + ShellLoRA_s) rmsnorm(h_i) + e
+    z       = layers(z_0)                                   (num_layers pre-norm MLA + rooms-as-experts layers)
+    h_i+1   = a * h_i + (1 - a) * z                         a = sigmoid(r) in (0, 1), per channel
+
+``z`` reads ``h_i`` only through a normalised copy, so ``||z||`` is bounded independently of ``||h_i||`` and
+the convex update keeps the state within ``max(||h_0||, sup ||z||)`` at any depth.
+
+:class:`CurriculumScheduler` implements random-depth training: the depth budget rises linearly from
+``start_depth`` to ``max_depth`` over the first ``warmup`` fraction of training; each step runs the full
+budget with probability ``full_prob`` and otherwise a loop count drawn uniformly from ``1..budget``;
+gradients flow only through the last ``bptt_depth`` loops (the earlier ones run without a graph).
+"""
+
+from __future__ import annotations
+
+import random
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .config import PlatoMythosConfig
+from .layer import MythosLayer
+from .layers import RMSNorm
+from .shell_lora import ShellLoRA
+from .tiles_as_kv import LatentSlot
+
+
+class CurriculumScheduler:
+    """Depth budget over training and the loop count of each training step (deterministic per step)."""
+
+    def __init__(self, max_depth: int, start_depth: int = 2, warmup: float = 0.5, full_prob: float = 0.5,
+                 bptt_depth: int | None = None, seed: int = 0) -> None:
+        if not 1 <= start_depth <= max_depth:
+            raise ValueError(f"start_depth must lie in 1..{max_depth}, got {start_depth}")
+        self.max_depth, self.start_depth = int(max_depth), int(start_depth)
+        self.warmup, self.full_prob = float(warmup), float(full_prob)
+        self.bptt_depth = int(bptt_depth or max_depth)
+        self.seed = int(seed)
+
+    def budget(self, progress: float) -> int:
+        """Loops allowed at training progress ``progress`` in [0, 1]."""
+        p = 1.0 if self.warmup <= 0 else min(1.0, max(0.0, progress / self.warmup))
+        return int(round(self.start_depth + (self.max_depth - self.start_depth) * p))
+
+    def sample(self, progress: float, step: int) -> tuple[int, int]:
+        """``(loops, loops with gradient)`` for training step ``step``."""
+        rng = random.Random(self.seed * 1_000_003 + int(step))
+        b = self.budget(progress)
+        n = b if rng.random() < self.full_prob else rng.randint(1, b)
+        return n, min(n, self.bptt_depth)
+
+
+class RecurrentBlock(nn.Module):
+    """One loop step (see the module docstring): ``(h (B, t, D), e (B, t, D), loop) -> h'``."""
+
+    def __init__(self, config: PlatoMythosConfig) -> None:
+        super().__init__()
+        D = config.d_model
+        self.max_loop_depth = config.max_loop_depth
+        self.in_norm = RMSNorm(D, config.norm_eps)
+        self.mix = nn.Linear(D, D, bias=False)
+        self.shells = ShellLoRA(config)
+        self.layers = nn.ModuleList(MythosLayer(config, moe=True) for _ in range(config.num_layers))
+        self.retain = nn.Parameter(torch.zeros(D))
+        self._merged: list[torch.Tensor] | None = None
+
+    def shell_of(self, loop: int) -> int:
+        """Loops past the trained depth reuse the last shell."""
+        return min(int(loop), self.max_loop_depth - 1)
+
+    def merge_shells(self) -> None:
+        """Precompute ``W_mix + ShellLoRA_s`` for every shell (inference; undone by ``train()``)."""
+        with torch.no_grad():
+            self._merged = [self.shells.merged(self.mix.weight, s) for s in range(self.max_loop_depth)]
+
+    def unmerge_shells(self) -> None:
+        self._merged = None
+
+    def train(self, mode: bool = True) -> RecurrentBlock:
+        if mode:
+            self._merged = None
+        return super().train(mode)
+
+    def forward(self, h: torch.Tensor, e: torch.Tensor, loop: int, cos: torch.Tensor, sin: torch.Tensor,
+                room_bias: torch.Tensor | None = None, slots: list[LatentSlot] | None = None,
+                freeze: tuple[torch.Tensor, list[tuple[torch.Tensor, torch.Tensor]]] | None = None
+                ) -> tuple[torch.Tensor, list[tuple[torch.Tensor, torch.Tensor]]]:
+        s = self.shell_of(loop)
+        u = self.in_norm(h)
+        if self._merged is not None and not self.training:
+            z = F.linear(u, self._merged[s]) + e
+        else:
+            z = self.mix(u) + self.shells(u, s) + e
+        lats = []
+        for j, layer in enumerate(self.layers):
+            fz = None if freeze is None else (freeze[0], *freeze[1][j])
+            z, lat = layer(z, cos, sin, room_bias, slot=None if slots is None else slots[j], freeze=fz)
+            lats.append(lat)
+        a = torch.sigmoid(self.retain)
+        return a * h + (1 - a) * z, lats

@@ -1,0 +1,123 @@
+"""Deadband adaptive computation: when a position stops looping.
+
+Two layers of API:
+
+* the whole-state controller of plato-mythos 0.1.0: ``reset(state)``, ``should_continue(state, step)``
+  (False once ``||state - previous|| / ||previous|| < threshold`` or ``step >= max_steps``) and
+  ``get_priority(metadata)`` -> ``"P0" | "P1" | "P2"`` with tier thresholds P0 = 0.99, P1 = 0.8, P2 = 0.5;
+* per-token halting used by the model. After loop ``i`` every position ``t`` computes
+  ``delta_t = ||h_i,t - h_i-1,t|| / ||h_i-1,t||`` and a halting probability
+  ``q_t = sigmoid(MLP([rmsnorm(h_i,t), log(delta_t + 1e-6), i / max_loop_depth]))`` from its own state only
+  (so causality holds), and halts when ``q_t >= tier threshold of t`` (P0 waits longest) or
+  ``delta_t < threshold`` (the deadband). A halted position keeps its state and its cached keys.
+
+Training the halting head (the ponder cost). One more loop costs ``ponder_cost`` nats. In a training step
+the per-loop next-token losses ``l_i,t`` of a few rows are measured without gradient, and the head learns by
+binary cross-entropy that position ``t`` should halt after loop ``i`` when the remaining loops cannot pay
+for themselves: ``l_i,t - min_{j >= i} l_j,t <= ponder_cost``. Its inputs are detached, so the head never
+changes the language model itself.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .config import TIER_THRESHOLDS
+
+
+class DeadbandACT(nn.Module):
+    """Deadband halting controller (see the module docstring for the equations)."""
+
+    P0: float = TIER_THRESHOLDS["P0"]
+    P1: float = TIER_THRESHOLDS["P1"]
+    P2: float = TIER_THRESHOLDS["P2"]
+    TIERS: dict[str, float] = dict(TIER_THRESHOLDS)
+
+    def __init__(self, threshold: float = 1e-3, max_steps: int = 12, d_model: int | None = None,
+                 hidden: int = 64, max_loop_depth: int | None = None) -> None:
+        super().__init__()
+        self.threshold = float(threshold)
+        self.max_steps = int(max_steps)
+        self.max_loop_depth = int(max_loop_depth or max_steps)
+        self._prev: torch.Tensor | None = None
+        if d_model is not None:
+            self.head = nn.Sequential(nn.Linear(d_model + 2, hidden), nn.GELU(), nn.Linear(hidden, 1))
+            nn.init.constant_(self.head[2].bias, -2.0)
+
+    # ------------------------------------------------------------------ compatibility API
+    def reset(self, state: torch.Tensor | None = None) -> None:
+        """Forget the previous state (or start from ``state``)."""
+        self._prev = None if state is None else state.detach().clone()
+
+    def should_continue(self, state: torch.Tensor, step: int) -> bool:
+        """True while the state still moves by at least the deadband and ``step < max_steps``."""
+        prev, self._prev = self._prev, state.detach().clone()
+        if step >= self.max_steps:
+            return False
+        if prev is None:
+            return True
+        if prev.shape != state.shape:
+            raise ValueError(f"state shape {tuple(state.shape)} differs from the previous {tuple(prev.shape)}")
+        delta = float((state.detach() - prev).float().norm() / (prev.float().norm() + 1e-12))
+        return delta >= self.threshold
+
+    @staticmethod
+    def get_priority(metadata: dict[str, Any] | None) -> str:
+        """``{"critical": True}`` or confidence >= 0.99 -> P0; confidence >= 0.8 -> P1; else P2; None -> P1."""
+        if metadata is None:
+            return "P1"
+        if metadata.get("critical", False):
+            return "P0"
+        conf = metadata.get("confidence")
+        if conf is None:
+            return "P1"
+        conf = float(conf)
+        if conf >= 0.99:
+            return "P0"
+        if conf >= 0.8:
+            return "P1"
+        return "P2"
+
+    @classmethod
+    def tier_threshold(cls, priority: str) -> float:
+        if priority not in cls.TIERS:
+            raise ValueError(f"unknown priority {priority!r}; expected one of {sorted(cls.TIERS)}")
+        return cls.TIERS[priority]
+
+    # ------------------------------------------------------------------ per-token halting
+    @classmethod
+    def token_thresholds(cls, confidence: torch.Tensor | None, shape: tuple[int, int],
+                         device: torch.device | None = None) -> torch.Tensor:
+        """Halting threshold per position ``(B, T)`` from per-position confidence (None: all P1)."""
+        if confidence is None:
+            return torch.full(shape, cls.P1, device=device)
+        c = confidence.float()
+        return torch.where(c >= 0.99, cls.P0, torch.where(c >= 0.8, cls.P1, cls.P2))
+
+    @staticmethod
+    def relative_change(h: torch.Tensor, h_prev: torch.Tensor) -> torch.Tensor:
+        """``||h - h_prev|| / ||h_prev||`` per position: ``(B, T, D) -> (B, T)``."""
+        return (h - h_prev).float().norm(dim=-1) / (h_prev.float().norm(dim=-1) + 1e-6)
+
+    def halt_logits(self, h: torch.Tensor, delta: torch.Tensor, loop: int) -> torch.Tensor:
+        """Halting logit after loop ``loop`` (1-based) per position: ``(B, T, D), (B, T) -> (B, T)``."""
+        h = h.detach().float()
+        feats = torch.cat((F.rms_norm(h, (h.shape[-1],)), torch.log(delta.detach().float() + 1e-6)[..., None],
+                           torch.full_like(delta, loop / self.max_loop_depth, dtype=torch.float32)[..., None]),
+                          dim=-1)
+        return self.head(feats.to(self.head[0].weight.dtype)).squeeze(-1).float()
+
+    def halt_now(self, h: torch.Tensor, delta: torch.Tensor, loop: int, thresholds: torch.Tensor) -> torch.Tensor:
+        """Boolean ``(B, T)``: positions that stop after loop ``loop``."""
+        q = torch.sigmoid(self.halt_logits(h, delta, loop))
+        return (q >= thresholds) | (delta < self.threshold)
+
+    @staticmethod
+    def halting_targets(losses: torch.Tensor, ponder_cost: float) -> torch.Tensor:
+        """``losses (n, ...)`` per loop -> ``1[l_i - min_{j >= i} l_j <= ponder_cost]`` for loops ``0..n-2``."""
+        future_best = torch.flip(torch.cummin(torch.flip(losses, [0]), dim=0).values, [0])
+        return ((losses - future_best) <= ponder_cost).float()[:-1]

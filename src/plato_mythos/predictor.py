@@ -1,0 +1,174 @@
+"""``mythos``: the byte-level PlatoMythos as a kernel predictor (registered through the
+``decepticons.models`` entry-point group; the kernel never imports this package).
+
+Contract. Row ``t`` of ``log_probs(data)`` is ``log p(data[t] | data[:t])``. The module sees at most
+``context_length = max_seq_len`` positions, so longer inputs are scored in overlapping windows: window 0
+covers rows ``0 .. W - 1`` (fed ``[BOS] + data[:W - 1]``), and window ``k >= 1`` scores rows
+``r_k .. r_k + S - 1`` with ``r_k = W + (k - 1) S`` from the ``W - S`` bytes before them plus the row's
+own history (stride ``S = W / 2``): every row beyond the first window conditions on at least ``W - S``
+bytes. :class:`MythosStream` reproduces exactly this with the latent KV cache: one cached step per byte,
+and a re-prefill of the last ``W - S + 1`` inputs whenever a new window starts.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, ClassVar
+
+import numpy as np
+import torch
+
+from decepticons.codecs import BytesLike, as_byte_array
+from decepticons.errors import InputError
+from decepticons.models.torch_predictor import TorchPredictor
+from decepticons.predictor import Stream
+
+from .config import PlatoMythosConfig
+from .model import MythosCache, PlatoMythos
+
+#: the byte-level default: small enough to train on two CPU cores
+BYTE_DEFAULTS: dict[str, Any] = dict(
+    vocab_size=256, d_model=256, num_heads=4, num_layers=1, max_loop_depth=8, d_kv_latent=40, rope_dim=16,
+    num_rooms=4, experts_per_room=2, top_k_experts=2, num_shared_experts=1, expert_dim=256, ffn_dim=512,
+    prelude_layers=1, coda_layers=1, lora_r=8, lora_alpha=16.0, max_seq_len=256, tile_metadata=False,
+    deadband_max_steps=16, curriculum_warmup=0.3, curriculum_steps=1000, bptt_depth=6,
+)
+
+
+class MythosPredictor(TorchPredictor):
+    """Byte-level recurrent-depth transformer implementing the predictor contract."""
+
+    name: ClassVar[str] = "mythos"
+    config_cls: ClassVar[type] = PlatoMythosConfig
+
+    def __init__(self, config: Any = None, *, seed: int = 0, device: str | None = None, **overrides: Any):
+        if config is None:
+            config = PlatoMythosConfig(**{**BYTE_DEFAULTS, **overrides})
+        elif isinstance(config, dict):
+            config = PlatoMythosConfig(**{**BYTE_DEFAULTS, **config, **overrides})
+        elif overrides:
+            config = dataclasses.replace(config, **overrides)
+        if config.vocab_size != 256:
+            raise InputError(f"the byte-level predictor needs vocab_size=256, got {config.vocab_size}")
+        self.stride = max(1, config.max_seq_len // 2)
+        #: loops and ACT used by ``log_probs`` and ``stream`` (None: max_loop_depth / config.act)
+        self.eval_loops: int | None = None
+        self.eval_act: bool | None = None
+        #: when a list, ``iter_log_probs`` appends the loop depth of every scored row to it
+        self.depth_trace: list[np.ndarray] | None = None
+        super().__init__(config, seed=seed, device=device)
+        self.module: PlatoMythos
+
+    @classmethod
+    def build_module(cls, config: PlatoMythosConfig) -> PlatoMythos:
+        return PlatoMythos(dataclasses.replace(config, device="cpu"))
+
+    @property
+    def context_length(self) -> int:  # type: ignore[override]
+        return int(self.config.max_seq_len)
+
+    # ------------------------------------------------------------------ batched scoring
+    def _windows(self, n: int) -> list[tuple[int, int, int]]:
+        """``(input_start, first_row, end_row)``: inputs ``x[input_start - 1 : ...]`` (``-1`` = BOS) produce
+        rows ``input_start .. end_row - 1``; rows ``first_row .. end_row - 1`` are kept."""
+        W, S = self.context_length, self.stride
+        out = [(0, 0, min(n, W))]
+        r = W
+        while r < n:
+            out.append((r - (W - S), r, min(n, r + S)))
+            r += S
+        return out
+
+    def _window_inputs(self, x: np.ndarray, a: int, end: int) -> np.ndarray:
+        ids = np.empty(end - a, dtype=np.int64)
+        if a == 0:
+            ids[0] = self.bos_token
+            ids[1:] = x[:end - 1]
+        else:
+            ids[:] = x[a - 1:end - 1]
+        return ids
+
+    @torch.no_grad()
+    def iter_log_probs(self, data: BytesLike, chunk_size: int = 1 << 16, batch: int = 16):
+        x = as_byte_array(data)
+        if len(x) == 0:
+            return
+        was = self.module.training
+        self.module.eval()
+        try:
+            wins = self._windows(len(x))
+            i = 0
+            while i < len(wins):
+                a, r, end = wins[i]
+                group = [wins[i]]
+                if end - a == self.context_length:
+                    while (i + len(group) < len(wins) and len(group) < batch
+                           and wins[i + len(group)][2] - wins[i + len(group)][0] == self.context_length):
+                        group.append(wins[i + len(group)])
+                ids = np.stack([self._window_inputs(x, a, end) for a, _, end in group])
+                logits = self.module(torch.from_numpy(ids).to(self.device), n_loops=self.eval_loops,
+                                     act=self.eval_act).double()
+                lp = torch.log_softmax(logits, dim=-1).cpu().numpy()
+                depth = self.module.last_depth.cpu().numpy()
+                for (a, r, end), row, d in zip(group, lp, depth):
+                    if self.depth_trace is not None:
+                        self.depth_trace.append(d[r - a:end - a].copy())
+                    yield row[r - a:end - a]
+                i += len(group)
+        finally:
+            self.module.train(was)
+
+    def log_probs(self, data: BytesLike) -> np.ndarray:
+        x = as_byte_array(data)
+        if len(x) == 0:
+            return np.zeros((0, 256))
+        return np.concatenate(list(self.iter_log_probs(x)), axis=0)
+
+    def stream(self) -> MythosStream:
+        return MythosStream(self)
+
+    def describe(self) -> dict[str, Any]:
+        c = self.config
+        return {**super().describe(), "kv_cache_bytes_per_token_per_layer": (c.d_kv_latent + c.rope_dim) * 4}
+
+
+class MythosStream(Stream):
+    """Cached incremental prediction, equal to :meth:`MythosPredictor.log_probs` (same windows)."""
+
+    def __init__(self, predictor: MythosPredictor) -> None:
+        self.p = predictor
+        self.module = predictor.module
+        self.history = bytearray()
+        self._lp: np.ndarray | None = None
+        self._prefill(np.array([predictor.bos_token], dtype=np.int64))
+
+    @torch.no_grad()
+    def _run(self, ids: np.ndarray) -> None:
+        was = self.module.training
+        self.module.eval()
+        try:
+            logits = self.module.step(torch.from_numpy(ids)[None].to(self.p.device), self.cache, act=self.p.eval_act)
+        finally:
+            self.module.train(was)
+        self._lp = torch.log_softmax(logits[0, -1].double(), dim=-1).cpu().numpy()
+
+    def _prefill(self, ids: np.ndarray) -> None:
+        self.cache = MythosCache(self.module, 1, self.p.context_length,
+                                 self.p.eval_loops or self.module.config.max_loop_depth)
+        self._run(ids)
+
+    def log_probs(self) -> np.ndarray:
+        return self._lp.copy()
+
+    def push(self, byte: int) -> None:
+        b = int(byte)
+        if not 0 <= b <= 255:
+            raise InputError(f"byte must lie in 0..255, got {byte}")
+        self.history.append(b)
+        r = len(self.history)
+        W, S = self.p.context_length, self.p.stride
+        if r >= W and (r - W) % S == 0:
+            x = np.frombuffer(bytes(self.history[r - (W - S) - 1:r]), dtype=np.uint8).astype(np.int64)
+            self._prefill(x)
+        else:
+            self._run(np.array([b], dtype=np.int64))
