@@ -44,6 +44,9 @@ from .runtime.progress import ByteProgress
 from .runtime.reports import FitReport
 
 MATCH_TABLE = 1 << 20
+#: during ``fit`` the document memory restarts every this many bytes, so the mixer learns how much to trust
+#: a young document memory (scoring never restarts it: the scored input is one document)
+DOC_RESET = 1 << 17
 _EMPTY_EXT = np.zeros((1, 0, 256))
 
 
@@ -53,10 +56,10 @@ class MixerPredictor(CausalPredictor):
     name: ClassVar[str] = "mixer"
 
     def __init__(self, orders: list[int] | int = 6, discount: float | list[float] = 0.7,
-                 escape: float | list[float] = 0.3, exclusion: bool = True, max_total: int = 1 << 30,
-                 lr: float = 0.008, lr2: float = 0.005, match_min: int = 8, word: int = 2,
-                 apm_rate: float = 0.02, indep: bool = False, select_match: bool = False,
-                 see_rate: float = 0.02,
+                 escape: float | list[float] = 0.3, exclusion: bool = True, max_total: int = 511,
+                 lr: float = 0.0015, lr2: float = 0.0015, match_min: int = 8, word: int = 3,
+                 apm_rate: float = 0.02, indep: bool = False, select_match: bool = True,
+                 see_rate: float = 0.02, doc_orders: list[int] | None = None,
                  experts: list[Any] | None = None, fit_experts: bool = True, online: bool = True,
                  use_numba: bool = True, seed: int = 0) -> None:
         self.orders = check_orders(orders)
@@ -74,6 +77,11 @@ class MixerPredictor(CausalPredictor):
             raise InputError("learning rates must be >= 0")
         if match_min < 0 or match_min > 32:
             raise InputError(f"match_min must be 0 (off) or 1..32, got {match_min}")
+        if doc_orders is None:
+            doc_orders = [k for k in (2, 4) if k in self.orders]
+        self.doc_orders = [int(k) for k in doc_orders]
+        if any(k not in self.orders for k in self.doc_orders) or sorted(set(self.doc_orders)) != self.doc_orders:
+            raise InputError(f"doc_orders must be increasing and among orders {self.orders}, got {self.doc_orders}")
         self.exclusion = bool(exclusion)
         self.max_total = int(max_total)
         # hyper-parameters handed to the kernels: rates, then flags (bit 0: independent order rows,
@@ -111,7 +119,8 @@ class MixerPredictor(CausalPredictor):
     # ------------------------------------------------------------------ properties
     @property
     def n_inputs(self) -> int:
-        return len(self.orders) + 2 + self.word + len(self.experts)
+        nd = len(self.doc_orders) + 1 if self.doc_orders else 0
+        return len(self.orders) + 2 + self.word + nd + len(self.experts)
 
     @property
     def adaptive(self) -> bool:  # type: ignore[override]
@@ -128,7 +137,8 @@ class MixerPredictor(CausalPredictor):
 
     def input_names(self) -> list[str]:
         words = ["word", "word+previous", "word+previous 2"][:self.word]
-        return (["order0"] + [f"order{k}" for k in self.orders] + words + ["match"]
+        doc = (["document order0"] + [f"document order{k}" for k in self.doc_orders]) if self.doc_orders else []
+        return (["order0"] + [f"order{k}" for k in self.orders] + words + doc + ["match"]
                 + [f"expert{i}:{e.name}" for i, e in enumerate(self.experts)])
 
     # ------------------------------------------------------------------ state
@@ -150,7 +160,21 @@ class MixerPredictor(CausalPredictor):
             "P": np.zeros(256), "X": np.zeros((self.n_inputs, 256)), "z": np.zeros(256), "p": np.zeros(256),
             "info": np.zeros(3, dtype=np.int64), "sel": np.zeros(6, dtype=np.int64),
         }
+        st["doc"] = self._doc_state()
         return st
+
+    def _doc_state(self) -> dict[str, Any]:
+        """Fresh document memory (empty tables: it only ever counts the current document)."""
+        idx = np.asarray([self.orders.index(k) for k in self.doc_orders], dtype=np.int64)
+        rows = np.concatenate([[0], idx + 1]).astype(np.int64)
+        nd = len(idx)
+        return {"tables": CountTables(), "sel": idx, "ctxk": np.zeros(nd, dtype=np.int64),
+                "slots": np.zeros(nd, dtype=np.int64), "P": np.zeros(256), "info": np.zeros(3, dtype=np.int64),
+                "disc": self.discount[rows].copy(), "beta": self.escape[rows].copy()}
+
+    @staticmethod
+    def _doc_tuple(d: dict[str, Any]) -> tuple:
+        return (*d["tables"].args(), d["sel"], d["ctxk"], d["slots"], d["P"], d["info"], d["disc"], d["beta"])
 
     def _run(self, st: dict[str, Any], x: np.ndarray, start: int, end: int, learn: bool, ext: np.ndarray,
              ext_off: int, out: np.ndarray, out_off: int, mode: int) -> None:
@@ -163,9 +187,10 @@ class MixerPredictor(CausalPredictor):
                             self.max_total, st["W1"], st["W2"], self.lr, ext, ext_off, st["mtab"], st["mstate"],
                             st["mconf"], self.match_min, out, out_off, mode, st["ctxk"], st["slots"], st["P"],
                             st["X"], st["z"], st["p"], st["info"], st["sel"], st["A1"], st["A2"], st["aux"],
-                            st["pf"], st["lrow"], st["see"], st["see_e"], st["see_idx"])
+                            st["pf"], st["lrow"], st["see"], st["see_e"], st["see_idx"], self._doc_tuple(st["doc"]))
             if t < end:
                 tb.grow(len(self.orders) + self.word, self.use_numba)
+                st["doc"]["tables"].grow(len(self.doc_orders), self.use_numba)
 
     def _expert_blocks(self, x: np.ndarray, chunk: int) -> Iterator[np.ndarray]:
         """``float64[n, n_experts, 256]`` blocks of the experts' log-probabilities (empty without experts)."""
@@ -183,9 +208,11 @@ class MixerPredictor(CausalPredictor):
             yield np.ascontiguousarray(np.stack(blocks, axis=1), dtype=np.float64)
 
     def _blocks(self, x: np.ndarray, chunk: int, mode: int, learn: bool,
-                st: dict[str, Any] | None = None) -> Iterator[np.ndarray]:
+                st: dict[str, Any] | None = None, doc_reset: int = 0) -> Iterator[np.ndarray]:
         st = st if st is not None else self._state(min(len(x), 1 << 20), learn)
         for c0, ext in zip(range(0, len(x), chunk), self._expert_blocks(x, chunk)):
+            if doc_reset and c0 and c0 % doc_reset == 0:
+                st["doc"] = self._doc_state()
             end = min(len(x), c0 + chunk)
             out = np.empty((end - c0, 256 if mode != 1 else 1))
             self._run(st, x, c0, end, learn, ext, c0 if ext.shape[1] else 0, out, c0, mode)
@@ -213,7 +240,7 @@ class MixerPredictor(CausalPredictor):
         total = 0.0
         chunk = 1 << 16
         with ByteProgress(len(x), desc=f"fit {self.name}", enabled=progress) as bar:
-            for block in self._blocks(x, chunk, mode=1, learn=True, st=st):
+            for block in self._blocks(x, chunk, mode=1, learn=True, st=st, doc_reset=DOC_RESET):
                 total -= float(block.sum())
                 bar.update(len(block))
         self.tables = st["tables"]
@@ -272,6 +299,7 @@ class MixerPredictor(CausalPredictor):
                 "exclusion": self.exclusion, "max_total": self.max_total, "lr": float(self.lr[0]),
                 "lr2": float(self.lr[1]), "apm_rate": float(self.lr[2]), "indep": bool(int(self.lr[3]) & 1),
                 "select_match": bool(int(self.lr[3]) & 2), "see_rate": float(self.lr[4]),
+                "doc_orders": list(self.doc_orders),
                 "match_min": self.match_min, "word": self.word, "online": self.online,
                 "fit_experts": self.fit_experts,
                 "experts": [{"kind": e.name, "config": e.config_dict()} for e in self.experts]}
@@ -361,7 +389,7 @@ class MixerStream(Stream):
             self.orders, m.discount, m.escape, st["W1"], st["W2"], self.ext, 0, st["mstate"], st["mconf"],
             st["ctxk"], st["slots"], st["P"], st["X"], st["z"], st["p"], st["info"], st["sel"], st["A1"],
             st["A2"], st["aux"], st["pf"], st["lrow"], m.lr[2] > 0.0, int(m.lr[3]), st["see"],
-            st["see_e"], st["see_idx"])
+            st["see_e"], st["see_idx"], self.m._doc_tuple(st["doc"]))
         self._cached = True
 
     def log_probs(self) -> np.ndarray:
@@ -394,11 +422,16 @@ class MixerStream(Stream):
                 tb.grow(n_ctx, m.use_numba)
                 # slots from the prediction are stale after a rehash: refresh them (same values otherwise)
                 self.k.lookup_slots(tb.keys, st["ctxk"], st["slots"])
+            dt: CountTables = st["doc"]["tables"]
+            if not self.k.has_room(dt.keys, dt.meta, dt.nbyte, len(m.doc_orders)):
+                dt.grow(len(m.doc_orders), m.use_numba)
+                self.k.lookup_slots(dt.keys, st["doc"]["ctxk"], st["doc"]["slots"])
             self.k.mixer_learn_step(tb.keys, tb.tot, tb.uniq, tb.heads, tb.nbyte, tb.ncnt, tb.nnext, tb.c0,
                                     tb.meta, self.hist, self.t, m.exclusion, m.max_total, st["W1"], st["W2"],
                                     m.lr, st["mtab"], st["mstate"], st["mconf"], m.match_min, st["ctxk"],
                                     st["slots"], st["X"], st["p"], st["sel"], len(m.orders), st["A1"], st["A2"],
-                                    st["aux"], m.discount, m.escape, st["see"], st["see_e"], st["see_idx"])
+                                    st["aux"], m.discount, m.escape, st["see"], st["see_e"], st["see_idx"],
+                                    m._doc_tuple(st["doc"]))
         for es in self.experts:
             es.push(byte)
         self.t += 1

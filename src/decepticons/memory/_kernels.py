@@ -663,11 +663,13 @@ def apm_learn(A1, A2, sel, aux, byte, rate):
 
 def mixer_predict_step(tot, uniq, heads, nbyte, ncnt, nnext, c0, meta, keys, hist, t, orders, disc, beta,
                        W1, W2, ext, ext_row, mstate, mconf, ctxk, slots, P, X, z, p, info, sel, A1, A2, aux,
-                       pf, lrow, apm_on, indep, see, see_e, see_idx):
+                       pf, lrow, apm_on, indep, see, see_e, see_idx, doc):
     """Predict position t: inputs are the n-gram orders' log-distributions (``X[0..no]``), the word
-    contexts (``X[no+1..no+nw]``), the match model (``X[no+nw+1]``) and external rows ``ext[ext_row, j]``
-    (``X[no+nw+2+j]``); ``p`` = mixed distribution,
-    ``z`` = its logits; then the APM stage gives the final ``pf`` / ``lrow``."""
+    contexts (``X[no+1..no+nw]``), the document memory's chain (order 0 and ``nd`` orders, counted from
+    the current document only: ``X[no+nw+1..no+nw+nd+1]``), the match model and the external rows
+    ``ext[ext_row, j]`` after it; ``p`` = mixed distribution, ``z`` = its logits; then the APM stage gives
+    the final ``pf`` / ``lrow``. ``doc`` = (the document tables' 9 arrays, indices of its orders among
+    ``ctxk``, its ctxk, slots, P, info, discounts, escapes); no document rows when it has no orders."""
     no = orders.shape[0]
     nw = ctxk.shape[0] - no
     ctx_keys(hist, t, orders, ctxk)
@@ -678,10 +680,22 @@ def mixer_predict_step(tot, uniq, heads, nbyte, ncnt, nnext, c0, meta, keys, his
         # orders below the top as independent estimates instead of the chain's intermediate rows
         for i in range(no - 1):
             flat_row(tot, uniq, heads, nbyte, ncnt, nnext, slots[i], disc[i + 1], beta[i + 1], X[i + 1])
-    sel[2] = match_row(hist, mstate, mconf, X[no + nw + 1])
+    mrow = no + nw + 1
+    dsel = doc[9]
+    nd = dsel.shape[0]
+    if nd > 0:
+        dctxk = doc[10]
+        dslots = doc[11]
+        for i in range(nd):
+            dctxk[i] = ctxk[dsel[i]]
+        lookup_slots(doc[0], dctxk, dslots)
+        predict_orders(doc[1], doc[2], doc[3], doc[4], doc[5], doc[6], doc[7], doc[8], dslots, doc[14], doc[15],
+                       doc[12], X[mrow:mrow + nd + 1], doc[13], nd)
+        mrow += nd + 1
+    sel[2] = match_row(hist, mstate, mconf, X[mrow])
     for j in range(ext.shape[1]):
         for c in range(256):
-            X[no + nw + 2 + j, c] = ext[ext_row, j, c]
+            X[mrow + 1 + j, c] = ext[ext_row, j, c]
     sel[0] = select1(info, no, mstate, indep >= 2)
     sel[1] = int(hist[t - 1]) if t > 0 else 256
     lz = mix_predict(X, W1, sel[0], W2, sel[1], z, p)
@@ -690,7 +704,7 @@ def mixer_predict_step(tot, uniq, heads, nbyte, ncnt, nnext, c0, meta, keys, his
 
 def mixer_learn_step(keys, tot, uniq, heads, nbyte, ncnt, nnext, c0, meta, hist, t, exclusion, max_total,
                      W1, W2, lr, mtab, mstate, mconf, min_len, ctxk, slots, X, p, sel, nchain, A1, A2, aux,
-                     disc, beta, see, see_e, see_idx):
+                     disc, beta, see, see_e, see_idx, doc):
     """Learn from ``hist[t]`` after :func:`mixer_predict_step` at t: mixer weights (on the mixer's own
     ``p``), APM, match model, counts."""
     b = int(hist[t])
@@ -701,13 +715,18 @@ def mixer_learn_step(keys, tot, uniq, heads, nbyte, ncnt, nnext, c0, meta, hist,
     match_learn(mstate, mconf, sel[2], b)
     update_counts(keys, tot, uniq, heads, nbyte, ncnt, nnext, c0, meta, ctxk, slots, b, exclusion, max_total,
                   nchain)
+    nd = doc[9].shape[0]
+    if nd > 0:
+        update_counts(doc[0], doc[1], doc[2], doc[3], doc[4], doc[5], doc[6], doc[7], doc[8], doc[10], doc[11], b,
+                      exclusion, 1 << 30, nd)
     if min_len > 0:
         match_update(hist, t, mtab, mstate, min_len)
 
 
 def mixer_run(keys, tot, uniq, heads, nbyte, ncnt, nnext, c0, meta, hist, start, end, orders, disc, beta,
               learn, exclusion, max_total, W1, W2, lr, ext, ext_off, mtab, mstate, mconf, min_len,
-              out, out_off, mode, ctxk, slots, P, X, z, p, info, sel, A1, A2, aux, pf, lrow, see, see_e, see_idx):
+              out, out_off, mode, ctxk, slots, P, X, z, p, info, sel, A1, A2, aux, pf, lrow, see, see_e, see_idx,
+              doc):
     """The mixer over positions [start, end) (predict, then learn when ``learn``). ``mode`` 0: log rows
     into ``out[t - out_off]``; 1: target log-prob into ``out[t - out_off, 0]``; 2: quantised coding
     frequencies into ``out[t - out_off]``. Returns the first position not processed (tables full)."""
@@ -715,9 +734,11 @@ def mixer_run(keys, tot, uniq, heads, nbyte, ncnt, nnext, c0, meta, hist, start,
     for t in range(start, end):
         if learn and not has_room(keys, meta, nbyte, ctxk.shape[0]):
             return t
+        if learn and not has_room(doc[0], doc[8], doc[4], doc[10].shape[0]):
+            return t
         mixer_predict_step(tot, uniq, heads, nbyte, ncnt, nnext, c0, meta, keys, hist, t, orders, disc, beta,
                            W1, W2, ext, t - ext_off, mstate, mconf, ctxk, slots, P, X, z, p, info, sel, A1, A2,
-                           aux, pf, lrow, lr[2] > 0.0, int(lr[3]), see, see_e, see_idx)
+                           aux, pf, lrow, lr[2] > 0.0, int(lr[3]), see, see_e, see_idx, doc)
         row = t - out_off
         if mode == 0:
             for c in range(256):
@@ -729,7 +750,7 @@ def mixer_run(keys, tot, uniq, heads, nbyte, ncnt, nnext, c0, meta, hist, start,
         if learn:
             mixer_learn_step(keys, tot, uniq, heads, nbyte, ncnt, nnext, c0, meta, hist, t, exclusion,
                              max_total, W1, W2, lr, mtab, mstate, mconf, min_len, ctxk, slots, X, p, sel, no,
-                             A1, A2, aux, disc, beta, see, see_e, see_idx)
+                             A1, A2, aux, disc, beta, see, see_e, see_idx, doc)
     return end
 
 
