@@ -79,14 +79,19 @@ def run_one(label: str, predictor, args: argparse.Namespace, budget: float, mode
     run_dir = Path(args.runs) / label.replace(":", "-")
     print(f"[{time.strftime('%H:%M:%S')}] {label}: {predictor.num_parameters():,} parameters, {budget:.0f} s, "
           f"mode {mode}, batch {cfg.batch_size} x {cfg.seq_len}, lr {cfg.lr}", flush=True)
+    cpu0, wall0 = os.times(), time.perf_counter()
     res = train_fn(predictor, train, valid, cfg, run_dir=run_dir, progress=False)
+    cpu1, wall1 = os.times(), time.perf_counter()
+    # share of the machine's cores this run actually got (other processes on the machine lower it)
+    cpu_share = ((cpu1.user + cpu1.system) - (cpu0.user + cpu0.system)) / ((wall1 - wall0) * args.threads)
     bpb, eval_s = heldout_bpb(predictor, valid)
     out = {"label": label, "parameters": predictor.num_parameters(), "config": predictor.config_dict(),
            "train_config": cfg.to_dict(), "steps": res.steps, "tokens": res.tokens, "seconds": res.seconds,
            "tokens_per_second": res.tokens_per_second, "heldout_bpb": bpb, "heldout_bytes": len(valid),
-           "heldout_seconds": eval_s, "curve": res.curve, "run_dir": str(run_dir)}
+           "heldout_seconds": eval_s, "curve": res.curve, "run_dir": str(run_dir), "cpu_share": cpu_share,
+           "loadavg_after": os.getloadavg()[0]}
     print(f"    -> {res.steps} steps, {res.tokens_per_second:,.0f} tokens/s, held-out {bpb:.4f} bits/byte "
-          f"(scored in {eval_s:.1f} s)", flush=True)
+          f"(scored in {eval_s:.1f} s; CPU share {cpu_share:.0%}, load {os.getloadavg()[0]:.1f})", flush=True)
     return out
 
 
@@ -101,6 +106,10 @@ def save_results(results: dict) -> None:
     os.replace(tmp, RESULTS)
 
 
+def _share(v: dict) -> str:
+    return f"{v['cpu_share']:.0%}" if v.get("cpu_share") is not None else "n/a"
+
+
 def render(results: dict) -> str:
     from decepticons.models.trainer import plot_learning_curves
 
@@ -111,17 +120,19 @@ def render(results: dict) -> str:
                  f"commit {meta.get('commit', git_rev())}. Corpus: Shakespeare train split "
                  f"({meta.get('train_bytes', 0):,} bytes), held-out = whole valid split "
                  f"({meta.get('valid_bytes', 0):,} bytes). Tokens/s counts training "
-                 f"(forward + backward + AdamW) bytes per second of optimizer steps.")
+                 f"(forward + backward + AdamW) bytes per second of optimizer steps. CPU share = process CPU time / "
+                 "(wall time x threads): below 100% means other processes on the machine took cores during the run, "
+                 "which lowers tokens/s and so what a fixed wall-clock budget can reach.")
     lines.append("")
     final = {k: v for k, v in results.items() if k.startswith("final:")}
     if final:
         budget = next(iter(final.values()))["train_config"]["budget_seconds"]
         lines += [f"### {budget / 60:.0f}-minute budget: best causal-bank mode vs a same-size transformer", "",
-                  "| model | train mode | parameters | steps | tokens/s | held-out bits/byte |",
-                  "|---|---|---:|---:|---:|---:|"]
+                  "| model | train mode | parameters | steps | tokens/s | CPU share | held-out bits/byte |",
+                  "|---|---|---:|---:|---:|---:|---:|"]
         for v in final.values():
             lines.append(f"| {v['label'][6:]} | {v['train_config']['mode']} | {v['parameters']:,} | {v['steps']:,} "
-                         f"| {v['tokens_per_second']:,.0f} | {v['heldout_bpb']:.4f} |")
+                         f"| {v['tokens_per_second']:,.0f} | {_share(v)} | {v['heldout_bpb']:.4f} |")
         bank = [v for k, v in final.items() if "causal-bank" in k]
         tf = [v for k, v in final.items() if "transformer" in k]
         if bank:
@@ -144,13 +155,13 @@ def render(results: dict) -> str:
     if modes:
         budget = next(iter(modes.values()))["train_config"]["budget_seconds"]
         lines += [f"### Substrate modes ({budget:.0f} s each; a shorter budget than the headline run)", "",
-                  "| substrate mode | train mode | parameters | steps | tokens/s | held-out bits/byte |",
-                  "|---|---|---:|---:|---:|---:|"]
+                  "| substrate mode | train mode | parameters | steps | tokens/s | CPU share | held-out bits/byte |",
+                  "|---|---|---:|---:|---:|---:|---:|"]
         for m in MODES:
             v = modes.get(f"mode:{m}")
             if v:
                 lines.append(f"| {m} | {v['train_config']['mode']} | {v['parameters']:,} | {v['steps']:,} | "
-                             f"{v['tokens_per_second']:,.0f} | {v['heldout_bpb']:.4f} |")
+                             f"{v['tokens_per_second']:,.0f} | {_share(v)} | {v['heldout_bpb']:.4f} |")
         lines += ["", "![substrate modes](figures/training_modes.png)", ""]
         plot_learning_curves({k[5:]: v["curve"] for k, v in modes.items()}, FIGURES / "training_modes.png",
                              title=f"causal-bank substrate modes, {budget:.0f} s each")
