@@ -363,7 +363,11 @@ def _rechunk(it: Iterator[np.ndarray], chunk: int) -> Iterator[np.ndarray]:
 
 
 class MixerStream(Stream):
-    """Step-by-step path of the mixer: the same kernels as ``log_probs``, one position per call."""
+    """Step-by-step path of the mixer: the same kernels as ``log_probs``, one position per call.
+
+    Each byte costs two compiled calls (``stream_predict``, ``stream_learn``) whose argument tuples are
+    built once and rebuilt only when a table grows.
+    """
 
     def __init__(self, model: MixerPredictor) -> None:
         self.m = model
@@ -372,24 +376,37 @@ class MixerStream(Stream):
         self.experts = [e.stream() for e in model.experts]
         self.ext = np.zeros((1, len(self.experts), 256))
         self.hist = np.zeros(1 << 12, dtype=np.uint8)
-        self.t = 0
-        self.lz = 0.0
+        self.tpos = np.zeros(1, dtype=np.int64)
+        self.freqs = np.zeros(256)
         self.orders = np.asarray(model.orders, dtype=np.int64)
         self._cached = False
+        self._build()
+
+    @property
+    def t(self) -> int:
+        return int(self.tpos[0])
+
+    def _build(self) -> None:
+        st, m = self.st, self.m
+        tb: CountTables = st["tables"]
+        doc = m._doc_tuple(st["doc"])
+        self._pargs = (tb.tot, tb.uniq, tb.heads, tb.nbyte, tb.ncnt, tb.nnext, tb.c0, tb.meta, tb.keys, self.hist,
+                       self.tpos, self.orders, m.discount, m.escape, st["W1"], st["W2"], self.ext, st["mstate"],
+                       st["mconf"], st["ctxk"], st["slots"], st["P"], st["X"], st["z"], st["p"], st["info"],
+                       st["sel"], st["A1"], st["A2"], st["aux"], st["pf"], st["lrow"], bool(m.lr[2] > 0.0),
+                       int(m.lr[3]), st["see"], st["see_e"], st["see_idx"], doc, self.freqs)
+        self._largs = (tb.keys, tb.tot, tb.uniq, tb.heads, tb.nbyte, tb.ncnt, tb.nnext, tb.c0, tb.meta, self.hist,
+                       self.tpos, m.exclusion, m.max_total, st["W1"], st["W2"], m.lr, st["mtab"], st["mstate"],
+                       st["mconf"], m.match_min, st["ctxk"], st["slots"], st["X"], st["p"], st["sel"],
+                       len(m.orders), st["A1"], st["A2"], st["aux"], m.discount, m.escape, st["see"],
+                       st["see_e"], st["see_idx"], doc, m.online)
 
     def _predict(self) -> None:
         if self._cached:
             return
         for j, es in enumerate(self.experts):
             self.ext[0, j] = es.log_probs()
-        st, m = self.st, self.m
-        tb: CountTables = st["tables"]
-        self.k.mixer_predict_step(
-            tb.tot, tb.uniq, tb.heads, tb.nbyte, tb.ncnt, tb.nnext, tb.c0, tb.meta, tb.keys, self.hist, self.t,
-            self.orders, m.discount, m.escape, st["W1"], st["W2"], self.ext, 0, st["mstate"], st["mconf"],
-            st["ctxk"], st["slots"], st["P"], st["X"], st["z"], st["p"], st["info"], st["sel"], st["A1"],
-            st["A2"], st["aux"], st["pf"], st["lrow"], m.lr[2] > 0.0, int(m.lr[3]), st["see"],
-            st["see_e"], st["see_idx"], self.m._doc_tuple(st["doc"]))
+        self.k.stream_predict(*self._pargs)
         self._cached = True
 
     def log_probs(self) -> np.ndarray:
@@ -402,37 +419,26 @@ class MixerStream(Stream):
 
     def coding_freqs(self) -> np.ndarray:
         self._predict()
-        out = np.empty(256)
-        self.k.quantize_probs(self.st["pf"], out)
-        return out
+        return self.freqs.copy()
 
     def push(self, byte: int) -> None:
         byte = int(byte)
         if not 0 <= byte < 256:
             raise InputError(f"byte must be in 0..255, got {byte}")
         self._predict()
-        if self.t >= len(self.hist):
+        if self.tpos[0] >= len(self.hist):
             self.hist = np.concatenate([self.hist, np.zeros(len(self.hist), dtype=np.uint8)])
-        self.hist[self.t] = byte
-        st, m = self.st, self.m
-        if m.online:
+            self._build()
+        while self.k.stream_learn(*self._largs, byte):
+            st, m = self.st, self.m
             tb: CountTables = st["tables"]
-            n_ctx = len(m.orders) + m.word
-            if not self.k.has_room(tb.keys, tb.meta, tb.nbyte, n_ctx):
-                tb.grow(n_ctx, m.use_numba)
-                # slots from the prediction are stale after a rehash: refresh them (same values otherwise)
-                self.k.lookup_slots(tb.keys, st["ctxk"], st["slots"])
+            tb.grow(len(m.orders) + m.word, m.use_numba)
+            # slots from the prediction are stale after a rehash: refresh them (same values otherwise)
+            self.k.lookup_slots(tb.keys, st["ctxk"], st["slots"])
             dt: CountTables = st["doc"]["tables"]
-            if not self.k.has_room(dt.keys, dt.meta, dt.nbyte, len(m.doc_orders)):
-                dt.grow(len(m.doc_orders), m.use_numba)
-                self.k.lookup_slots(dt.keys, st["doc"]["ctxk"], st["doc"]["slots"])
-            self.k.mixer_learn_step(tb.keys, tb.tot, tb.uniq, tb.heads, tb.nbyte, tb.ncnt, tb.nnext, tb.c0,
-                                    tb.meta, self.hist, self.t, m.exclusion, m.max_total, st["W1"], st["W2"],
-                                    m.lr, st["mtab"], st["mstate"], st["mconf"], m.match_min, st["ctxk"],
-                                    st["slots"], st["X"], st["p"], st["sel"], len(m.orders), st["A1"], st["A2"],
-                                    st["aux"], m.discount, m.escape, st["see"], st["see_e"], st["see_idx"],
-                                    m._doc_tuple(st["doc"]))
+            dt.grow(len(m.doc_orders), m.use_numba)
+            self.k.lookup_slots(dt.keys, st["doc"]["ctxk"], st["doc"]["slots"])
+            self._build()
         for es in self.experts:
             es.push(byte)
-        self.t += 1
         self._cached = False

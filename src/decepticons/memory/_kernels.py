@@ -810,6 +810,36 @@ def backoff_run(keys, tot, uniq, heads, nbyte, ncnt, nnext, c0, meta, hist, star
     return end
 
 
+def stream_predict(tot, uniq, heads, nbyte, ncnt, nnext, c0, meta, keys, hist, tpos, orders, disc, beta,
+                   W1, W2, ext, mstate, mconf, ctxk, slots, P, X, z, p, info, sel, A1, A2, aux, pf, lrow, apm_on,
+                   indep, see, see_e, see_idx, doc, freqs):
+    """Stream path, one call per byte: :func:`mixer_predict_step` at ``t = tpos[0]`` and the quantised
+    coding frequencies of the result into ``freqs``."""
+    mixer_predict_step(tot, uniq, heads, nbyte, ncnt, nnext, c0, meta, keys, hist, tpos[0], orders, disc, beta,
+                       W1, W2, ext, 0, mstate, mconf, ctxk, slots, P, X, z, p, info, sel, A1, A2, aux, pf, lrow,
+                       apm_on, indep, see, see_e, see_idx, doc)
+    quantize_probs(pf, freqs)
+
+
+def stream_learn(keys, tot, uniq, heads, nbyte, ncnt, nnext, c0, meta, hist, tpos, exclusion, max_total,
+                 W1, W2, lr, mtab, mstate, mconf, min_len, ctxk, slots, X, p, sel, nchain, A1, A2, aux,
+                 disc, beta, see, see_e, see_idx, doc, online, byte):
+    """Stream path: record ``byte`` at ``t = tpos[0]``, learn from it (when ``online``) and advance t.
+    Returns 1 without doing anything when a table must grow first, else 0."""
+    t = tpos[0]
+    if online:
+        if not has_room(keys, meta, nbyte, ctxk.shape[0]) or not has_room(doc[0], doc[8], doc[4],
+                                                                          doc[10].shape[0]):
+            return 1
+    hist[t] = byte
+    if online:
+        mixer_learn_step(keys, tot, uniq, heads, nbyte, ncnt, nnext, c0, meta, hist, t, exclusion, max_total,
+                         W1, W2, lr, mtab, mstate, mconf, min_len, ctxk, slots, X, p, sel, nchain, A1, A2, aux,
+                         disc, beta, see, see_e, see_idx, doc)
+    tpos[0] = t + 1
+    return 0
+
+
 QUANT_BITS = 24
 
 
@@ -848,7 +878,8 @@ _ORDER = ["_slot", "find_slot", "flat_row", "_see_bucket", "predict_orders_see",
           "ctx_keys", "lookup_slots", "predict_orders", "target_logp", "_halve", "update_counts", "rehash",
           "has_room", "ngram_run", "ngram_fit_run", "mix_predict", "mix_update", "select1", "match_update",
           "match_row", "match_learn", "quantize_probs", "apm_predict", "apm_learn", "mixer_predict_step",
-          "mixer_learn_step", "mixer_run", "records_run", "backoff_run"]
+          "mixer_learn_step", "mixer_run", "records_run", "backoff_run", "stream_predict",
+          "stream_learn"]
 
 
 class _Kernels:
