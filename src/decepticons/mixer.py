@@ -57,14 +57,15 @@ class MixerPredictor(CausalPredictor):
 
     def __init__(self, orders: list[int] | int = 6, discount: float | list[float] = 0.7,
                  escape: float | list[float] = 0.3, exclusion: bool = True, max_total: int = 511,
-                 lr: float = 0.0015, lr2: float = 0.0015, match_min: int = 8, word: int = 3,
+                 lr: float = 0.0015, lr2: float = 0.0015, match_min: int = 8, word: int = 5,
                  apm_rate: float = 0.02, indep: bool = False, select_match: bool = True,
                  see_rate: float = 0.02, doc_orders: list[int] | None = None,
                  experts: list[Any] | None = None, fit_experts: bool = True, online: bool = True,
                  use_numba: bool = True, seed: int = 0) -> None:
         self.orders = check_orders(orders)
-        if word not in (0, 1, 2, 3):
-            raise InputError(f"word must be 0..3 (word contexts), got {word}")
+        if word not in range(6):
+            raise InputError(f"word must be 0..5 (word, word+previous, word+previous 2, sparse, line), "
+                             f"got {word}")
         self.word = int(word)
         n = len(self.orders) + 1 + self.word
         self.discount = _per_order(discount, n, "discount")
@@ -136,7 +137,7 @@ class MixerPredictor(CausalPredictor):
         return get_kernels(self.use_numba)
 
     def input_names(self) -> list[str]:
-        words = ["word", "word+previous", "word+previous 2"][:self.word]
+        words = ["word", "word+previous", "word+previous 2", "sparse", "line"][:self.word]
         doc = (["document order0"] + [f"document order{k}" for k in self.doc_orders]) if self.doc_orders else []
         return (["order0"] + [f"order{k}" for k in self.orders] + words + doc + ["match"]
                 + [f"expert{i}:{e.name}" for i, e in enumerate(self.experts)])

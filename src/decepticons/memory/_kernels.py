@@ -78,7 +78,7 @@ def ctx_keys(hist, t, orders, out):
             h = (h * 257 + (int(hist[j]) | 32) + 1) % P_MOD
             j -= 1
         out[n] = h
-        for wi in range(1, nw):  # ... plus the previous word, the word before it, ...
+        for wi in range(1, min(nw, 3)):  # ... plus the previous word, the word before it
             h = (h * 257 + 257) % P_MOD
             k = 0
             while j >= 0 and k < 8 and not _is_letter(int(hist[j])):
@@ -90,6 +90,19 @@ def ctx_keys(hist, t, orders, out):
                 j -= 1
                 k += 1
             out[n + wi] = h if h != 0 else 1
+        if nw > 3:  # sparse context: the two bytes before the last one
+            h = 2000003
+            for j in range(2, 4):
+                h = (h * 257 + (int(hist[t - j]) + 1 if t - j >= 0 else 0)) % P_MOD
+            out[n + 3] = h
+        if nw > 4:  # line context: column (capped) and the first two bytes of the current line
+            j = t - 1
+            while j >= 0 and t - 1 - j < 64 and hist[j] != 10:
+                j -= 1
+            h = (3000017 * 257 + (t - 1 - j)) % P_MOD
+            for i in range(j + 1, min(j + 3, t)):
+                h = (h * 257 + int(hist[i]) + 1) % P_MOD
+            out[n + 4] = h
 
 
 def _is_letter(c):
