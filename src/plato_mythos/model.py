@@ -160,7 +160,8 @@ class PlatoMythos(nn.Module):
         if ids.shape[0] == 0 or ids.shape[1] == 0:
             raise InputError(f"{name} is empty (shape {tuple(ids.shape)}): need at least one token")
         if ids.shape[1] > self.config.max_seq_len:
-            raise InputError(f"sequence of {ids.shape[1]} tokens exceeds max_seq_len {self.config.max_seq_len}")
+            raise InputError(f"sequence of {ids.shape[1]} tokens exceeds the context of "
+                             f"{self.config.max_seq_len} tokens (max_seq_len)")
         lo, hi = int(ids.min()), int(ids.max())
         if lo < 0 or hi >= self.config.vocab_size:
             raise InputError(f"{name} holds ids outside 0..{self.config.vocab_size - 1} (min {lo}, max {hi})")

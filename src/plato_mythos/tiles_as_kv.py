@@ -122,7 +122,7 @@ class TilesAsKV(nn.Module):
             past = slot.length
             C, KR = slot.extend(c, kr)
         if past > 0 and t == 1:
-            o = self._absorbed(qn[:, :, 0], qr[:, :, 0], C, KR).view(B, 1, H * dh)
+            o = self._absorbed(qn[:, :, 0], qr[:, :, 0], C, KR).reshape(B, 1, H * dh)
         else:
             S = C.shape[1]
             k = self.w_uk(C).view(B, S, H, dh).transpose(1, 2)

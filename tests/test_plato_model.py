@@ -1,0 +1,245 @@
+"""PlatoMythos: causality with ACT and MoE on, cached == uncached decoding, gradients, stability, bad input."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from decepticons.errors import InputError
+from plato_mythos import MythosCache, PlatoMythos, PlatoMythosConfig, RoomsAsExperts, TilesAsKV
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    """Tiny models are many small kernels: one thread avoids waiting on a busy second core."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+def tiny(**kw) -> PlatoMythosConfig:
+    base = dict(vocab_size=37, d_model=32, num_heads=2, num_layers=2, max_loop_depth=4, d_kv_latent=8, rope_dim=4,
+                num_rooms=2, experts_per_room=2, top_k_experts=2, expert_dim=16, ffn_dim=32, prelude_layers=1,
+                coda_layers=1, lora_r=4, max_seq_len=64, deadband_max_steps=8, curriculum_steps=10)
+    base.update(kw)
+    return PlatoMythosConfig(**base)
+
+
+def model(seed: int = 0, **kw) -> PlatoMythos:
+    torch.manual_seed(seed)
+    return PlatoMythos(tiny(**kw))
+
+
+def force_halting(m: PlatoMythos, bias: float = 1.4) -> None:
+    """Make some positions halt early (a random head halts nothing at init)."""
+    with torch.no_grad():
+        m.act.head[2].bias.fill_(bias)
+
+
+def meta(B: int, T: int, g: torch.Generator) -> tuple[dict, dict]:
+    tiles = {"domain_id": torch.randint(0, 2, (B, T), generator=g), "confidence": torch.rand(B, T, generator=g)}
+    rooms = {"domains": [f"room_{i % 2}" for i in range(T)],
+             "confidences": torch.rand(T, generator=g).tolist()}
+    return tiles, rooms
+
+
+@pytest.mark.parametrize("training", [False, True])
+@pytest.mark.parametrize("with_meta", [False, True])
+def test_causality_with_act_and_moe(training, with_meta):
+    m = model()
+    force_halting(m)
+    m.train(training)
+    g = torch.Generator().manual_seed(1)
+    T, t = 24, 11
+    x = torch.randint(0, 37, (1, T), generator=g)
+    y = x.clone()
+    y[0, t + 1:] = torch.randint(0, 37, (T - t - 1,), generator=g)
+    ids = torch.cat([x, y])  # one forward: the same depth draw and balancer state for both rows
+    if with_meta:
+        tiles, rooms = meta(1, T, g)
+        tiles = {"token_ids": ids, "domain_id": tiles["domain_id"].expand(2, T),
+                 "confidence": tiles["confidence"].expand(2, T)}
+        out = m(tiles, rooms)["token_ids"]
+    else:
+        out = m(ids)
+    assert (out[0, t + 1:] - out[1, t + 1:]).abs().max() > 1e-4  # the perturbation is visible later
+    assert (out[0, :t + 1] - out[1, :t + 1]).abs().max() < 1e-5
+    if not training:
+        assert m.last_depth.min() < 4 and m.last_depth.max() == 4  # ACT really decided per position
+    else:
+        assert m.extra_loss() is not None
+
+
+def test_cached_decoding_equals_uncached_recomputation():
+    m = model().eval()
+    force_halting(m)
+    g = torch.Generator().manual_seed(2)
+    ids = torch.randint(0, 37, (2, 20), generator=g)
+    full = m(ids)
+    full_depth = m.last_depth.clone()
+    assert full_depth.min() < 4 < full_depth.max() + 1
+    cache = m.new_cache(2, 20)
+    parts = [m.step(ids[:, :7], cache)]  # prefill a chunk, then one position at a time
+    depths = [m.last_depth]
+    for i in range(7, 20):
+        parts.append(m.step(ids[:, i:i + 1], cache))
+        depths.append(m.last_depth)
+    torch.testing.assert_close(torch.cat(parts, 1), full, rtol=1e-4, atol=1e-4)
+    assert torch.equal(torch.cat(depths, 1), full_depth)
+    assert cache.length == 20 and isinstance(cache, MythosCache)
+    # generation: same tokens with and without the cache (greedy), and temperature 0 works
+    a = m.generate(ids[:, :5], max_new_tokens=10, temperature=0)
+    b = m.generate(ids[:, :5], max_new_tokens=10, temperature=0, use_cache=False)
+    assert torch.equal(a, b) and a.shape == (2, 15)
+    s1 = m.generate(ids[:, :5], max_new_tokens=6, temperature=0.8, top_k=5, seed=3)
+    s2 = m.generate(ids[:, :5], max_new_tokens=6, temperature=0.8, top_k=5, seed=3, use_cache=False)
+    assert torch.equal(s1, s2)
+
+
+def test_more_loops_at_inference_and_merged_shells():
+    m = model().eval()
+    ids = torch.randint(0, 37, (1, 12))
+    ref = m(ids, n_loops=8, act=False)  # beyond max_loop_depth: the last shell is reused
+    assert torch.isfinite(ref).all()
+    cache = m.new_cache(1, 12, n_loops=8)
+    torch.testing.assert_close(m.step(ids, cache, act=False), ref, rtol=1e-4, atol=1e-4)
+    base = m(ids, act=False)
+    m.merge_shells()
+    torch.testing.assert_close(m(ids, act=False), base, rtol=1e-4, atol=1e-4)
+    m.train()
+    assert m.recurrent._merged is None
+
+
+def _grads_all_nonzero(m: PlatoMythos) -> list[str]:
+    bad = [n for n, p in m.named_parameters() if p.grad is None or float(p.grad.abs().sum()) == 0]
+    for i, layer in enumerate(m.recurrent.layers):
+        for e, ex in enumerate(layer.ffn.experts):
+            if ex.w13.weight.grad is None or float(ex.w13.weight.grad.abs().sum()) == 0:
+                bad.append(f"layer {i} expert {e}")
+    return bad
+
+
+def test_gradient_reaches_every_parameter_in_a_training_step():
+    m = model(curriculum=False)  # a full-depth step uses every shell
+    m.train()
+    g = torch.Generator().manual_seed(3)
+    tiles, rooms = meta(4, 32, g)
+    ids = torch.randint(0, 37, (4, 32), generator=g)
+    out = m({"token_ids": ids, **tiles}, rooms)["token_ids"]
+    loss = torch.nn.functional.cross_entropy(out[:, :-1].reshape(-1, 37), ids[:, 1:].reshape(-1))
+    extra = m.extra_loss()
+    assert extra is not None and extra.requires_grad
+    (loss + extra).backward()
+    assert _grads_all_nonzero(m) == []
+
+
+def test_random_depth_training_trains_every_parameter_over_steps():
+    m = model(bptt_depth=2, curriculum_steps=4, tile_metadata=False)
+    opt = torch.optim.SGD(m.parameters(), lr=0.0)
+    m.train()
+    seen = set()
+    loops = set()
+    for _ in range(12):
+        ids = torch.randint(0, 37, (4, 24))
+        out = m(ids)
+        loops.add(m.last_loops)
+        loss = torch.nn.functional.cross_entropy(out[:, :-1].reshape(-1, 37), ids[:, 1:].reshape(-1))
+        (loss + m.extra_loss()).backward()
+        seen |= {n for n, p in m.named_parameters() if p.grad is not None and float(p.grad.abs().sum()) > 0}
+        opt.zero_grad()
+    assert len(loops) > 1
+    assert seen == {n for n, _ in m.named_parameters()}
+    assert int(m.train_steps) == 12
+
+
+@pytest.mark.parametrize("scale", [1.0, 4.0])
+def test_stable_injection_keeps_the_state_bounded(scale):
+    m = model().eval()
+    with torch.no_grad():  # scale 4: stress the block with large weights
+        for p in m.recurrent.parameters():
+            if p.dim() >= 2:
+                p.mul_(scale)
+    ids = torch.randint(0, 37, (2, 16))
+    L = m.config.max_loop_depth
+    cos, sin = m.rope.cos_sin(0, 16)
+    with torch.no_grad():
+        x = m.embed(ids)
+        for layer in m.prelude:
+            x, _ = layer(x, cos, sin)
+        h, norms = x, []
+        for i in range(4 * L):
+            h, _ = m.recurrent(h, x, i, cos, sin)
+            norms.append(float(h.norm(dim=-1).max()))
+    assert all(torch.isfinite(torch.tensor(norms)))
+    # no growth with depth: the last loops stay within the range reached in the first 2 L loops
+    assert max(norms[3 * L:]) <= 1.05 * max(norms[:2 * L])
+    assert torch.isfinite(m(ids, n_loops=4 * L, act=False)).all()
+
+
+def test_bad_input_raises_clear_errors():
+    m = model().eval()
+    with pytest.raises(InputError, match="integer"):
+        m(torch.rand(1, 4))
+    with pytest.raises(InputError, match="outside"):
+        m(torch.tensor([[1, 2, 37]]))
+    with pytest.raises(InputError, match="outside"):
+        m(torch.tensor([[-1, 2]]))
+    with pytest.raises(InputError, match="empty"):
+        m(torch.zeros(1, 0, dtype=torch.long))
+    with pytest.raises(InputError, match="shape"):
+        m(torch.zeros(4, dtype=torch.long))
+    with pytest.raises(InputError, match="exceeds the context"):
+        m(torch.zeros(1, 65, dtype=torch.long))
+    ids = torch.zeros(1, 8, dtype=torch.long)
+    with pytest.raises(InputError, match="8 tokens"):
+        m({"token_ids": ids}, {"domains": ["room_0"] * 7, "confidences": [0.5] * 8})
+    with pytest.raises(InputError, match="8 tokens"):
+        m({"token_ids": ids}, {"domains": ["room_0"] * 8, "confidences": [0.5] * 9})
+    with pytest.raises(InputError, match="domain_id has shape"):
+        m({"token_ids": ids, "domain_id": torch.zeros(3, dtype=torch.long)})
+    with pytest.raises(InputError, match=r"\[0, 1\]"):
+        m({"token_ids": ids, "confidence": torch.full((1,), 1.5)})
+    with pytest.raises(InputError, match="context"):
+        m.generate(ids, max_new_tokens=60)
+    with pytest.raises(InputError, match="tile_metadata"):
+        model(tile_metadata=False)({"token_ids": ids, "domain_id": 0})
+    assert issubclass(InputError, ValueError)
+
+
+def test_room_routing_is_per_token_and_domain_biased():
+    c = tiny()
+    torch.manual_seed(0)
+    moe = RoomsAsExperts(c).eval()
+    x = torch.randn(10, 32)
+    _, idx, w = moe.route(x)
+    x2 = x.clone()
+    x2[5:] = torch.randn(5, 32)
+    _, idx2, w2 = moe.route(x2)
+    assert torch.equal(idx[:5], idx2[:5]) and torch.equal(w[:5], w2[:5])
+    torch.testing.assert_close(moe(x), moe.reference(x), rtol=1e-5, atol=1e-5)
+    bias = torch.zeros(10, 2)
+    bias[:, 1] = 20.0  # a strong room-1 domain bias routes every token to room 1's experts (2, 3)
+    _, idx_b, _ = moe.route(x, bias)
+    assert set(idx_b.flatten().tolist()) == {2, 3}
+    # the balancer pushes the bias towards under-used experts
+    moe.train()
+    moe(x, bias)
+    moe.apply_balancer()
+    assert (moe.balance_bias[:2] > moe.balance_bias[2:]).all()
+
+
+def test_latent_cache_is_small_and_absorbed_decode_matches():
+    c = tiny()
+    torch.manual_seed(0)
+    attn = TilesAsKV(c).eval()
+    assert TilesAsKV.cache_bytes_per_token(c) == (8 + 4) * 4 < 2 * 32 * 4
+    x = torch.randn(1, 9, 32)
+    from plato_mythos.layers import Rotary
+    from plato_mythos.tiles_as_kv import LatentSlot
+
+    rope = Rotary(4, 64)
+    full, _ = attn(x, *rope.cos_sin(0, 9))
+    slot = LatentSlot(1, 9, 8, 4, torch.float32, torch.device("cpu"))
+    outs = [attn(x[:, i:i + 1], *rope.cos_sin(i, 1), slot=slot)[0] for i in range(9)]
+    torch.testing.assert_close(torch.cat(outs, 1), full, rtol=1e-5, atol=1e-5)

@@ -1,0 +1,126 @@
+"""MythosPredictor: the kernel contract (log_probs / stream parity, causality), persistence, registry, trainer."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from decepticons.errors import InputError
+from plato_mythos.predictor import MythosPredictor
+
+TINY = dict(d_model=32, num_heads=2, d_kv_latent=8, rope_dim=4, expert_dim=16, ffn_dim=32, max_seq_len=16,
+            max_loop_depth=3, num_rooms=2, curriculum_steps=4)
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    """Tiny models are many small kernels: one thread avoids waiting on a busy second core."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+def tiny(seed: int = 0, halting: bool = True) -> MythosPredictor:
+    p = MythosPredictor(seed=seed, **TINY)
+    if halting:
+        with torch.no_grad():
+            p.module.act.head[2].bias.fill_(1.4)
+    return p
+
+
+def data(n: int, seed: int = 0) -> np.ndarray:
+    return np.random.default_rng(seed).integers(0, 256, n).astype(np.uint8)
+
+
+def test_defaults_are_byte_level_and_registered():
+    from decepticons.registry import available_models, model_class
+
+    assert "mythos" in available_models()
+    assert model_class("mythos") is MythosPredictor
+    p = MythosPredictor()
+    assert p.config.vocab_size == 256 and p.context_length == p.config.max_seq_len == 256
+    assert not p.config.tile_metadata
+    assert p.num_parameters() < 5_000_000
+    with pytest.raises(InputError, match="vocab_size=256"):
+        MythosPredictor(vocab_size=300)
+
+
+@pytest.mark.parametrize("act", [True, False])
+def test_stream_equals_log_probs_across_windows(act):
+    p = tiny()
+    p.eval_act = act
+    x = data(45)  # several windows of 16 with stride 8
+    lp = p.log_probs(x)
+    assert lp.shape == (45, 256)
+    np.testing.assert_allclose(np.exp(lp).sum(1), 1.0, atol=1e-9)
+    st = p.stream()
+    rows = []
+    for b in x:
+        rows.append(st.log_probs())
+        st.push(int(b))
+    np.testing.assert_allclose(np.exp(np.array(rows)), np.exp(lp), atol=1e-5)
+    blocks = list(p.iter_log_probs(x))
+    np.testing.assert_array_equal(np.concatenate(blocks), lp)
+    if act:
+        p.depth_trace = []
+        p.log_probs(x)
+        depth = np.concatenate(p.depth_trace)
+        assert len(depth) == 45 and depth.min() < 3
+
+
+def test_log_probs_are_causal():
+    p = tiny()
+    x = data(40)
+    y = x.copy()
+    t = 21
+    y[t:] = data(40 - t, seed=5)
+    a, b = p.log_probs(x), p.log_probs(y)
+    np.testing.assert_allclose(a[:t + 1], b[:t + 1], atol=1e-6)  # row t predicts x[t] from x[:t]
+    assert np.abs(a[t + 1:] - b[t + 1:]).max() > 1e-4
+
+
+def test_save_load_round_trip(tmp_path):
+    p = tiny()
+    x = data(30)
+    path = tmp_path / "m.safetensors"
+    fp = p.save(path)
+    q = MythosPredictor.load(path)
+    assert q.fingerprint() == fp and q.config == p.config
+    with torch.no_grad():
+        q.module.act.head[2].bias.fill_(1.4)  # the same weights as p (p's head bias was saved too)
+    np.testing.assert_array_equal(q.log_probs(x), p.log_probs(x))
+    from decepticons.registry import load_model
+
+    assert isinstance(load_model(path), MythosPredictor)
+
+
+def test_generate_respects_the_context():
+    p = tiny()
+    out = p.generate(b"ab", steps=10, greedy=True)
+    assert len(out) == 12 and bytes(out[:2]) == b"ab"
+    with pytest.raises(InputError, match="context"):
+        p.generate(b"x" * 10, steps=7)
+    with pytest.raises(InputError, match="context"):
+        p.module.generate(torch.zeros(1, 17, dtype=torch.long), max_new_tokens=0)
+
+
+def test_trains_with_the_kernel_trainer(tmp_path):
+    from decepticons.models.trainer import TrainConfig, train
+
+    p = tiny(halting=False)
+    corpus = np.frombuffer(b"the cat sat on the mat. " * 60, dtype=np.uint8)
+    before = p.score(corpus[:200]).bits_per_byte
+    seen = []
+
+    def cb(step, rec):
+        seen.append(rec["extra_loss"])
+        p.module.set_training_progress(step / 30)
+
+    res = train(p, corpus, corpus[:200], TrainConfig(batch_size=4, seq_len=16, max_steps=30, lr=3e-3,
+                                                      warmup_steps=2, eval_every=0, eval_bytes=200, plot=False,
+                                                      checkpoint_seconds=None), run_dir=tmp_path, callback=cb)
+    assert res.steps == 30 and all(e is not None for e in seen)
+    assert p.score(corpus[:200]).bits_per_byte < before - 1.0
+    assert p.module.scheduler.budget(p.module.training_progress()) == p.config.max_loop_depth
