@@ -81,6 +81,9 @@ class _Meta:
 class PlatoMythos(nn.Module):
     """The recurrent-depth transformer. ``model(tiles)`` / ``model(tiles_dict, rooms)`` (see module doc)."""
 
+    #: random depth and routed experts leave some parameters without gradient in a step (DDP must know)
+    ddp_find_unused_parameters = True
+
     def __init__(self, config: PlatoMythosConfig | None = None, **overrides: Any) -> None:
         super().__init__()
         if config is None:
