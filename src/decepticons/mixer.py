@@ -3,8 +3,13 @@
 Inputs at position t, each a log-distribution over the 256 next bytes (``X: float64[n_in, 256]``):
 
 * the n-gram memory's recursion at every order ``r = 0..k`` (``log p_r``, see :mod:`decepticons.memory`),
-* up to two word contexts (the letters of the current word so far, and that plus the previous word), each
-  an escape-smoothed count distribution over a uniform floor (uniform, i.e. no opinion, when unseen),
+* up to five extra contexts (``word``): the letters of the current word so far, that plus the previous
+  word, plus the word before it, a sparse context (the two bytes before the last one) and a line context
+  (column and the first two bytes of the line); each an escape-smoothed count distribution over a uniform
+  floor (uniform, i.e. no opinion, when unseen),
+* a document memory: the same chain over order 0 and ``doc_orders`` (default 2 and 4) counted only from
+  the current document (empty at the start of every scoring run; restarted every ``DOC_RESET`` bytes
+  during ``fit`` so the mixer learns how far to trust it),
 * a match model (the byte that followed the longest recent repeat of the current context, with an adaptive
   hit rate per match length; uniform when there is no match),
 * any number of external :class:`~decepticons.predictor.CausalPredictor` experts (for example the
@@ -15,7 +20,9 @@ Mixing is geometric (logistic mixing generalised to 256 symbols, in the log/"str
     z(c) = sum_i (W1[s1, i] + W2[s2, i]) * X[i, c],     p(c) = exp(z(c)) / sum_c' exp(z(c'))
 
 with two weight sets chosen by small contexts: ``s1`` = (highest order whose context was seen, a bucket of
-that context's count, whether it was deterministic) and ``s2`` = the previous byte. An adaptive probability
+that context's count, whether it was deterministic, the match state) and ``s2`` = the previous byte. The
+chain's escapes are learned too (``see``: a logit correction per order and (N, u) bucket, trained by the
+gradient of ``log p_top`` through the chain, see :func:`decepticons.memory._kernels.see_learn`). An adaptive probability
 map (APM) then refines the probability of the most likely byte from its stretched value and two small
 contexts (see :func:`decepticons.memory._kernels.apm_predict`). After byte ``x``::
 
@@ -57,7 +64,7 @@ class MixerPredictor(CausalPredictor):
 
     def __init__(self, orders: list[int] | int = 6, discount: float | list[float] = 0.7,
                  escape: float | list[float] = 0.3, exclusion: bool = True, max_total: int = 511,
-                 lr: float = 0.0015, lr2: float = 0.0015, match_min: int = 8, word: int = 5,
+                 lr: float = 0.001, lr2: float = 0.001, match_min: int = 8, word: int = 5,
                  apm_rate: float = 0.02, indep: bool = False, select_match: bool = True,
                  see_rate: float = 0.02, doc_orders: list[int] | None = None,
                  experts: list[Any] | None = None, fit_experts: bool = True, online: bool = True,
