@@ -232,7 +232,7 @@ def main(argv: list[str] | None = None) -> int:
         if best is None:
             table = {k[5:]: v["heldout_bpb"] for k, v in results.items() if k.startswith("mode:")}
             best = min(table, key=table.get) if table else "gated_retention"
-        for k in [k for k in results if k.startswith("final:")]:
+        for k in [k for k in results if k.startswith("final:causal-bank")]:
             del results[k]
         pred = Bank(**{**bank_kw, "substrate_mode": best}, seed=args.seed)
         label = f"final:causal-bank {best}"
@@ -246,6 +246,8 @@ def main(argv: list[str] | None = None) -> int:
             tf = TransformerBaseline(tcfg, seed=args.seed)
             targs = argparse.Namespace(**{**vars(args), "seq_len": tcfg.block_size, "lr": None})
             label = f"final:transformer d{tcfg.d_model} L{tcfg.n_layer}"
+            for k in [k for k in results if k.startswith("final:transformer")]:
+                del results[k]
             results[label] = run_one(label, tf, targs, args.budget, "detached", train, valid)
             save_results(results)
             write_section("training", render(results), doc=DOC)
