@@ -166,7 +166,7 @@ class MixerPredictor(CausalPredictor):
             "mstate": np.zeros(2, dtype=np.int64),
             "ctxk": np.zeros(no + self.word, dtype=np.int64), "slots": np.zeros(no + self.word, dtype=np.int64),
             "P": np.zeros(256), "X": np.zeros((self.n_inputs, 256)), "z": np.zeros(256), "p": np.zeros(256),
-            "info": np.zeros(3, dtype=np.int64), "sel": np.zeros(6, dtype=np.int64),
+            "info": np.zeros(3, dtype=np.int64), "sel": np.zeros(7, dtype=np.int64),
         }
         st["doc"] = self._doc_state()
         return st

@@ -617,7 +617,7 @@ def apm_predict(p, z, lz, A1, A2, sel, aux, info, pf, lrow, on):
     With ``q = p(b*)`` and ``s = ln(q / (1 - q))`` clamped to [-8, 8] and cut into 32 cells, each map is a
     piecewise-linear function of ``s`` (33 nodes, initialised to the identity ``1 / (1 + e^-s)``) selected
     by a small context: ``A1`` by (highest seen order, whether the match model agrees with b*), ``A2`` by
-    the previous byte. ``q' = q / 2 + A1(s) / 4 + A2(s) / 4``; the other bytes share ``1 - q'`` in their
+    the previous byte (``sel[6]``). ``q' = q / 2 + A1(s) / 4 + A2(s) / 4``; the other bytes share ``1 - q'`` in their
     old proportions. Fills the final ``pf`` (probabilities) and ``lrow`` (log-probabilities)."""
     best = 0
     for c in range(1, 256):
@@ -641,7 +641,7 @@ def apm_predict(p, z, lz, A1, A2, sel, aux, info, pf, lrow, on):
     j = int(pos)
     w = pos - j
     a1c = info[0] * 2 + (1 if sel[2] == best else 0)
-    a2c = sel[1]
+    a2c = sel[6]
     a1 = A1[a1c, j] * (1.0 - w) + A1[a1c, j + 1] * w
     a2 = A2[a2c, j] * (1.0 - w) + A2[a2c, j + 1] * w
     qf = 0.5 * q + 0.25 * a1 + 0.25 * a2
@@ -667,7 +667,7 @@ def apm_learn(A1, A2, sel, aux, byte, rate):
     y = 1.0 if byte == sel[3] else 0.0
     j = sel[4]
     a1c = sel[5]
-    a2c = sel[1]
+    a2c = sel[6]
     A1[a1c, j] += rate * (1.0 - w) * (y - A1[a1c, j])
     A1[a1c, j + 1] += rate * w * (y - A1[a1c, j + 1])
     A2[a2c, j] += rate * (1.0 - w) * (y - A2[a2c, j])
@@ -710,7 +710,8 @@ def mixer_predict_step(tot, uniq, heads, nbyte, ncnt, nnext, c0, meta, keys, his
         for c in range(256):
             X[mrow + 1 + j, c] = ext[ext_row, j, c]
     sel[0] = select1(info, no, mstate, indep >= 2)
-    sel[1] = int(hist[t - 1]) if t > 0 else 256
+    sel[6] = int(hist[t - 1]) if t > 0 else 256
+    sel[1] = sel[6]  # second weight set: the previous byte
     lz = mix_predict(X, W1, sel[0], W2, sel[1], z, p)
     apm_predict(p, z, lz, A1, A2, sel, aux, info, pf, lrow, apm_on)
 
