@@ -64,7 +64,7 @@ class MixerPredictor(CausalPredictor):
 
     def __init__(self, orders: list[int] | int = 6, discount: float | list[float] = 0.7,
                  escape: float | list[float] = 0.3, exclusion: bool = True, max_total: int = 511,
-                 lr: float = 0.001, lr2: float = 0.001, match_min: int = 8, word: int = 5,
+                 lr: float = 0.0005, lr2: float = 0.0005, match_min: int = 8, word: int = 5,
                  apm_rate: float = 0.02, indep: bool = False, select_match: bool = True,
                  see_rate: float = 0.02, doc_orders: list[int] | None = None,
                  experts: list[Any] | None = None, fit_experts: bool = True, online: bool = True,
@@ -104,9 +104,10 @@ class MixerPredictor(CausalPredictor):
         self.seed = int(seed)
         self.tables = CountTables()
         no = len(self.orders)
-        self.W1 = np.zeros(((no + 1) * 8 * (3 if select_match else 1), self.n_inputs))
+        # one extra column per weight matrix counts each set's updates (rate decay, see mix_update)
+        self.W1 = np.zeros(((no + 1) * 8 * (3 if select_match else 1), self.n_inputs + 1))
         self.W1[:, no] = 1.0
-        self.W2 = np.zeros((257, self.n_inputs))
+        self.W2 = np.zeros((257, self.n_inputs + 1))
         self.mconf = np.full(32, 0.5)
         node = 1.0 / (1.0 + np.exp(-(np.arange(33) / 2.0 - 8.0)))
         self.A1 = np.tile(node, ((no + 1) * 2, 1))

@@ -518,14 +518,28 @@ def mix_predict(X, W1, s1, W2, s2, z, p):
 
 
 def mix_update(X, W1, s1, W2, s2, p, byte, lr1, lr2):
-    """Gradient step on ``-log p(byte)``: ``dW[i] = lr * (X[i, byte] - sum_c p(c) X[i, c])`` for both sets."""
-    for i in range(X.shape[0]):
+    """Gradient step on ``-log p(byte)``: ``dW[i] = lr * (X[i, byte] - sum_c p(c) X[i, c])`` for both sets.
+
+    When a weight matrix has one column more than there are inputs, that column counts the set's updates
+    and the set's rate starts 4x higher, decaying as ``lr * (1 + 4 * 1024 / (1024 + n))`` (young sets
+    learn fast, trained ones settle).
+    """
+    n_in = X.shape[0]
+    r1 = lr1
+    r2 = lr2
+    if W1.shape[1] > n_in:
+        r1 = lr1 * (1.0 + 4096.0 / (1024.0 + W1[s1, n_in]))
+        W1[s1, n_in] += 1.0
+    if W2.shape[1] > n_in:
+        r2 = lr2 * (1.0 + 4096.0 / (1024.0 + W2[s2, n_in]))
+        W2[s2, n_in] += 1.0
+    for i in range(n_in):
         e = 0.0
         for c in range(256):
             e += p[c] * X[i, c]
         g = X[i, byte] - e
-        W1[s1, i] += lr1 * g
-        W2[s2, i] += lr2 * g
+        W1[s1, i] += r1 * g
+        W2[s2, i] += r2 * g
 
 
 def select1(info, n_orders, mstate, use_match):
