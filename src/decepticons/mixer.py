@@ -65,7 +65,7 @@ class MixerPredictor(CausalPredictor):
     def __init__(self, orders: list[int] | int = 6, discount: float | list[float] = 0.7,
                  escape: float | list[float] = 0.3, exclusion: bool = True, max_total: int = 511,
                  lr: float = 0.0005, lr2: float = 0.0005, match_min: int = 8, word: int = 5,
-                 apm_rate: float = 0.02, indep: bool = False, select_match: bool = True,
+                 apm_rate: float = 0.02, indep: bool = False, select_match: bool = True, select_word: bool = True,
                  see_rate: float = 0.02, doc_orders: list[int] | None = None,
                  experts: list[Any] | None = None, fit_experts: bool = True, online: bool = True,
                  use_numba: bool = True, seed: int = 0) -> None:
@@ -93,9 +93,9 @@ class MixerPredictor(CausalPredictor):
         self.exclusion = bool(exclusion)
         self.max_total = int(max_total)
         # hyper-parameters handed to the kernels: rates, then flags (bit 0: independent order rows,
-        # bit 1: weight sets also selected by the match state)
-        self.lr = np.array([float(lr), float(lr2), float(apm_rate), float(int(indep) + 2 * int(select_match)),
-                            float(see_rate)])
+        # bit 1: weight sets also selected by the match state, bit 2: ... and by the word context's count)
+        flags = int(indep) + 2 * int(select_match) + 4 * int(select_word)
+        self.lr = np.array([float(lr), float(lr2), float(apm_rate), float(flags), float(see_rate)])
         self.match_min = int(match_min)
         self.experts = [self._as_expert(e) for e in (experts or [])]
         self.fit_experts = bool(fit_experts)
@@ -105,7 +105,8 @@ class MixerPredictor(CausalPredictor):
         self.tables = CountTables()
         no = len(self.orders)
         # one extra column per weight matrix counts each set's updates (rate decay, see mix_update)
-        self.W1 = np.zeros(((no + 1) * 8 * (3 if select_match else 1), self.n_inputs + 1))
+        n1 = (no + 1) * 8 * (3 if select_match else 1) * (3 if select_word else 1)
+        self.W1 = np.zeros((n1, self.n_inputs + 1))
         self.W1[:, no] = 1.0
         self.W2 = np.zeros((257, self.n_inputs + 1))
         self.mconf = np.full(32, 0.5)
@@ -307,7 +308,8 @@ class MixerPredictor(CausalPredictor):
         return {"orders": list(self.orders), "discount": self.discount.tolist(), "escape": self.escape.tolist(),
                 "exclusion": self.exclusion, "max_total": self.max_total, "lr": float(self.lr[0]),
                 "lr2": float(self.lr[1]), "apm_rate": float(self.lr[2]), "indep": bool(int(self.lr[3]) & 1),
-                "select_match": bool(int(self.lr[3]) & 2), "see_rate": float(self.lr[4]),
+                "select_match": bool(int(self.lr[3]) & 2), "select_word": bool(int(self.lr[3]) & 4),
+                "see_rate": float(self.lr[4]),
                 "doc_orders": list(self.doc_orders),
                 "match_min": self.match_min, "word": self.word, "online": self.online,
                 "fit_experts": self.fit_experts,

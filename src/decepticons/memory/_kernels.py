@@ -703,7 +703,7 @@ def mixer_predict_step(tot, uniq, heads, nbyte, ncnt, nnext, c0, meta, keys, his
     lookup_slots(keys, ctxk, slots)
     predict_orders_see(tot, uniq, heads, nbyte, ncnt, nnext, c0, meta, slots, disc, beta, P, X, info, no, see,
                        see_e, see_idx)
-    if indep == 1 or indep == 3:
+    if indep % 2 == 1:
         # orders below the top as independent estimates instead of the chain's intermediate rows
         for i in range(no - 1):
             flat_row(tot, uniq, heads, nbyte, ncnt, nnext, slots[i], disc[i + 1], beta[i + 1], X[i + 1])
@@ -723,7 +723,13 @@ def mixer_predict_step(tot, uniq, heads, nbyte, ncnt, nnext, c0, meta, keys, his
     for j in range(ext.shape[1]):
         for c in range(256):
             X[mrow + 1 + j, c] = ext[ext_row, j, c]
-    sel[0] = select1(info, no, mstate, indep >= 2)
+    sel[0] = select1(info, no, mstate, (indep // 2) % 2 == 1)
+    if (indep // 4) % 2 == 1:  # times the confidence of the word context (unseen / N < 4 / N >= 4)
+        wb = 0
+        if nw > 0 and slots[no] >= 0:
+            nwc = tot[slots[no]]
+            wb = 0 if nwc == 0 else (1 if nwc < 4 else 2)
+        sel[0] = sel[0] * 3 + wb
     sel[6] = int(hist[t - 1]) if t > 0 else 256
     sel[1] = sel[6]  # second weight set: the previous byte
     lz = mix_predict(X, W1, sel[0], W2, sel[1], z, p)
