@@ -66,6 +66,7 @@ class MixerPredictor(CausalPredictor):
                  escape: float | list[float] = 0.3, exclusion: bool = True, max_total: int = 511,
                  lr: float = 0.0005, lr2: float = 0.0005, match_min: int = 8, word: int = 5,
                  apm_rate: float = 0.02, indep: bool = False, select_match: bool = True, select_word: bool = True,
+                 select_doc: bool = False,
                  see_rate: float = 0.02, doc_orders: list[int] | None = None,
                  experts: list[Any] | None = None, fit_experts: bool = True, online: bool = True,
                  use_numba: bool = True, seed: int = 0) -> None:
@@ -94,7 +95,7 @@ class MixerPredictor(CausalPredictor):
         self.max_total = int(max_total)
         # hyper-parameters handed to the kernels: rates, then flags (bit 0: independent order rows,
         # bit 1: weight sets also selected by the match state, bit 2: ... and by the word context's count)
-        flags = int(indep) + 2 * int(select_match) + 4 * int(select_word)
+        flags = int(indep) + 2 * int(select_match) + 4 * int(select_word) + 8 * int(select_doc)
         self.lr = np.array([float(lr), float(lr2), float(apm_rate), float(flags), float(see_rate)])
         self.match_min = int(match_min)
         self.experts = [self._as_expert(e) for e in (experts or [])]
@@ -106,6 +107,7 @@ class MixerPredictor(CausalPredictor):
         no = len(self.orders)
         # one extra column per weight matrix counts each set's updates (rate decay, see mix_update)
         n1 = (no + 1) * 8 * (3 if select_match else 1) * (3 if select_word else 1)
+        n1 *= len(self.doc_orders) + 1 if select_doc else 1
         self.W1 = np.zeros((n1, self.n_inputs + 1))
         self.W1[:, no] = 1.0
         self.W2 = np.zeros((257, self.n_inputs + 1))
@@ -309,6 +311,7 @@ class MixerPredictor(CausalPredictor):
                 "exclusion": self.exclusion, "max_total": self.max_total, "lr": float(self.lr[0]),
                 "lr2": float(self.lr[1]), "apm_rate": float(self.lr[2]), "indep": bool(int(self.lr[3]) & 1),
                 "select_match": bool(int(self.lr[3]) & 2), "select_word": bool(int(self.lr[3]) & 4),
+                "select_doc": bool(int(self.lr[3]) & 8),
                 "see_rate": float(self.lr[4]),
                 "doc_orders": list(self.doc_orders),
                 "match_min": self.match_min, "word": self.word, "online": self.online,

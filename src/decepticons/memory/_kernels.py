@@ -730,6 +730,8 @@ def mixer_predict_step(tot, uniq, heads, nbyte, ncnt, nnext, c0, meta, keys, his
             nwc = tot[slots[no]]
             wb = 0 if nwc == 0 else (1 if nwc < 4 else 2)
         sel[0] = sel[0] * 3 + wb
+    if (indep // 8) % 2 == 1 and nd > 0:  # times the longest document-memory order seen
+        sel[0] = sel[0] * (nd + 1) + doc[13][0]
     sel[6] = int(hist[t - 1]) if t > 0 else 256
     sel[1] = sel[6]  # second weight set: the previous byte
     lz = mix_predict(X, W1, sel[0], W2, sel[1], z, p)
