@@ -89,7 +89,7 @@ def run_one(label: str, predictor, args: argparse.Namespace, budget: float, mode
            "train_config": cfg.to_dict(), "steps": res.steps, "tokens": res.tokens, "seconds": res.seconds,
            "tokens_per_second": res.tokens_per_second, "heldout_bpb": bpb, "heldout_bytes": len(valid),
            "heldout_seconds": eval_s, "curve": res.curve, "run_dir": str(run_dir), "cpu_share": cpu_share,
-           "loadavg_after": os.getloadavg()[0]}
+           "loadavg_after": os.getloadavg()[0], "command": command_line()}
     print(f"    -> {res.steps} steps, {res.tokens_per_second:,.0f} tokens/s, held-out {bpb:.4f} bits/byte "
           f"(scored in {eval_s:.1f} s; CPU share {cpu_share:.0%}, load {os.getloadavg()[0]:.1f})", flush=True)
     return out
@@ -154,8 +154,8 @@ def render(results: dict) -> str:
         plot_learning_curves({v["label"][6:]: v["curve"] for v in final.values()},
                              FIGURES / "training_bank_vs_transformer.png",
                              title=f"{budget / 60:.0f}-minute CPU budget, same trainer")
-        cmd = meta.get("final_command")
-        if cmd:
+        cmds = sorted({v.get("command") or meta.get("final_command") for v in final.values()} - {None})
+        for cmd in cmds:
             lines += [f"Command: `flock /tmp/decepticons-cpu.lock {cmd}`", ""]
     if modes:
         budget = next(iter(modes.values()))["train_config"]["budget_seconds"]
