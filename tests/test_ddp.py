@@ -18,6 +18,7 @@ pytestmark = pytest.mark.skipif(not (dist.is_available() and dist.is_gloo_availa
 
 DATA = corpus(16_000)
 VALID = corpus(2_000, seed=1)
+MODES = ("detached", "carried")
 
 
 def _config(mode: str) -> TrainConfig:
@@ -26,36 +27,37 @@ def _config(mode: str) -> TrainConfig:
                        checkpoint_every=3)
 
 
-def _worker(rank: int, world: int, init_file: str, out_dir: str, mode: str) -> None:
+def _worker(rank: int, world: int, init_file: str, out_dir: str) -> None:
     torch.set_num_threads(1)
     dist.init_process_group("gloo", init_method=f"file://{init_file}", rank=rank, world_size=world)
     try:
-        p = TinyGRUPredictor(seed=7)
-        losses: list[float] = []
-        res = train(p, DATA, VALID, _config(mode), run_dir=f"{out_dir}/run",
-                    callback=lambda s, r: losses.append(r["loss"]))
-        weights = {k: v.tolist() for k, v in p.module.state_dict().items()}
-        with open(f"{out_dir}/rank{rank}.json", "w") as f:
-            json.dump({"losses": losses, "weights": weights, "world": res.world_size}, f)
+        for mode in MODES:
+            p = TinyGRUPredictor(seed=7)
+            losses: list[float] = []
+            res = train(p, DATA, VALID, _config(mode), run_dir=f"{out_dir}/run-{mode}",
+                        callback=lambda s, r, out=losses: out.append(r["loss"]))
+            weights = {k: v.tolist() for k, v in p.module.state_dict().items()}
+            with open(f"{out_dir}/{mode}-rank{rank}.json", "w") as f:
+                json.dump({"losses": losses, "weights": weights, "world": res.world_size}, f)
     finally:
         dist.destroy_process_group()
 
 
-@pytest.mark.parametrize("mode", ["detached", "carried"])
-def test_two_process_ddp_matches_single_process(tmp_path, mode):
+def test_two_process_ddp_matches_single_process(tmp_path):
     import torch.multiprocessing as mp
 
-    mp.spawn(_worker, args=(2, str(tmp_path / "init"), str(tmp_path), mode), nprocs=2, join=True)
-    single = TinyGRUPredictor(seed=7)
-    losses: list[float] = []
-    train(single, DATA, VALID, _config(mode), callback=lambda s, r: losses.append(r["loss"]))
-    r0 = json.loads((tmp_path / "rank0.json").read_text())
-    r1 = json.loads((tmp_path / "rank1.json").read_text())
-    assert r0["world"] == 2
-    assert len(r0["losses"]) == 5
-    assert r0["losses"] == pytest.approx(losses, abs=1e-5)
-    assert r1["losses"] == r0["losses"]  # every rank logs the global mean
-    for k, v in single.module.state_dict().items():
-        np.testing.assert_allclose(np.array(r0["weights"][k]), v.numpy(), atol=1e-5, err_msg=k)
-        assert r0["weights"][k] == r1["weights"][k], k  # replicas stay identical
-    assert (tmp_path / "run" / "checkpoints" / "step-00000005" / "rank1.safetensors").exists()
+    mp.spawn(_worker, args=(2, str(tmp_path / "init"), str(tmp_path)), nprocs=2, join=True)
+    for mode in MODES:
+        single = TinyGRUPredictor(seed=7)
+        losses: list[float] = []
+        train(single, DATA, VALID, _config(mode), callback=lambda s, r, out=losses: out.append(r["loss"]))
+        r0 = json.loads((tmp_path / f"{mode}-rank0.json").read_text())
+        r1 = json.loads((tmp_path / f"{mode}-rank1.json").read_text())
+        assert r0["world"] == 2
+        assert len(r0["losses"]) == 5
+        assert r0["losses"] == pytest.approx(losses, abs=1e-5), mode
+        assert r1["losses"] == r0["losses"]  # every rank logs the global mean
+        for k, v in single.module.state_dict().items():
+            np.testing.assert_allclose(np.array(r0["weights"][k]), v.numpy(), atol=1e-5, err_msg=f"{mode} {k}")
+            assert r0["weights"][k] == r1["weights"][k], k  # replicas stay identical
+        assert (tmp_path / f"run-{mode}" / "checkpoints" / "step-00000005" / "rank1.safetensors").exists()
