@@ -123,6 +123,8 @@ def render(results: dict) -> str:
                  f"(forward + backward + AdamW) bytes per second of optimizer steps. CPU share = process CPU time / "
                  "(wall time x threads): below 100% means other processes on the machine took cores during the run, "
                  "which lowers tokens/s and so what a fixed wall-clock budget can reach.")
+    if meta.get("note"):
+        lines[-1] += " " + meta["note"]
     lines.append("")
     final = {k: v for k, v in results.items() if k.startswith("final:")}
     if final:

@@ -1018,6 +1018,11 @@ def plot_learning_curves(runs: dict[str, list[dict[str, Any]]], path: str | os.P
             ax.plot(*zip(*tr), color=c, alpha=0.45, lw=0.9, label=f"{label} train")
         if va:
             ax.plot(*zip(*va), color=c, marker="o", ms=3, lw=1.6, label=f"{label} held-out")
+    ys = [r["valid_bpb"] for recs in runs.values() for r in recs if r.get("valid_bpb") is not None]
+    ys += [r["loss"] / LN2 for recs in runs.values() for r in recs if "loss" in r]
+    if ys:  # the first steps sit near 8 bits/byte; keep the interesting range readable
+        lo = min(ys)
+        ax.set_ylim(max(0.0, lo - 0.2), min(max(ys), lo + 2.5) + 0.05)
     ax.set_xlabel("seconds" if x == "elapsed" else x)
     ax.set_ylabel("bits per byte")
     ax.grid(alpha=0.3)
