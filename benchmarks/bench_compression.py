@@ -59,9 +59,7 @@ def _memories(train: np.ndarray, valid: np.ndarray) -> list[dict]:
 
     models = {
         "exact-context order 3": ExactContextPredictor(order=3),
-        "exact-context order 5": ExactContextPredictor(order=5),
-        "ngram orders 1-6 (online)": NGramPredictor(orders=6),
-        "ngram orders 1-6 (frozen, online=False)": NGramPredictor(orders=6, online=False),
+        "ngram orders 1-6": NGramPredictor(orders=6),
         "backoff orders 1-5 (EM weights)": BackoffPredictor(orders=5),
         "online-ngram orders 1-5 (halving at 255, primed)": OnlineNGramPredictor(orders=5),
         "online-ngram orders 1-5 (unprimed: valid only)": OnlineNGramPredictor(orders=5, prime=False),
