@@ -60,9 +60,11 @@ def scan_reference(a: torch.Tensor, b: torch.Tensor, h0: torch.Tensor | None = N
     """Sequential loop: ``h_t = a_t * h_{t-1} + b_t``; ``(B, T, N)`` out. The reference for the others."""
     B, T, N = _check(a, b, h0)
     h = torch.zeros(B, N, dtype=b.dtype, device=b.device) if h0 is None else h0
+    bs = b.unbind(dim=1)  # unbind rather than b[:, t]: the backward of T slices would be O(T^2)
+    gates = [a] * T if a.dim() == 1 else a.unbind(dim=1)
     out = []
     for t in range(T):
-        h = _gate_at(a, t) * h + b[:, t]
+        h = gates[t] * h + bs[t]
         out.append(h)
     if not out:
         return b.new_zeros(B, 0, N)
@@ -128,45 +130,52 @@ def _kernels() -> dict[str, Any]:
         return _KERNELS
     import numba
 
+    # Rows are walked through 1-D views and the running state lives in a small (N,) buffer: numba then
+    # vectorises the inner loop over channels (about 6x faster than indexing the 3-D arrays directly).
     @numba.njit(cache=True)
-    def fwd(a, b, h0, out):  # a: (B|1, T|1, N) broadcast by strides; b, out: (B, T, N); h0: (B, N)
+    def fwd(a, b, h0, out):  # a: (B|1, T|1, N); b, out: (B, T, N); h0: (B, N)
         B, T, N = b.shape
-        blk = 64
-        nb = (N + blk - 1) // blk
-        for job in range(B * nb):
-            i = job // nb
-            n0 = (job % nb) * blk
-            n1 = min(N, n0 + blk)
-            ia = i if a.shape[0] > 1 else 0
-            for n in range(n0, n1):
-                out[i, 0, n] = a[ia, 0, n] * h0[i, n] + b[i, 0, n]
-            for t in range(1, T):
-                ta = t if a.shape[1] > 1 else 0
-                for n in range(n0, n1):
-                    out[i, t, n] = a[ia, ta, n] * out[i, t - 1, n] + b[i, t, n]
+        for i in range(B):
+            ai = a[i if a.shape[0] > 1 else 0]
+            bi = b[i]
+            oi = out[i]
+            h = h0[i].copy()
+            for t in range(T):
+                at = ai[t if ai.shape[0] > 1 else 0]
+                bt = bi[t]
+                ot = oi[t]
+                for n in range(N):
+                    h[n] = at[n] * h[n] + bt[n]
+                    ot[n] = h[n]
 
     @numba.njit(cache=True)
-    def bwd(a, h, h0, g, gb, ga, gh0):  # conj() is a no-op on reals
+    def bwd(a, h, h0, g, gb, ga, gh0):  # reverse-time scan of the gradient; conj() is a no-op on reals
         B, T, N = g.shape
-        blk = 64
-        nb = (N + blk - 1) // blk
-        for job in range(B * nb):
-            i = job // nb
-            n0 = (job % nb) * blk
-            n1 = min(N, n0 + blk)
-            ia = i if a.shape[0] > 1 else 0
-            for n in range(n0, n1):
-                gb[i, T - 1, n] = g[i, T - 1, n]
-            for t in range(T - 2, -1, -1):
-                ta = t + 1 if a.shape[1] > 1 else 0
-                for n in range(n0, n1):
-                    gb[i, t, n] = g[i, t, n] + np.conj(a[ia, ta, n]) * gb[i, t + 1, n]
-            for n in range(n0, n1):
-                ga[i, 0, n] = gb[i, 0, n] * np.conj(h0[i, n])
-                gh0[i, n] = gb[i, 0, n] * np.conj(a[ia, 0, n])
-            for t in range(1, T):
-                for n in range(n0, n1):
-                    ga[i, t, n] = gb[i, t, n] * np.conj(h[i, t - 1, n])
+        for i in range(B):
+            ai = a[i if a.shape[0] > 1 else 0]
+            gi = g[i]
+            hi = h[i]
+            gbi = gb[i]
+            gai = ga[i]
+            acc = np.zeros_like(h0[i])
+            for t in range(T - 1, -1, -1):
+                gt = gi[t]
+                gbt = gbi[t]
+                gat = gai[t]
+                hp = hi[t - 1] if t > 0 else h0[i]
+                if t < T - 1:
+                    an = ai[t + 1 if ai.shape[0] > 1 else 0]
+                    for n in range(N):
+                        acc[n] = gt[n] + np.conj(an[n]) * acc[n]
+                else:
+                    for n in range(N):
+                        acc[n] = gt[n]
+                for n in range(N):
+                    gbt[n] = acc[n]
+                    gat[n] = acc[n] * np.conj(hp[n])
+            a0 = ai[0]
+            for n in range(N):
+                gh0[i, n] = acc[n] * np.conj(a0[n])
 
     _KERNELS = {"fwd": fwd, "bwd": bwd}
     return _KERNELS
