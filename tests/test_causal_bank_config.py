@@ -79,7 +79,7 @@ def test_substrate_is_deterministic_and_seed_dependent():
 
 
 def test_substrate_shapes_and_ranges():
-    c = CausalBankConfig(num_modes=40, num_oscillatory=6, state_dim=5, embed_dim=7)
+    c = CausalBankConfig(num_modes=40, num_oscillatory=6, state_dim=5, embed_dim=7, input_hidden=0)
     s = build_substrate(c)
     assert s.decays.shape == (40,) and np.all((s.decays > 0) & (s.decays < 1))
     assert np.all(np.diff(s.decays) > 0), "modes are ordered fast to slow"

@@ -89,6 +89,12 @@ class CausalBankConfig:
     local window's embeddings instead of the current byte's embedding alone: the modes then integrate
     features of the last ``local_window`` bytes (a multi-timescale bag of recent n-grams).
 
+    The default (``variant("default")``, about 367k parameters) was chosen by measurement on a 2-core CPU:
+    ``gated_retention`` with a 128-wide input layer over the last 4 bytes, 192 decay modes (half-lives 1 to
+    256 bytes), 32 oscillatory pairs and a 384-wide squared-ReLU readout. Trained 90 s on Shakespeare
+    (random 256-byte windows, batch 32, AdamW 3e-3), it reached 2.34 held-out bits/byte at 46k tokens/s
+    forward+backward; without the input layer (280k parameters) 2.40 at 62k tokens/s.
+
     Widths: ``embed_dim`` (byte embedding), ``num_modes`` (real decay modes), ``num_oscillatory`` (complex
     pairs, two features each), ``state_dim`` (selective augment channels), ``local_window`` (last bytes whose
     embeddings are features), ``readout_hidden`` (hidden units of the readout).
@@ -106,7 +112,7 @@ class CausalBankConfig:
     period_max: float = 64.0
     input_projection: str = "orthogonal"
     input_scale: float = 1.0
-    input_hidden: int = 0
+    input_hidden: int = 128
     state_dim: int = 0
     local_window: int = 4
     readout: str = "plain"
@@ -204,10 +210,10 @@ class CausalBankConfig:
             raise InputError(f"unknown causal-bank variant {name!r}; choose one of {', '.join(VARIANTS)}")
         sizes: dict[str, dict[str, Any]] = {
             "tiny": dict(embed_dim=8, num_modes=12, num_oscillatory=4, local_window=2, readout_hidden=16,
-                         half_life_max=32.0, num_experts=2),
-            "small": dict(embed_dim=24, num_modes=96, num_oscillatory=16, readout_hidden=192),
+                         half_life_max=32.0, num_experts=2, input_hidden=0),
+            "small": dict(embed_dim=24, num_modes=96, num_oscillatory=16, input_hidden=64, readout_hidden=192),
             "default": {},
-            "large": dict(embed_dim=48, num_modes=384, num_oscillatory=64, readout_hidden=768,
+            "large": dict(embed_dim=48, num_modes=384, num_oscillatory=64, input_hidden=256, readout_hidden=768,
                           half_life_max=1024.0),
         }
         return cls(**{**sizes[name], **overrides})
