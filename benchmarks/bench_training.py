@@ -145,12 +145,13 @@ def render(results: dict) -> str:
             if tf:
                 t = tf[0]
                 verdict = "better than" if b["heldout_bpb"] < t["heldout_bpb"] else "not better than"
-                lines[-1] += (f" It is {verdict} the transformer ({t['heldout_bpb']:.4f}) under the same budget and "
+                lines[-1] += (f" It is {verdict} the transformer ({t['heldout_bpb']:.4f}, {t['parameters']:,} "
+                              f"parameters against the bank's {b['parameters']:,}) under the same budget and "
                               f"trainer.")
         for e in results.get("_earlier", []):
             share = f", CPU share {e['cpu_share']:.0%}" if e.get("cpu_share") is not None else ""
-            lines += ["", f"An earlier run of {e['label'][6:]} ({e['parameters']:,} parameters) under the same "
-                          f"budget: {e['steps']:,} steps, {e['tokens_per_second']:,.0f} tokens/s{share}, held-out "
+            lines += ["", f"Earlier run: {e['label'][6:]} ({e['parameters']:,} parameters), same budget: "
+                          f"{e['steps']:,} steps, {e['tokens_per_second']:,.0f} tokens/s{share}, held-out "
                           f"{e['heldout_bpb']:.4f} bits/byte."]
         lines += ["", "![learning curves](figures/training_bank_vs_transformer.png)", ""]
         plot_learning_curves({v["label"][6:]: v["curve"] for v in final.values()},
@@ -161,7 +162,11 @@ def render(results: dict) -> str:
             lines += [f"Command: `flock /tmp/decepticons-cpu.lock {cmd}`", ""]
     if modes:
         budget = next(iter(modes.values()))["train_config"]["budget_seconds"]
+        ih = sorted({v["config"].get("input_hidden", 0) for v in modes.values()})
         lines += [f"### Substrate modes ({budget:.0f} s each; a shorter budget than the headline run)", "",
+                  f"Causal-bank configuration: the default of commit {meta.get('modes_commit', meta.get('commit'))} "
+                  f"with the substrate mode changed (input_hidden = {', '.join(map(str, ih))}; every run's full "
+                  f"configuration is in `docs/figures/training_results.json`).", "",
                   "| substrate mode | train mode | parameters | steps | tokens/s | CPU share | held-out bits/byte |",
                   "|---|---|---:|---:|---:|---:|---:|"]
         for m in MODES:
@@ -200,6 +205,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--skip-transformer", action="store_true")
+    ap.add_argument("--skip-bank", action="store_true",
+                    help="headline phase: only the transformer, matched to the best mode's parameter count")
     ap.add_argument("--figures", default=str(FIGURES), help="folder for plots and the results JSON")
     ap.add_argument("--doc", default=str(DOC), help="benchmarks markdown file to write the section into")
     ap.add_argument("--runs", default=str(Path(os.environ.get("TMPDIR", "/tmp")) / "decepticons-bench-training"))
@@ -227,6 +234,7 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.phase in ("modes", "all"):
         meta["modes_command"] = command_line()
+        meta["modes_commit"] = git_rev()
         for m in [s.strip() for s in args.modes.split(",") if s.strip()]:
             pred = Bank(**{**bank_kw, "substrate_mode": m}, seed=args.seed)
             results[f"mode:{m}"] = run_one(f"mode:{m}", pred, args, args.mode_budget, args.train_mode, train, valid)
@@ -239,16 +247,17 @@ def main(argv: list[str] | None = None) -> int:
         if best is None:
             table = {k[5:]: v["heldout_bpb"] for k, v in results.items() if k.startswith("mode:")}
             best = min(table, key=table.get) if table else "gated_retention"
-        for k in [k for k in results if k.startswith("final:causal-bank")]:
+        pred = Bank(**{**bank_kw, "substrate_mode": best}, seed=args.seed)
+        for k in [k for k in results if k.startswith("final:causal-bank") and not args.skip_bank]:
             old = results.pop(k)  # earlier headline runs stay listed (no picking the best of several)
             results.setdefault("_earlier", []).append({x: old[x] for x in (
                 "label", "parameters", "steps", "tokens_per_second", "heldout_bpb", "cpu_share", "seconds")
                 if x in old})
-        pred = Bank(**{**bank_kw, "substrate_mode": best}, seed=args.seed)
-        label = f"final:causal-bank {best}"
-        results[label] = run_one(label, pred, args, args.budget, args.train_mode, train, valid)
-        save_results(results)
-        write_section("training", render(results), doc=DOC)
+        if not args.skip_bank:
+            label = f"final:causal-bank {best}"
+            results[label] = run_one(label, pred, args, args.budget, args.train_mode, train, valid)
+            save_results(results)
+            write_section("training", render(results), doc=DOC)
         if not args.skip_transformer:
             from transformer_baseline import TransformerBaseline, matched_config
 
@@ -257,7 +266,10 @@ def main(argv: list[str] | None = None) -> int:
             targs = argparse.Namespace(**{**vars(args), "seq_len": tcfg.block_size, "lr": None})
             label = f"final:transformer d{tcfg.d_model} L{tcfg.n_layer}"
             for k in [k for k in results if k.startswith("final:transformer")]:
-                del results[k]
+                old = results.pop(k)
+                results.setdefault("_earlier", []).append({x: old[x] for x in (
+                    "label", "parameters", "steps", "tokens_per_second", "heldout_bpb", "cpu_share", "seconds")
+                    if x in old})
             results[label] = run_one(label, tf, targs, args.budget, "detached", train, valid)
             save_results(results)
             write_section("training", render(results), doc=DOC)
