@@ -1,0 +1,403 @@
+"""ByteLatentPredictiveCoder: frozen substrate + feature views + closed-form readout.
+
+Prediction of byte ``x_t`` from ``x_<t`` (all causal)::
+
+    f_t      = substrate state after x_{t-1}                         float64[d]     (substrates/)
+    p_sub    = softmax(tau * ([f_t, 1] W))                           float64[256]   (readouts/ridge.py)
+    p_k      = interpolated Kneser-Ney step over the exact-context   float64[256]   (views/context_counts.py)
+               counts of order k = 0..K, on top of p_{k-1}, with p_{-1} = p_sub
+    p(x_t)   = p_K
+
+Everything is learned in closed form from additive sufficient statistics accumulated in chunks:
+``A = sum f f^T`` and ``B = sum f e_y^T`` for the ridge readout, and the (context, next byte) count tables.
+Hyper-parameters (ridge strength ``lam``, temperature ``tau``, per-order discounts ``d_k`` and
+concentrations ``theta_k``) are chosen on a held-out tail of the training bytes, whose statistics are then
+added to the model. Shards are independent given the substrate state at their start, so ``fit(workers=N)``
+computes them in worker processes and sums them in a fixed order: the model does not depend on ``N``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+
+from .codecs import BytesLike, as_byte_array
+from .errors import InputError
+from .predictor import LN2, CausalPredictor, Stream
+from .readouts.ridge import RidgeReadout, RidgeStats, fit_readout
+from .runtime.progress import ByteProgress
+from .runtime.reports import FitReport
+from .substrates import SUBSTRATES, Substrate, make_substrate
+from .views.context_counts import (
+    ContextCounts,
+    ContextSmoother,
+    SmoothedOrder,
+    context_hashes,
+    context_hashes_scalar,
+)
+
+
+@dataclass
+class CoderConfig:
+    """Configuration of :class:`ByteLatentPredictiveCoder` (defaults are the benchmarked model)."""
+
+    substrate: str = "linear_memory"        # one of decepticons.substrates.SUBSTRATES
+    substrate_options: dict[str, Any] = field(default_factory=dict)
+    max_order: int = 7                       # longest exact context (bytes) in the count view
+    holdout_fraction: float = 0.1            # tail of the training bytes used to choose hyper-parameters
+    max_holdout_bytes: int = 200_000
+    ridge_lambdas: tuple[float, ...] = (1e-4, 1e-3, 1e-2, 1e-1, 1.0)
+    ridge_stride: int = 4                    # use every n-th position for the ridge statistics
+    chunk_size: int = 1 << 16                # bytes per statistics / scoring chunk
+    train_sample_bytes: int = 1 << 18        # bytes of training text re-scored for train_bits_per_byte
+    seed: int = 0
+
+    def validate(self) -> None:
+        if self.substrate not in SUBSTRATES:
+            raise InputError(f"unknown substrate {self.substrate!r}; choose from {', '.join(SUBSTRATES)}")
+        if not 0 <= self.max_order <= 16:
+            raise InputError(f"max_order must be in 0..16, got {self.max_order}")
+        if not 0 < self.holdout_fraction < 1:
+            raise InputError(f"holdout_fraction must be in (0, 1), got {self.holdout_fraction}")
+        if self.chunk_size < 256:
+            raise InputError(f"chunk_size must be >= 256, got {self.chunk_size}")
+        if self.ridge_stride < 1:
+            raise InputError(f"ridge_stride must be >= 1, got {self.ridge_stride}")
+
+
+# ------------------------------------------------------------------------------------ shard statistics
+def _shard_stats(substrate: Substrate, x: np.ndarray, history: np.ndarray, state: np.ndarray,
+                 max_order: int, stride: int) -> tuple[ContextCounts, RidgeStats]:
+    """Count tables and ridge statistics of one shard, given the substrate state and bytes before it."""
+    feats = _features(substrate, x, state)[0]
+    rs = RidgeStats.zeros(substrate.state_size)
+    rs.add(feats[::stride], x[::stride])
+    return ContextCounts.from_data(x, max_order, history), rs
+
+
+def _features(substrate: Substrate, x: np.ndarray, state: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Features predicting each byte of ``x`` (state before it) and the state after the last byte."""
+    H, end = substrate.states(x, state)
+    feats = np.empty_like(H)
+    feats[0] = state
+    feats[1:] = H[:-1]
+    return feats, end
+
+
+def _shard_job(args: tuple) -> tuple[ContextCounts, RidgeStats]:
+    config, x, history, state = args
+    sub = make_substrate(config["substrate"], seed=config["seed"], **config["substrate_options"])
+    return _shard_stats(sub, x, history, state, config["max_order"], config["ridge_stride"])
+
+
+# ------------------------------------------------------------------------------------ hyper-parameters
+def _fit_smoothing(stats: list, base: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
+    """Coordinate descent (golden section per parameter) on per-order discounts and concentrations."""
+    K1 = len(stats)
+    d = np.full(K1, 0.7)
+    th = np.full(K1, 0.5)
+
+    def bits(dd: np.ndarray, tt: np.ndarray) -> float:
+        p = ContextSmoother.chain_target(stats, base, dd, tt)
+        return float(-np.log(np.maximum(p, 1e-300)).mean() / LN2)
+
+    def golden(f, a: float, b: float, iters: int = 14) -> float:
+        g = (np.sqrt(5) - 1) / 2
+        c, e = b - g * (b - a), a + g * (b - a)
+        fc, fe = f(c), f(e)
+        for _ in range(iters):
+            if fc < fe:
+                b, e, fe = e, c, fc
+                c = b - g * (b - a)
+                fc = f(c)
+            else:
+                a, c, fc = c, e, fe
+                e = a + g * (b - a)
+                fe = f(e)
+        return (a + b) / 2
+
+    for _sweep in range(2):
+        for k in reversed(range(K1)):
+            def fd(v: float, k: int = k) -> float:
+                dd = d.copy()
+                dd[k] = v
+                return bits(dd, th)
+            d[k] = golden(fd, 0.0, 0.99)
+
+            def ft(v: float, k: int = k) -> float:
+                tt = th.copy()
+                tt[k] = np.expm1(v)
+                return bits(d, tt)
+            th[k] = np.expm1(golden(ft, 0.0, np.log1p(64.0)))
+    return d, th, bits(d, th)
+
+
+# ------------------------------------------------------------------------------------ the model
+class ByteLatentPredictiveCoder(CausalPredictor):
+    """Substrate + exact-context view + calibrated ridge readout, fitted in closed form.
+
+    >>> model = ByteLatentPredictiveCoder()
+    >>> report = model.fit("predictive coding likes repeated structure.\\n" * 64)
+    """
+
+    name = "coder"
+
+    def __init__(self, config: CoderConfig | None = None, *, seed: int | None = None, **overrides: Any):
+        cfg = config or CoderConfig()
+        if overrides:
+            known = set(CoderConfig.__dataclass_fields__)
+            bad = sorted(set(overrides) - known)
+            if bad:
+                raise InputError(f"unknown coder option(s) {bad}; options: {sorted(known)}")
+            cfg = CoderConfig(**{**asdict(cfg), **overrides})
+        if seed is not None:
+            cfg = CoderConfig(**{**asdict(cfg), "seed": seed})
+        if isinstance(cfg.ridge_lambdas, list):
+            cfg.ridge_lambdas = tuple(cfg.ridge_lambdas)
+        cfg.validate()
+        self.config = cfg
+        self.substrate = make_substrate(cfg.substrate, seed=cfg.seed, **cfg.substrate_options)
+        self.readout: RidgeReadout | None = None
+        self.smoother: ContextSmoother | None = None
+        self.report: FitReport | None = None
+
+    # ------------------------------------------------------------------ fitting
+    @property
+    def fitted(self) -> bool:
+        return self.readout is not None and self.smoother is not None
+
+    def _require_fitted(self) -> None:
+        if not self.fitted:
+            raise InputError("this coder has not been fitted yet: call fit() or load a saved model")
+
+    def _collect(self, x: np.ndarray, state: np.ndarray, history: np.ndarray, workers: int,
+                 bar: ByteProgress) -> tuple[list[ContextCounts], RidgeStats, np.ndarray]:
+        """Statistics of ``x`` in fixed chunks (deterministic order), and the substrate state after it."""
+        cs = self.config.chunk_size
+        bounds = [(s, min(s + cs, len(x))) for s in range(0, len(x), cs)]
+        K = self.config.max_order
+        def hist_for(s: int) -> np.ndarray:
+            return np.concatenate([history, x[:s]])[-K:] if K else np.zeros(0, np.uint8)
+
+        counts: list[ContextCounts] = []
+        ridge = RidgeStats.zeros(self.substrate.state_size)
+        if workers > 1:
+            # substrate state at each chunk start: a sequential pass (the scan is the light part)
+            starts, st = [], state
+            for s, e in bounds:
+                starts.append(st)
+                st = self.substrate.states(x[s:e], st)[1]
+            cfgd = asdict(self.config)
+            jobs = [(cfgd, np.array(x[s:e]), hist_for(s), starts[i]) for i, (s, e) in enumerate(bounds)]
+            with ProcessPoolExecutor(max_workers=workers) as pool:
+                for (s, e), (cc, rs) in zip(bounds, pool.map(_shard_job, jobs)):
+                    counts.append(cc)
+                    ridge = ridge + rs
+                    bar.update(e - s)
+            return counts, ridge, st
+        st = state
+        for s, e in bounds:
+            xs = np.asarray(x[s:e])
+            feats, st_next = _features(self.substrate, xs, st)
+            rs = RidgeStats.zeros(self.substrate.state_size)
+            rs.add(feats[::self.config.ridge_stride], xs[::self.config.ridge_stride])
+            ridge = ridge + rs
+            counts.append(ContextCounts.from_data(xs, K, hist_for(s)))
+            st = st_next
+            bar.update(e - s)
+        return counts, ridge, st
+
+    def fit(self, data: BytesLike, valid: BytesLike | None = None, workers: int = 1,
+            progress: bool | None = None) -> FitReport:
+        """Fit on ``data`` (text or bytes); report held-out bits per byte on ``valid`` if given."""
+        x = as_byte_array(data)
+        if len(x) == 0:
+            raise InputError("cannot fit on an empty input")
+        if not isinstance(workers, int) or workers < 1:
+            raise InputError(f"workers must be a positive integer, got {workers!r}")
+        cfg = self.config
+        t0 = time.perf_counter()
+        n_hold = int(min(cfg.max_holdout_bytes, max(1, len(x) * cfg.holdout_fraction)))
+        n_hold = min(n_hold, len(x) - 1) if len(x) > 1 else 0
+        split = len(x) - n_hold
+        empty = np.zeros(0, np.uint8)
+        state0 = self.substrate.init_state()
+        with ByteProgress(len(x), desc="fit coder", enabled=progress) as bar:
+            counts, ridge, st_split = self._collect(x[:split], state0, empty, workers, bar)
+            hold = np.asarray(x[split:])
+            details: dict[str, Any] = {"holdout_bytes": int(n_hold)}
+            hist = np.asarray(x[max(0, split - cfg.max_order):split])
+            if n_hold > 0:
+                # choose lam, tau on the held-out tail
+                merged = ContextCounts.merge(counts)
+                orders = merged.smoother_tables()
+                feats, _ = _features(self.substrate, hold, st_split)
+                readout, curve = fit_readout(ridge, feats, hold, cfg.ridge_lambdas)
+                details["ridge_curve"] = curve
+                base = np.exp(readout.target_log_probs(feats, hold))
+                hs = context_hashes(hold, cfg.max_order, hist)
+                stats = [o.target_stats(h, hold) for o, h in zip(orders, hs)]
+                disc, thetas, hold_bits = _fit_smoothing(stats, base)
+                details["holdout_bits_per_byte"] = hold_bits
+                details["substrate_only_holdout_bits_per_byte"] = min(c["bits_per_byte"] for c in curve)
+                c2, r2, _ = self._collect(hold, st_split, hist, 1, bar)
+                counts += c2
+                ridge = ridge + r2
+            else:
+                readout = RidgeReadout(np.zeros((self.substrate.state_size + 1, 256)), 1.0, 1.0)
+                disc, thetas = np.full(cfg.max_order + 1, 0.7), np.full(cfg.max_order + 1, 0.5)
+                bar.update(len(hold))
+            from .readouts.ridge import RidgeSolver
+
+            W = RidgeSolver(ridge).solve(readout.lam)
+            self.readout = RidgeReadout(W, readout.tau, readout.lam, readout.eps)
+            self.smoother = ContextSmoother(ContextCounts.merge(counts).smoother_tables(), disc, thetas)
+        seconds = time.perf_counter() - t0
+        # train bits/byte on (a spread sample of) the training bytes, with the final model
+        sample = _spread_sample(x, cfg.train_sample_bytes, cfg.chunk_size)
+        train_bits = float(np.mean([-self.target_log_probs(s, progress=False).mean() / LN2 for s in sample]))
+        details["train_sample_bytes"] = int(sum(len(s) for s in sample))
+        report = FitReport(model=self.name, train_bytes=len(x), seconds=seconds, train_bits_per_byte=train_bits,
+                           workers=workers, details=details)
+        if valid is not None:
+            v = as_byte_array(valid, name="valid")
+            if len(v) == 0:
+                raise InputError("the validation input is empty")
+            sr = self.score(v, progress=progress)
+            report.valid_bytes, report.valid_bits_per_byte = sr.bytes, sr.bits_per_byte
+        self.report = report
+        return report
+
+    # ------------------------------------------------------------------ prediction
+    def _chunks(self, x: np.ndarray, chunk_size: int) -> Iterator[tuple[np.ndarray, np.ndarray, list]]:
+        """``(chunk, features, context hashes)`` for consecutive chunks, state carried across them."""
+        st = self.substrate.init_state()
+        K = self.config.max_order
+        for s in range(0, len(x), chunk_size):
+            xs = np.asarray(x[s:s + chunk_size])
+            feats, st = _features(self.substrate, xs, st)
+            hist = np.asarray(x[max(0, s - K):s])
+            yield xs, feats, context_hashes(xs, K, hist)
+
+    def iter_log_probs(self, data: BytesLike, chunk_size: int = 1 << 14) -> Iterator[np.ndarray]:
+        self._require_fitted()
+        x = as_byte_array(data)
+        for xs, feats, hs in self._chunks(x, chunk_size):
+            base = np.exp(self.readout.log_probs(feats))
+            p = self.smoother.probs(hs, base)
+            yield np.log(p)
+
+    def log_probs(self, data: BytesLike) -> np.ndarray:
+        x = as_byte_array(data)
+        if len(x) == 0:
+            self._require_fitted()
+            return np.zeros((0, 256))
+        return np.concatenate(list(self.iter_log_probs(x)))
+
+    def target_log_probs(self, data: BytesLike, chunk_size: int = 1 << 16,
+                         progress: bool | None = None) -> np.ndarray:
+        """Fast path: only the probability of the byte that occurs (the chain is normalised per order)."""
+        self._require_fitted()
+        x = as_byte_array(data)
+        out = np.empty(len(x))
+        pos = 0
+        with ByteProgress(len(x), desc="score coder", enabled=progress) as bar:
+            for xs, feats, hs in self._chunks(x, chunk_size):
+                base = np.exp(self.readout.target_log_probs(feats, xs))
+                out[pos:pos + len(xs)] = np.log(self.smoother.target_probs(hs, xs, base))
+                pos += len(xs)
+                bar.update(len(xs))
+        return out
+
+    def stream(self) -> Stream:
+        self._require_fitted()
+        return _CoderStream(self)
+
+    # ------------------------------------------------------------------ persistence
+    def config_dict(self) -> dict[str, Any]:
+        d = asdict(self.config)
+        d["ridge_lambdas"] = list(d["ridge_lambdas"])
+        return d
+
+    def state_tensors(self) -> dict[str, np.ndarray]:
+        self._require_fitted()
+        t = {"readout.W": self.readout.W,
+             "readout.tau_lam_eps": np.array([self.readout.tau, self.readout.lam, self.readout.eps]),
+             "smoother.discounts": self.smoother.discounts, "smoother.thetas": self.smoother.thetas}
+        for k, o in enumerate(self.smoother.orders):
+            t[f"order{k}.keys"] = o.keys
+            t[f"order{k}.counts"] = o.counts.astype(np.float32)
+        return t
+
+    def extra_state(self) -> dict[str, Any]:
+        return {"fit_report": self.report.to_dict() if self.report else None}
+
+    @classmethod
+    def from_state(cls, config: dict[str, Any], tensors: dict[str, np.ndarray],
+                   extra: dict[str, Any]) -> ByteLatentPredictiveCoder:
+        cfg = dict(config)
+        cfg["ridge_lambdas"] = tuple(cfg.get("ridge_lambdas", ()))
+        obj = cls(CoderConfig(**cfg))
+        tau, lam, eps = tensors["readout.tau_lam_eps"]
+        W = tensors["readout.W"]
+        if W.shape != (obj.substrate.state_size + 1, 256):
+            raise ValueError(f"readout shape {W.shape} does not fit the configured substrate")
+        obj.readout = RidgeReadout(W, float(tau), float(lam), float(eps))
+        orders = [SmoothedOrder.build(tensors[f"order{k}.keys"], tensors[f"order{k}.counts"].astype(np.float64))
+                  for k in range(obj.config.max_order + 1)]
+        obj.smoother = ContextSmoother(orders, tensors["smoother.discounts"], tensors["smoother.thetas"])
+        return obj
+
+    def describe(self) -> dict[str, Any]:
+        d = {**super().describe(), "config": self.config_dict(), "fitted": self.fitted}
+        if self.fitted:
+            d["contexts_per_order"] = [int(len(o.ctx)) for o in self.smoother.orders]
+        return d
+
+
+def _spread_sample(x: np.ndarray, total: int, chunk: int) -> list[np.ndarray]:
+    """Up to ``total`` bytes of ``x`` as evenly spaced whole windows (each scored from a fresh state)."""
+    if len(x) <= total:
+        return [np.asarray(x)]
+    w = min(chunk, total)
+    n = max(1, total // w)
+    starts = np.linspace(0, len(x) - w, n).astype(int)
+    return [np.asarray(x[s:s + w]) for s in starts]
+
+
+class _CoderStream(Stream):
+    """Byte-by-byte twin of ``log_probs``: substrate step, readout, then the count chain."""
+
+    def __init__(self, model: ByteLatentPredictiveCoder) -> None:
+        self.m = model
+        self.state = model.substrate.init_state()
+        self.recent: list[int] = []
+        self.seen = 0
+        self._cache: np.ndarray | None = None
+
+    def log_probs(self) -> np.ndarray:
+        if self._cache is None:
+            m = self.m
+            base = np.exp(m.readout.log_probs(self.state[None, :])[0])
+            K = m.config.max_order
+            hs = context_hashes_scalar(self.recent, K, self.seen)
+            harr = [np.array([h], dtype=np.uint64) for h in hs]
+            p = m.smoother.probs(harr, base[None, :])[0]
+            self._cache = np.log(p)
+        return self._cache
+
+    def push(self, byte: int) -> None:
+        b = int(byte)
+        if not 0 <= b < 256:
+            raise InputError(f"byte must be in 0..255, got {byte}")
+        self.state = self.m.substrate.step(self.state, b)
+        self.recent.append(b)
+        if len(self.recent) > self.m.config.max_order:
+            del self.recent[0]
+        self.seen += 1
+        self._cache = None
