@@ -58,6 +58,17 @@ class CoderConfig:
     seed: int = 0
 
     def validate(self) -> None:
+        for name in ("max_order", "max_holdout_bytes", "ridge_stride", "chunk_size", "train_sample_bytes", "seed"):
+            v = getattr(self, name)
+            if not isinstance(v, int) or isinstance(v, bool):
+                raise InputError(f"{name} must be an integer, got {v!r}")
+        if not isinstance(self.substrate_options, dict):
+            raise InputError(f"substrate_options must be a mapping, got {self.substrate_options!r}")
+        lams = self.ridge_lambdas
+        if not lams or not all(isinstance(v, (int, float)) and v > 0 for v in lams):
+            raise InputError(f"ridge_lambdas must be a non-empty list of positive numbers, got {lams!r}")
+        if self.chunk_size > 1 << 24:
+            raise InputError(f"chunk_size must be <= {1 << 24}, got {self.chunk_size}")
         if self.substrate not in SUBSTRATES:
             raise InputError(f"unknown substrate {self.substrate!r}; choose from {', '.join(SUBSTRATES)}")
         if not 0 <= self.max_order <= 16:

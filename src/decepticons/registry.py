@@ -14,6 +14,9 @@ ENTRY_POINT_GROUP = "decepticons.models"
 _BUILTIN: dict[str, str] = {
     "coder": "decepticons.coder:ByteLatentPredictiveCoder",
     "ngram": "decepticons.memory.ngram:NGramPredictor",
+    "exact-context": "decepticons.memory.exact_context:ExactContextPredictor",
+    "backoff": "decepticons.memory.backoff:BackoffPredictor",
+    "online-ngram": "decepticons.memory.online:OnlineNGramPredictor",
     "mixer": "decepticons.mixer:MixerPredictor",
     "causal-bank": "decepticons.models.causal_bank_predictor:CausalBankPredictor",
 }
@@ -37,6 +40,8 @@ def model_class(name: str) -> Any:
     try:
         mod = importlib.import_module(module)
     except ImportError as e:
+        if (e.name or "").split(".")[0] in ("decepticons", "plato_mythos"):
+            raise  # a bug or a missing module of ours, not a missing optional dependency
         raise InputError(f"model {name!r} needs a package that is not installed ({e.name or e}); "
                          f"see the README's install section") from None
     return getattr(mod, attr)
