@@ -298,7 +298,7 @@ class ByteLatentPredictiveCoder(CausalPredictor):
     def iter_log_probs(self, data: BytesLike, chunk_size: int = 1 << 14) -> Iterator[np.ndarray]:
         self._require_fitted()
         x = as_byte_array(data)
-        for xs, feats, hs in self._chunks(x, chunk_size):
+        for _xs, feats, hs in self._chunks(x, chunk_size):
             base = np.exp(self.readout.log_probs(feats))
             p = self.smoother.probs(hs, base)
             yield np.log(p)

@@ -12,8 +12,8 @@ Solution for a ridge strength ``lam`` (the bias column is not penalised)::
 Ridge scores approximate conditional probabilities but are not a distribution (negative, unnormalised), and
 a softmax of them caps every probability near 1/256 * e^(tau * max s). The readout is calibrated with a
 power law instead: ``p_t(y) proportional to (max(s_t(y), 0) + eps)^tau``, i.e. a softmax of
-``tau * log(max(s, 0) + eps)``, which can express both sharp and flat distributions. ``lam`` and ``tau`` are chosen to minimise
-held-out bits per byte; one eigendecomposition of ``A`` serves every ``lam``.
+``tau * log(max(s, 0) + eps)``, which can express both sharp and flat distributions. ``lam``, ``eps`` and
+``tau`` are chosen to minimise held-out bits per byte; one eigendecomposition of ``A`` serves every ``lam``.
 """
 
 from __future__ import annotations
@@ -130,9 +130,10 @@ def fit_temperature(scores: np.ndarray, y: np.ndarray, lo: float = 0.1, hi: floa
 
 
 def fit_readout(stats: RidgeStats, features: np.ndarray, y: np.ndarray,
-                lams: tuple[float, ...] = (1e-4, 1e-3, 1e-2, 1e-1, 1.0), epsilons: tuple[float, ...] = (1e-4, 1e-3, 1e-2),
+                lams: tuple[float, ...] = (1e-4, 1e-3, 1e-2, 1e-1, 1.0),
+                epsilons: tuple[float, ...] = (1e-4, 1e-3, 1e-2),
                 max_rows: int = 16384) -> tuple[RidgeReadout, list[dict]]:
-    """Choose ``lam``, ``eps`` and ``tau`` on held-out ``(features, y)`` (at most ``max_rows`` evenly spaced rows).
+    """Choose ``lam``, ``eps`` and ``tau`` on held-out ``(features, y)`` (at most ``max_rows`` spread rows).
 
     Returns the readout and the selection curve.
     """
