@@ -310,20 +310,39 @@ class ByteLatentPredictiveCoder(CausalPredictor):
             return np.zeros((0, 256))
         return np.concatenate(list(self.iter_log_probs(x)))
 
-    def target_log_probs(self, data: BytesLike, chunk_size: int = 1 << 16,
+    def target_log_probs(self, data: BytesLike, chunk_size: int = 1 << 15,
                          progress: bool | None = None) -> np.ndarray:
-        """Fast path: only the probability of the byte that occurs (the chain is normalised per order)."""
+        """Fast path: only the probability of the byte that occurs (the chain is normalised per order).
+
+        The substrate scan runs sequentially (it carries state); the per-chunk readout and count lookups are
+        independent and run in a small thread pool (numpy releases the GIL in its array loops).
+        """
         self._require_fitted()
         x = as_byte_array(data)
         out = np.empty(len(x))
-        pos = 0
-        with ByteProgress(len(x), desc="score coder", enabled=progress) as bar:
+
+        def work(pos: int, xs: np.ndarray, feats: np.ndarray, hs: list) -> tuple[int, int]:
+            base = np.exp(self.readout.target_log_probs(feats, xs))
+            out[pos:pos + len(xs)] = np.log(self.smoother.target_probs(hs, xs, base))
+            return pos, len(xs)
+
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ByteProgress(len(x), desc="score coder", enabled=progress) as bar, \
+                ThreadPoolExecutor(max_workers=self.score_threads) as pool:
+            pending = []
+            pos = 0
             for xs, feats, hs in self._chunks(x, chunk_size):
-                base = np.exp(self.readout.target_log_probs(feats, xs))
-                out[pos:pos + len(xs)] = np.log(self.smoother.target_probs(hs, xs, base))
+                pending.append(pool.submit(work, pos, xs, feats, hs))
                 pos += len(xs)
-                bar.update(len(xs))
+                while len(pending) > self.score_threads:
+                    bar.update(pending.pop(0).result()[1])
+            for f in pending:
+                bar.update(f.result()[1])
         return out
+
+    #: threads used by :meth:`target_log_probs` (results do not depend on it)
+    score_threads: int = 2
 
     def stream(self) -> Stream:
         self._require_fitted()
