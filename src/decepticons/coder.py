@@ -100,6 +100,13 @@ def _features(substrate: Substrate, x: np.ndarray, state: np.ndarray) -> tuple[n
     return feats, end
 
 
+def _append_counts(counts: list[ContextCounts], new: ContextCounts, every: int = 8) -> list[ContextCounts]:
+    """Keep shard count tables, merging every ``every`` shards so memory follows the distinct events seen
+    rather than the corpus length (merging is an exact integer sum, so the result is order-independent)."""
+    counts = counts + [new]
+    return [ContextCounts.merge(counts)] if len(counts) >= every else counts
+
+
 def _shard_job(args: tuple) -> tuple[ContextCounts, RidgeStats]:
     config, x, history, state = args
     sub = make_substrate(config["substrate"], seed=config["seed"], **config["substrate_options"])
@@ -207,7 +214,7 @@ class ByteLatentPredictiveCoder(CausalPredictor):
             jobs = [(cfgd, np.array(x[s:e]), hist_for(s), starts[i]) for i, (s, e) in enumerate(bounds)]
             with ProcessPoolExecutor(max_workers=workers) as pool:
                 for (s, e), (cc, rs) in zip(bounds, pool.map(_shard_job, jobs)):
-                    counts.append(cc)
+                    counts = _append_counts(counts, cc)
                     ridge = ridge + rs
                     bar.update(e - s)
             return counts, ridge, st
@@ -218,7 +225,7 @@ class ByteLatentPredictiveCoder(CausalPredictor):
             rs = RidgeStats.zeros(self.substrate.state_size)
             rs.add(feats[::self.config.ridge_stride], xs[::self.config.ridge_stride])
             ridge = ridge + rs
-            counts.append(ContextCounts.from_data(xs, K, hist_for(s)))
+            counts = _append_counts(counts, ContextCounts.from_data(xs, K, hist_for(s)))
             st = st_next
             bar.update(e - s)
         return counts, ridge, st
