@@ -183,6 +183,16 @@ def lr_at(config: TrainConfig, step: int, elapsed: float = 0.0) -> float:
     return lo + (config.lr - lo) * 0.5 * (1.0 + math.cos(math.pi * p))
 
 
+def run_progress(config: TrainConfig, step: int, elapsed: float = 0.0) -> float:
+    """Fraction of the run done, in [0, 1]: the larger of the step and wall-clock fractions that are set."""
+    p = 0.0
+    if config.max_steps is not None:
+        p = max(p, step / max(1, config.max_steps))
+    if config.budget_seconds is not None:
+        p = max(p, elapsed / config.budget_seconds)
+    return min(1.0, max(0.0, p))
+
+
 # ============================================================================================== data
 def split_train_valid(data: np.ndarray, fraction: float) -> tuple[np.ndarray, np.ndarray]:
     """``(data[:cut], data[cut:])`` with the last ``fraction`` of the bytes held out (views, no copy)."""
@@ -683,6 +693,9 @@ class Trainer:
         lr = lr_at(cfg, self.step, self.elapsed)
         for g in self.opt.param_groups:
             g["lr"] = lr
+        hook = getattr(self.module, "set_training_progress", None)
+        if callable(hook):  # curricula (e.g. plato_mythos's depth budget) follow the same run progress
+            hook(run_progress(cfg, self.step, self.elapsed))
         autocast = cfg.amp and self.device.type == "cuda"
         with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=autocast):
             logits, new_state, extra = self.net(x, self.state, self.carried)
