@@ -49,6 +49,7 @@ class CoderConfig:
     substrate: str = "linear_memory"        # one of decepticons.substrates.SUBSTRATES
     substrate_options: dict[str, Any] = field(default_factory=dict)
     max_order: int = 7                       # longest exact context (bytes) in the count view
+    max_events_per_order: int = 2_000_000    # memory cap: rarest (context, byte) events beyond it are dropped
     holdout_fraction: float = 0.1            # tail of the training bytes used to choose hyper-parameters
     max_holdout_bytes: int = 200_000
     ridge_lambdas: tuple[float, ...] = (1e-4, 1e-3, 1e-2, 1e-1, 1.0)
@@ -58,7 +59,8 @@ class CoderConfig:
     seed: int = 0
 
     def validate(self) -> None:
-        for name in ("max_order", "max_holdout_bytes", "ridge_stride", "chunk_size", "train_sample_bytes", "seed"):
+        for name in ("max_order", "max_events_per_order", "max_holdout_bytes", "ridge_stride", "chunk_size",
+                     "train_sample_bytes", "seed"):
             v = getattr(self, name)
             if not isinstance(v, int) or isinstance(v, bool):
                 raise InputError(f"{name} must be an integer, got {v!r}")
@@ -67,6 +69,8 @@ class CoderConfig:
         lams = self.ridge_lambdas
         if not lams or not all(isinstance(v, (int, float)) and v > 0 for v in lams):
             raise InputError(f"ridge_lambdas must be a non-empty list of positive numbers, got {lams!r}")
+        if self.max_events_per_order < 1024:
+            raise InputError(f"max_events_per_order must be >= 1024, got {self.max_events_per_order}")
         if self.chunk_size > 1 << 24:
             raise InputError(f"chunk_size must be <= {1 << 24}, got {self.chunk_size}")
         if self.substrate not in SUBSTRATES:
@@ -100,11 +104,11 @@ def _features(substrate: Substrate, x: np.ndarray, state: np.ndarray) -> tuple[n
     return feats, end
 
 
-def _append_counts(counts: list[ContextCounts], new: ContextCounts, every: int = 8) -> list[ContextCounts]:
-    """Keep shard count tables, merging every ``every`` shards so memory follows the distinct events seen
-    rather than the corpus length (merging is an exact integer sum, so the result is order-independent)."""
+def _append_counts(counts: list[ContextCounts], new: ContextCounts, cap: int, every: int = 8) -> list[ContextCounts]:
+    """Keep shard count tables, merging every ``every`` shards (an exact integer sum) and capping each order at
+    ``cap`` events, so memory is bounded by ``cap`` rather than by the corpus length."""
     counts = counts + [new]
-    return [ContextCounts.merge(counts)] if len(counts) >= every else counts
+    return [ContextCounts.merge(counts, cap)] if len(counts) >= every else counts
 
 
 def _shard_job(args: tuple) -> tuple[ContextCounts, RidgeStats]:
@@ -214,7 +218,7 @@ class ByteLatentPredictiveCoder(CausalPredictor):
             jobs = [(cfgd, np.array(x[s:e]), hist_for(s), starts[i]) for i, (s, e) in enumerate(bounds)]
             with ProcessPoolExecutor(max_workers=workers) as pool:
                 for (s, e), (cc, rs) in zip(bounds, pool.map(_shard_job, jobs)):
-                    counts = _append_counts(counts, cc)
+                    counts = _append_counts(counts, cc, self.config.max_events_per_order)
                     ridge = ridge + rs
                     bar.update(e - s)
             return counts, ridge, st
@@ -225,7 +229,8 @@ class ByteLatentPredictiveCoder(CausalPredictor):
             rs = RidgeStats.zeros(self.substrate.state_size)
             rs.add(feats[::self.config.ridge_stride], xs[::self.config.ridge_stride])
             ridge = ridge + rs
-            counts = _append_counts(counts, ContextCounts.from_data(xs, K, hist_for(s)))
+            counts = _append_counts(counts, ContextCounts.from_data(xs, K, hist_for(s)),
+                                    self.config.max_events_per_order)
             st = st_next
             bar.update(e - s)
         return counts, ridge, st
@@ -252,7 +257,7 @@ class ByteLatentPredictiveCoder(CausalPredictor):
             hist = np.asarray(x[max(0, split - cfg.max_order):split])
             if n_hold > 0:
                 # choose lam, tau on the held-out tail
-                merged = ContextCounts.merge(counts)
+                merged = ContextCounts.merge(counts, cfg.max_events_per_order)
                 orders = merged.smoother_tables()
                 feats, _ = _features(self.substrate, hold, st_split)
                 readout, curve = fit_readout(ridge, feats, hold, cfg.ridge_lambdas)
@@ -274,7 +279,8 @@ class ByteLatentPredictiveCoder(CausalPredictor):
 
             W = RidgeSolver(ridge).solve(readout.lam)
             self.readout = RidgeReadout(W, readout.tau, readout.lam, readout.eps)
-            self.smoother = ContextSmoother(ContextCounts.merge(counts).smoother_tables(), disc, thetas)
+            merged = ContextCounts.merge(counts, cfg.max_events_per_order)
+            self.smoother = ContextSmoother(merged.smoother_tables(), disc, thetas)
         seconds = time.perf_counter() - t0
         # train bits/byte on (a spread sample of) the training bytes, with the final model
         sample = _spread_sample(x, cfg.train_sample_bytes, cfg.chunk_size)

@@ -87,14 +87,22 @@ class CountTable:
         return CountTable(uk, cnt.astype(np.int64), parents[first])
 
     @staticmethod
-    def merge(tables: list[CountTable]) -> CountTable:
+    def merge(tables: list[CountTable], cap: int | None = None) -> CountTable:
+        """Sum counts of equal keys; with ``cap``, keep only the ``cap`` most frequent events (ties broken by
+        key, so the result is deterministic). The cap bounds memory whatever the corpus size."""
         if len(tables) == 1:
-            return tables[0]
-        keys = np.concatenate([t.keys for t in tables])
-        uk, first, inv = np.unique(keys, return_index=True, return_inverse=True)
-        counts = np.bincount(inv, weights=np.concatenate([t.counts for t in tables]).astype(np.float64),
-                             minlength=len(uk)).astype(np.int64)
-        return CountTable(uk, counts, np.concatenate([t.parents for t in tables])[first])
+            out = tables[0]
+        else:
+            keys = np.concatenate([t.keys for t in tables])
+            uk, first, inv = np.unique(keys, return_index=True, return_inverse=True)
+            counts = np.bincount(inv, weights=np.concatenate([t.counts for t in tables]).astype(np.float64),
+                                 minlength=len(uk)).astype(np.int64)
+            out = CountTable(uk, counts, np.concatenate([t.parents for t in tables])[first])
+        if cap is not None and len(out.keys) > cap:
+            order = np.lexsort((out.keys, -out.counts))[:cap]   # most frequent first, then by key
+            keep = np.sort(order)
+            out = CountTable(out.keys[keep], out.counts[keep], out.parents[keep])
+        return out
 
 
 class ContextCounts:
@@ -115,9 +123,9 @@ class ContextCounts:
         return ContextCounts(max_order, tables)
 
     @staticmethod
-    def merge(parts: list[ContextCounts]) -> ContextCounts:
+    def merge(parts: list[ContextCounts], cap: int | None = None) -> ContextCounts:
         K = parts[0].max_order
-        return ContextCounts(K, [CountTable.merge([p.tables[k] for p in parts]) for k in range(K + 1)])
+        return ContextCounts(K, [CountTable.merge([p.tables[k] for p in parts], cap) for k in range(K + 1)])
 
     def smoother_tables(self) -> list[SmoothedOrder]:
         """Per-order lookup tables: raw counts at the top order, KN continuation counts below."""
