@@ -32,6 +32,7 @@ from .predictor import LN2, CausalPredictor, Stream
 from .readouts.ridge import RidgeReadout, RidgeStats, fit_readout
 from .runtime.progress import ByteProgress
 from .runtime.reports import FitReport
+from .runtime.search import golden_min
 from .substrates import SUBSTRATES, Substrate, make_substrate
 from .views.context_counts import (
     ContextCounts,
@@ -128,34 +129,19 @@ def _fit_smoothing(stats: list, base: np.ndarray) -> tuple[np.ndarray, np.ndarra
         p = ContextSmoother.chain_target(stats, base, dd, tt)
         return float(-np.log(np.maximum(p, 1e-300)).mean() / LN2)
 
-    def golden(f, a: float, b: float, iters: int = 14) -> float:
-        g = (np.sqrt(5) - 1) / 2
-        c, e = b - g * (b - a), a + g * (b - a)
-        fc, fe = f(c), f(e)
-        for _ in range(iters):
-            if fc < fe:
-                b, e, fe = e, c, fc
-                c = b - g * (b - a)
-                fc = f(c)
-            else:
-                a, c, fc = c, e, fe
-                e = a + g * (b - a)
-                fe = f(e)
-        return (a + b) / 2
-
     for _sweep in range(2):
         for k in reversed(range(K1)):
             def fd(v: float, k: int = k) -> float:
                 dd = d.copy()
                 dd[k] = v
                 return bits(dd, th)
-            d[k] = golden(fd, 0.0, 0.99)
+            d[k] = golden_min(fd, 0.0, 0.99, iters=14)
 
             def ft(v: float, k: int = k) -> float:
                 tt = th.copy()
                 tt[k] = np.expm1(v)
                 return bits(d, tt)
-            th[k] = np.expm1(golden(ft, 0.0, np.log1p(64.0)))
+            th[k] = np.expm1(golden_min(ft, 0.0, np.log1p(64.0), iters=14))
     return d, th, bits(d, th)
 
 

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..predictor import LN2, log_softmax
+from ..runtime.search import golden_min
 
 
 @dataclass
@@ -112,20 +113,7 @@ def fit_temperature(scores: np.ndarray, y: np.ndarray, lo: float = 0.1, hi: floa
     def bits(log_tau: float) -> float:
         return float(-log_softmax(np.exp(log_tau) * scores)[idx, y].mean() / LN2)
 
-    a, b = np.log(lo), np.log(hi)
-    g = (np.sqrt(5) - 1) / 2
-    c, d = b - g * (b - a), a + g * (b - a)
-    fc, fd = bits(c), bits(d)
-    for _ in range(iters):
-        if fc < fd:
-            b, d, fd = d, c, fc
-            c = b - g * (b - a)
-            fc = bits(c)
-        else:
-            a, c, fc = c, d, fd
-            d = a + g * (b - a)
-            fd = bits(d)
-    x = (a + b) / 2
+    x = golden_min(bits, np.log(lo), np.log(hi), iters)
     return float(np.exp(x)), bits(x)
 
 
