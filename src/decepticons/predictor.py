@@ -154,6 +154,14 @@ class CausalPredictor(ABC):
                 "context_length": self.context_length}
 
 
+def log_probs_from_chunks(model: CausalPredictor, data: BytesLike) -> np.ndarray:
+    """``log_probs`` for models whose primary path is :meth:`CausalPredictor.iter_log_probs`."""
+    x = as_byte_array(data)
+    if len(x) == 0:
+        return np.zeros((0, VOCAB))
+    return np.concatenate(list(model.iter_log_probs(x)), axis=0)
+
+
 class RecomputeStream(Stream):
     """Reference stream for any predictor: recompute ``log_probs`` on the whole history each step.
 

@@ -21,7 +21,7 @@ import torch
 from decepticons.codecs import BytesLike, as_byte_array
 from decepticons.errors import InputError
 from decepticons.models.torch_predictor import TorchPredictor
-from decepticons.predictor import Stream
+from decepticons.predictor import Stream, log_probs_from_chunks
 
 from .config import PlatoMythosConfig
 from .model import MythosCache, PlatoMythos
@@ -119,10 +119,7 @@ class MythosPredictor(TorchPredictor):
             self.module.train(was)
 
     def log_probs(self, data: BytesLike) -> np.ndarray:
-        x = as_byte_array(data)
-        if len(x) == 0:
-            return np.zeros((0, 256))
-        return np.concatenate(list(self.iter_log_probs(x)), axis=0)
+        return log_probs_from_chunks(self, data)
 
     def stream(self) -> MythosStream:
         return MythosStream(self)

@@ -19,7 +19,7 @@ from torch import nn
 from ..causal_bank import CausalBankConfig
 from ..codecs import BytesLike, as_byte_array
 from ..errors import InputError
-from ..predictor import Stream
+from ..predictor import Stream, log_probs_from_chunks
 from .causal_bank_torch import CausalBankModel
 from .torch_predictor import TorchPredictor
 
@@ -94,10 +94,7 @@ class CausalBankPredictor(TorchPredictor):
             self.module.train(was)
 
     def log_probs(self, data: BytesLike) -> np.ndarray:
-        x = as_byte_array(data)
-        if len(x) == 0:
-            return np.zeros((0, 256))
-        return np.concatenate(list(self.iter_log_probs(x)), axis=0)
+        return log_probs_from_chunks(self, data)
 
     def stream(self) -> Stream:
         return CausalBankStream(self)
