@@ -118,7 +118,7 @@ def test_size_close_to_ideal_code_length(which, ngram, mixer):
 
 def test_mixer_batched_coding_frequencies_equal_stream(mixer):
     data = np.frombuffer(TEXT[:300], dtype=np.uint8)
-    batched = np.concatenate(list(mixer.coding_freq_blocks(data, 64)), axis=0)
+    batched = np.concatenate([b.copy() for b in mixer.coding_freq_blocks(data, 64)], axis=0)
     st = mixer.stream()
     rows = []
     for b in data:

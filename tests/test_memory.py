@@ -156,6 +156,47 @@ def test_table_growth_preserves_predictions():
         st.push(int(b))
 
 
+@pytest.mark.parametrize("use_numba", [False, True] if numba_available() else [False])
+def test_compaction_keeps_lists_and_makes_them_contiguous(use_numba):
+    rng = np.random.default_rng(2)
+    x = rng.integers(0, 6, size=3000, dtype=np.uint8)
+    m = NGramPredictor(orders=[1, 3, 5], use_numba=use_numba)
+    m.tables = CountTables(cap=16, nodes=16)
+    m._learn(m.tables, x[:2000], np.zeros(2000))  # grows (and compacts) many times, not compacted at the end
+    tb = m.tables
+
+    def lists(t):
+        out = {}
+        for s in np.flatnonzero(t.keys):
+            node, items = t.heads[s], []
+            while node >= 0:
+                items.append((int(t.nbyte[node]), int(t.ncnt[node])))
+                node = t.nnext[node]
+            out[int(t.keys[s])] = items
+        return out
+
+    # scatter the pool first (reverse node order), so compaction has work to do
+    n = tb.n_nodes
+    perm = np.arange(n)[::-1]
+    inv = np.empty(n, dtype=np.int64)
+    inv[perm] = np.arange(n)
+    nb, nc, nn = tb.nbyte.copy(), tb.ncnt.copy(), tb.nnext.copy()
+    nb[:n], nc[:n] = tb.nbyte[perm], tb.ncnt[perm]
+    nn[:n] = np.where(tb.nnext[perm] >= 0, inv[np.maximum(tb.nnext[perm], 0)], -1)
+    tb.nbyte, tb.ncnt, tb.nnext = nb, nc, nn
+    tb.heads[:] = np.where(tb.heads >= 0, inv[np.maximum(tb.heads, 0)], -1)
+    before, lp = lists(tb), m.log_probs(x[2000:])
+    assert not all(tb.nnext[tb.heads[s]] in (-1, tb.heads[s] + 1) for s in np.flatnonzero(tb.heads >= 0))
+    tb.compact(use_numba)
+    assert lists(tb) == before
+    for s in np.flatnonzero(tb.heads >= 0):  # every list occupies consecutive nodes
+        node = tb.heads[s]
+        while tb.nnext[node] >= 0:
+            assert tb.nnext[node] == node + 1
+            node = tb.nnext[node]
+    assert np.array_equal(m.log_probs(x[2000:]), lp)
+
+
 def test_backoff_weights_are_a_prefix_time_mixture():
     m = BackoffPredictor(orders=3)
     m.fit(TEXT)

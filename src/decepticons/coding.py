@@ -78,8 +78,8 @@ def _quantize_f64(p: np.ndarray, use_numba: bool = True) -> np.ndarray:
     return out
 
 
-def _stream_freqs(st) -> np.ndarray:
-    """Coding frequencies (float64[256]) for the stream's next byte.
+def _freqs_fn(st):
+    """The function giving the coding frequencies (float64[256]) of the stream's next byte.
 
     A stream may offer ``coding_freqs()`` (its own distribution quantised the same way, without the
     round trip through logarithms); otherwise ``exp(log_probs())`` is quantised. Encoder and decoder
@@ -87,9 +87,18 @@ def _stream_freqs(st) -> np.ndarray:
     """
     fn = getattr(st, "coding_freqs", None)
     if fn is not None:
-        return fn()
-    lp = np.asarray(st.log_probs(), dtype=np.float64)
-    return _quantize_f64(np.exp(lp - lp.max()))
+        return fn
+
+    def from_log_probs() -> np.ndarray:
+        lp = np.asarray(st.log_probs(), dtype=np.float64)
+        return _quantize_f64(np.exp(lp - lp.max()))
+
+    return from_log_probs
+
+
+def _stream_freqs(st) -> np.ndarray:
+    """Coding frequencies (float64[256]) for the stream's next byte (see :func:`_freqs_fn`)."""
+    return _freqs_fn(st)()
 
 
 def _stream_probs(st) -> np.ndarray:
@@ -197,15 +206,16 @@ def decompress(model: CausalPredictor, blob: bytes | bytearray | memoryview,
     fam = constriction.stream.model.Categorical(perfect=False)
     dec = constriction.stream.queue.RangeDecoder(words)
     st = model.stream()
+    freqs, push, decode = _freqs_fn(st), st.push, dec.decode
     out = np.empty(length, dtype=np.uint8)
     row = np.empty((1, 256), dtype=np.float64)
     try:
         with ByteProgress(length, desc=f"decompress {model.name}", enabled=progress) as bar:
             for t in range(length):
-                row[0] = _stream_freqs(st)
-                b = int(dec.decode(fam, row)[0])
+                row[0] = freqs()
+                b = int(decode(fam, row)[0])
                 out[t] = b
-                st.push(b)
+                push(b)
                 if (t & 0xFFFF) == 0xFFFF:
                     bar.update(0x10000)
     except (AssertionError, ValueError, RuntimeError) as e:

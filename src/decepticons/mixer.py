@@ -222,11 +222,14 @@ class MixerPredictor(CausalPredictor):
     def _blocks(self, x: np.ndarray, chunk: int, mode: int, learn: bool,
                 st: dict[str, Any] | None = None, doc_reset: int = 0) -> Iterator[np.ndarray]:
         st = st if st is not None else self._state(min(len(x), 1 << 20), learn)
+        # mode 2 (coding frequencies, consumed at once by the coder) reuses one buffer: fresh pages for
+        # every block would cost more than the model itself
+        buf = np.empty((min(chunk, len(x)), 256)) if mode == 2 else None
         for c0, ext in zip(range(0, len(x), chunk), self._expert_blocks(x, chunk)):
             if doc_reset and c0 and c0 % doc_reset == 0:
                 st["doc"] = self._doc_state()
             end = min(len(x), c0 + chunk)
-            out = np.empty((end - c0, 256 if mode != 1 else 1))
+            out = buf[:end - c0] if buf is not None else np.empty((end - c0, 256 if mode != 1 else 1))
             self._run(st, x, c0, end, learn, ext, c0 if ext.shape[1] else 0, out, c0, mode)
             yield out
 
@@ -256,6 +259,7 @@ class MixerPredictor(CausalPredictor):
                 total -= float(block.sum())
                 bar.update(len(block))
         self.tables = st["tables"]
+        self.tables.compact(self.use_numba)  # contiguous follower lists: faster scoring, same predictions
         seconds = time.perf_counter() - t0
         report = FitReport(model=self.name, train_bytes=len(x), seconds=seconds,
                            train_bits_per_byte=total / LN2 / len(x), workers=1,
@@ -298,7 +302,8 @@ class MixerPredictor(CausalPredictor):
         return np.concatenate(list(self.iter_log_probs(x, chunk_size=1 << 16)), axis=0)
 
     def coding_freq_blocks(self, data: BytesLike, chunk: int) -> Iterator[np.ndarray]:
-        """Quantised coding frequencies in batches; equal to ``stream().coding_freqs()`` step by step."""
+        """Quantised coding frequencies in batches; equal to ``stream().coding_freqs()`` step by step.
+        Every block is a view of one reused buffer: use (or copy) it before asking for the next."""
         x = np.asarray(as_byte_array(data))
         yield from self._blocks(x, chunk, mode=2, learn=self.online)
 
@@ -379,8 +384,9 @@ def _rechunk(it: Iterator[np.ndarray], chunk: int) -> Iterator[np.ndarray]:
 class MixerStream(Stream):
     """Step-by-step path of the mixer: the same kernels as ``log_probs``, one position per call.
 
-    Each byte costs two compiled calls (``stream_predict``, ``stream_learn``) whose argument tuples are
-    built once and rebuilt only when a table grows.
+    Each byte costs one compiled call (``stream_step``): it learns the byte pushed last, then predicts the
+    next position. ``push`` only records the byte; the call happens when a prediction is next asked for
+    (or at the next ``push``). The argument tuple is built once and rebuilt only when a table grows.
     """
 
     def __init__(self, model: MixerPredictor) -> None:
@@ -393,34 +399,43 @@ class MixerStream(Stream):
         self.tpos = np.zeros(1, dtype=np.int64)
         self.freqs = np.zeros(256)
         self.orders = np.asarray(model.orders, dtype=np.int64)
+        self._pending = -1  # byte pushed but not yet learned (learned by the next compiled call)
         self._cached = False
         self._build()
 
     @property
     def t(self) -> int:
-        return int(self.tpos[0])
+        return int(self.tpos[0]) + (self._pending >= 0)
 
     def _build(self) -> None:
         st, m = self.st, self.m
         tb: CountTables = st["tables"]
-        doc = m._doc_tuple(st["doc"])
-        self._pargs = (tb.tot, tb.uniq, tb.heads, tb.nbyte, tb.ncnt, tb.nnext, tb.c0, tb.meta, tb.keys, self.hist,
-                       self.tpos, self.orders, m.discount, m.escape, st["W1"], st["W2"], self.ext, st["mstate"],
-                       st["mconf"], st["ctxk"], st["slots"], st["P"], st["X"], st["z"], st["p"], st["info"],
-                       st["sel"], st["A1"], st["A2"], st["aux"], st["pf"], st["lrow"], bool(m.lr[2] > 0.0),
-                       int(m.lr[3]), st["see"], st["see_e"], st["see_idx"], doc, self.freqs)
-        self._largs = (tb.keys, tb.tot, tb.uniq, tb.heads, tb.nbyte, tb.ncnt, tb.nnext, tb.c0, tb.meta, self.hist,
-                       self.tpos, m.exclusion, m.max_total, st["W1"], st["W2"], m.lr, st["mtab"], st["mstate"],
-                       st["mconf"], m.match_min, st["ctxk"], st["slots"], st["X"], st["p"], st["sel"],
-                       len(m.orders), st["A1"], st["A2"], st["aux"], m.discount, m.escape, st["see"],
-                       st["see_e"], st["see_idx"], doc, m.online)
+        self._args = (tb.tot, tb.uniq, tb.heads, tb.nbyte, tb.ncnt, tb.nnext, tb.c0, tb.meta, tb.keys, self.hist,
+                      self.tpos, self.orders, m.discount, m.escape, st["W1"], st["W2"], self.ext, st["mstate"],
+                      st["mconf"], st["ctxk"], st["slots"], st["P"], st["X"], st["z"], st["p"], st["info"],
+                      st["sel"], st["A1"], st["A2"], st["aux"], st["pf"], st["lrow"], m.lr, m.exclusion,
+                      m.max_total, st["mtab"], m.match_min, st["see"], st["see_e"], st["see_idx"],
+                      m._doc_tuple(st["doc"]), self.freqs, m.online)
 
     def _predict(self) -> None:
         if self._cached:
             return
         for j, es in enumerate(self.experts):
             self.ext[0, j] = es.log_probs()
-        self.k.stream_predict(*self._pargs)
+        if self._pending >= 0 and self.tpos[0] >= len(self.hist):
+            self.hist = np.concatenate([self.hist, np.zeros(len(self.hist), dtype=np.uint8)])
+            self._build()
+        while self.k.stream_step(*self._args, self._pending):
+            st, m = self.st, self.m
+            tb: CountTables = st["tables"]
+            tb.grow(len(m.orders) + m.word, m.use_numba)
+            # slots from the prediction are stale after a rehash: refresh them (same values otherwise)
+            self.k.lookup_slots(tb.keys, st["ctxk"], st["slots"])
+            dt: CountTables = st["doc"]["tables"]
+            dt.grow(len(m.doc_orders), m.use_numba)
+            self.k.lookup_slots(dt.keys, st["doc"]["ctxk"], st["doc"]["slots"])
+            self._build()
+        self._pending = -1
         self._cached = True
 
     def log_probs(self) -> np.ndarray:
@@ -439,20 +454,8 @@ class MixerStream(Stream):
         byte = int(byte)
         if not 0 <= byte < 256:
             raise InputError(f"byte must be in 0..255, got {byte}")
-        self._predict()
-        if self.tpos[0] >= len(self.hist):
-            self.hist = np.concatenate([self.hist, np.zeros(len(self.hist), dtype=np.uint8)])
-            self._build()
-        while self.k.stream_learn(*self._largs, byte):
-            st, m = self.st, self.m
-            tb: CountTables = st["tables"]
-            tb.grow(len(m.orders) + m.word, m.use_numba)
-            # slots from the prediction are stale after a rehash: refresh them (same values otherwise)
-            self.k.lookup_slots(tb.keys, st["ctxk"], st["slots"])
-            dt: CountTables = st["doc"]["tables"]
-            dt.grow(len(m.doc_orders), m.use_numba)
-            self.k.lookup_slots(dt.keys, st["doc"]["ctxk"], st["doc"]["slots"])
-            self._build()
+        self._predict()  # the prediction at t is what learning from ``byte`` needs
+        self._pending = byte
+        self._cached = False
         for es in self.experts:
             es.push(byte)
-        self._cached = False

@@ -116,6 +116,7 @@ class CountMemory(CausalPredictor):
         t0 = time.perf_counter()
         tgt = np.zeros(len(x))
         self._learn(self.tables, x, tgt, progress=progress)
+        self.tables.compact(self.use_numba)  # contiguous follower lists: faster scoring, same predictions
         seconds = time.perf_counter() - t0
         report = FitReport(model=self.name, train_bytes=len(x), seconds=seconds,
                            train_bits_per_byte=float(-tgt.sum() / LN2 / len(x)), workers=1,

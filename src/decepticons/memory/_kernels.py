@@ -134,13 +134,16 @@ def predict_orders(tot, uniq, heads, nbyte, ncnt, nnext, c0, meta, slots, disc, 
     if n0 > 0:
         inv = 1.0 / (n0 + beta[0])
         g = (disc[0] * u0 + beta[0]) * inv / 256.0
+        lg = math.log(g)
         for c in range(256):
-            v = g
             n = c0[c]
             if n > 0:
-                v += (n - disc[0]) * inv
-            P[c] = v
-            L[0, c] = math.log(v)
+                v = g + (n - disc[0]) * inv
+                P[c] = v
+                L[0, c] = math.log(v)
+            else:
+                P[c] = g
+                L[0, c] = lg
     else:
         for c in range(256):
             P[c] = 1.0 / 256.0
@@ -211,13 +214,16 @@ def predict_orders_see(tot, uniq, heads, nbyte, ncnt, nnext, c0, meta, slots, di
     if n0 > 0:
         inv = 1.0 / (n0 + beta[0])
         g = (disc[0] * u0 + beta[0]) * inv / 256.0
+        lg = math.log(g)
         for c in range(256):
-            v = g
             n = c0[c]
             if n > 0:
-                v += (n - disc[0]) * inv
-            P[c] = v
-            L[0, c] = math.log(v)
+                v = g + (n - disc[0]) * inv
+                P[c] = v
+                L[0, c] = math.log(v)
+            else:
+                P[c] = g
+                L[0, c] = lg
     else:
         for c in range(256):
             P[c] = 1.0 / 256.0
@@ -445,6 +451,25 @@ def rehash(keys, heads, tot, uniq, nkeys, nheads, ntot, nuniq):
             nuniq[j] = uniq[i]
 
 
+def compact_nodes(keys, heads, nbyte, ncnt, nnext, nb, nc, nn):
+    """Copy every context's follower list into ``nb, nc, nn`` contiguously, in list order, and point
+    ``heads`` at the copies; returns the number of nodes copied. Traversal order (hence every sum) is
+    unchanged; only memory locality improves (one context's followers share cache lines)."""
+    j = 0
+    for s in range(keys.shape[0]):
+        node = heads[s]
+        if keys[s] == 0 or node < 0:
+            continue
+        heads[s] = j
+        while node >= 0:
+            nb[j] = nbyte[node]
+            nc[j] = ncnt[node]
+            node = nnext[node]
+            nn[j] = j + 1 if node >= 0 else -1
+            j += 1
+    return j
+
+
 def has_room(keys, meta, nbyte, no):
     """Whether one more position (at most ``no`` new contexts and followers) fits without growing."""
     return (meta[1] + no) * 10 < keys.shape[0] * 7 and meta[0] + no + 1 < nbyte.shape[0]
@@ -534,10 +559,17 @@ def mix_update(X, W1, s1, W2, s2, p, byte, lr1, lr2):
         r2 = lr2 * (1.0 + 4096.0 / (1024.0 + W2[s2, n_in]))
         W2[s2, n_in] += 1.0
     for i in range(n_in):
-        e = 0.0
-        for c in range(256):
-            e += p[c] * X[i, c]
-        g = X[i, byte] - e
+        # four interleaved partial sums (fixed order, so both paths agree) let the CPU overlap the adds
+        e0 = 0.0
+        e1 = 0.0
+        e2 = 0.0
+        e3 = 0.0
+        for c in range(0, 256, 4):
+            e0 += p[c] * X[i, c]
+            e1 += p[c + 1] * X[i, c + 1]
+            e2 += p[c + 2] * X[i, c + 2]
+            e3 += p[c + 3] * X[i, c + 3]
+        g = X[i, byte] - ((e0 + e1) + (e2 + e3))
         W1[s1, i] += r1 * g
         W2[s2, i] += r2 * g
 
@@ -846,33 +878,30 @@ def backoff_run(keys, tot, uniq, heads, nbyte, ncnt, nnext, c0, meta, hist, star
     return end
 
 
-def stream_predict(tot, uniq, heads, nbyte, ncnt, nnext, c0, meta, keys, hist, tpos, orders, disc, beta,
-                   W1, W2, ext, mstate, mconf, ctxk, slots, P, X, z, p, info, sel, A1, A2, aux, pf, lrow, apm_on,
-                   indep, see, see_e, see_idx, doc, freqs):
-    """Stream path, one call per byte: :func:`mixer_predict_step` at ``t = tpos[0]`` and the quantised
-    coding frequencies of the result into ``freqs``."""
+def stream_step(tot, uniq, heads, nbyte, ncnt, nnext, c0, meta, keys, hist, tpos, orders, disc, beta,
+                W1, W2, ext, mstate, mconf, ctxk, slots, P, X, z, p, info, sel, A1, A2, aux, pf, lrow, lr,
+                exclusion, max_total, mtab, min_len, see, see_e, see_idx, doc, freqs, online, byte):
+    """Stream path, one compiled call per byte. When ``byte >= 0`` it is the byte at ``t = tpos[0]``
+    (predicted by the previous call): record it, learn from it (when ``online``) and advance t. Then
+    predict the new position (:func:`mixer_predict_step`) and quantise the result into ``freqs``.
+    Returns 1, having done nothing, when a table must grow before ``byte`` can be learned; else 0."""
+    no = orders.shape[0]
+    if byte >= 0:
+        t = tpos[0]
+        if online:
+            if not has_room(keys, meta, nbyte, ctxk.shape[0]) or not has_room(doc[0], doc[8], doc[4],
+                                                                              doc[10].shape[0]):
+                return 1
+        hist[t] = byte
+        if online:
+            mixer_learn_step(keys, tot, uniq, heads, nbyte, ncnt, nnext, c0, meta, hist, t, exclusion,
+                             max_total, W1, W2, lr, mtab, mstate, mconf, min_len, ctxk, slots, X, p, sel, no,
+                             A1, A2, aux, disc, beta, see, see_e, see_idx, doc)
+        tpos[0] = t + 1
     mixer_predict_step(tot, uniq, heads, nbyte, ncnt, nnext, c0, meta, keys, hist, tpos[0], orders, disc, beta,
                        W1, W2, ext, 0, mstate, mconf, ctxk, slots, P, X, z, p, info, sel, A1, A2, aux, pf, lrow,
-                       apm_on, indep, see, see_e, see_idx, doc)
+                       lr[2] > 0.0, int(lr[3]), see, see_e, see_idx, doc)
     quantize_probs(pf, freqs)
-
-
-def stream_learn(keys, tot, uniq, heads, nbyte, ncnt, nnext, c0, meta, hist, tpos, exclusion, max_total,
-                 W1, W2, lr, mtab, mstate, mconf, min_len, ctxk, slots, X, p, sel, nchain, A1, A2, aux,
-                 disc, beta, see, see_e, see_idx, doc, online, byte):
-    """Stream path: record ``byte`` at ``t = tpos[0]``, learn from it (when ``online``) and advance t.
-    Returns 1 without doing anything when a table must grow first, else 0."""
-    t = tpos[0]
-    if online:
-        if not has_room(keys, meta, nbyte, ctxk.shape[0]) or not has_room(doc[0], doc[8], doc[4],
-                                                                          doc[10].shape[0]):
-            return 1
-    hist[t] = byte
-    if online:
-        mixer_learn_step(keys, tot, uniq, heads, nbyte, ncnt, nnext, c0, meta, hist, t, exclusion, max_total,
-                         W1, W2, lr, mtab, mstate, mconf, min_len, ctxk, slots, X, p, sel, nchain, A1, A2, aux,
-                         disc, beta, see, see_e, see_idx, doc)
-    tpos[0] = t + 1
     return 0
 
 
@@ -912,10 +941,10 @@ def quantize_probs(p, out):
 
 _ORDER = ["_slot", "find_slot", "flat_row", "_see_bucket", "predict_orders_see", "see_learn", "_is_letter",
           "ctx_keys", "lookup_slots", "predict_orders", "target_logp", "_halve", "update_counts", "rehash",
+          "compact_nodes",
           "has_room", "ngram_run", "ngram_fit_run", "mix_predict", "mix_update", "select1", "match_update",
           "match_row", "match_learn", "quantize_probs", "apm_predict", "apm_learn", "mixer_predict_step",
-          "mixer_learn_step", "mixer_run", "records_run", "backoff_run", "stream_predict",
-          "stream_learn"]
+          "mixer_learn_step", "mixer_run", "records_run", "backoff_run", "stream_step"]
 
 
 class _Kernels:
