@@ -121,19 +121,13 @@ def lookup_slots(keys, ctxk, slots):
         slots[i] = s
 
 
-def predict_orders(tot, uniq, heads, nbyte, ncnt, nnext, c0, meta, slots, disc, beta, P, L, info, nchain):
-    """Fill ``L[r]`` = log p_r (r = 0: order 0, r = i+1: ``orders[i]``); ``P`` ends as p_top.
-
-    ``info`` receives [highest order index with a seen context, its N, its u].
-    Untouched entries of ``L[r]`` are ``L[r-1] + log gamma_r``; followers are re-logged from ``P``.
-    Slots past ``nchain`` (word contexts) are not chained: their parent is the uniform distribution,
-    ``p_w(c) = max(n(c) - d, 0) / (N + b) + gamma / 256`` (uniform when unseen).
-    """
+def order0_rows(tot, uniq, heads, nbyte, ncnt, nnext, c0, meta, slots, disc, beta, P, L, nchain):
+    """Start of the chain: ``P = p_0`` and ``L[0] = log p_0`` (order 0 over a uniform floor; one log for
+    all unseen bytes), and the unchained rows ``L[i + 1]`` for slots ``i >= nchain`` (:func:`flat_row`)."""
     n0 = meta[2]
-    u0 = meta[3]
     if n0 > 0:
         inv = 1.0 / (n0 + beta[0])
-        g = (disc[0] * u0 + beta[0]) * inv / 256.0
+        g = (disc[0] * meta[3] + beta[0]) * inv / 256.0
         lg = math.log(g)
         for c in range(256):
             n = c0[c]
@@ -148,11 +142,22 @@ def predict_orders(tot, uniq, heads, nbyte, ncnt, nnext, c0, meta, slots, disc, 
         for c in range(256):
             P[c] = 1.0 / 256.0
             L[0, c] = NEG_LOG_256
-    hi = 0
-    hin = n0
-    hiu = u0
     for i in range(nchain, slots.shape[0]):
         flat_row(tot, uniq, heads, nbyte, ncnt, nnext, slots[i], disc[i + 1], beta[i + 1], L[i + 1])
+
+
+def predict_orders(tot, uniq, heads, nbyte, ncnt, nnext, c0, meta, slots, disc, beta, P, L, info, nchain):
+    """Fill ``L[r]`` = log p_r (r = 0: order 0, r = i+1: ``orders[i]``); ``P`` ends as p_top.
+
+    ``info`` receives [highest order index with a seen context, its N, its u].
+    Untouched entries of ``L[r]`` are ``L[r-1] + log gamma_r``; followers are re-logged from ``P``.
+    Slots past ``nchain`` (word contexts) are not chained: their parent is the uniform distribution,
+    ``p_w(c) = max(n(c) - d, 0) / (N + b) + gamma / 256`` (uniform when unseen).
+    """
+    order0_rows(tot, uniq, heads, nbyte, ncnt, nnext, c0, meta, slots, disc, beta, P, L, nchain)
+    hi = 0
+    hin = meta[2]
+    hiu = meta[3]
     for i in range(nchain):
         r = i + 1
         s = slots[i]
@@ -209,30 +214,10 @@ def predict_orders_see(tot, uniq, heads, nbyte, ncnt, nnext, c0, meta, slots, di
 
     ``see`` starts at 0 (the formula) and is trained by :func:`see_learn`; ``see_e[i]`` / ``see_idx[i]``
     keep the escape and table cell used by chain order i (cell -1: unseen context)."""
-    n0 = meta[2]
-    u0 = meta[3]
-    if n0 > 0:
-        inv = 1.0 / (n0 + beta[0])
-        g = (disc[0] * u0 + beta[0]) * inv / 256.0
-        lg = math.log(g)
-        for c in range(256):
-            n = c0[c]
-            if n > 0:
-                v = g + (n - disc[0]) * inv
-                P[c] = v
-                L[0, c] = math.log(v)
-            else:
-                P[c] = g
-                L[0, c] = lg
-    else:
-        for c in range(256):
-            P[c] = 1.0 / 256.0
-            L[0, c] = NEG_LOG_256
+    order0_rows(tot, uniq, heads, nbyte, ncnt, nnext, c0, meta, slots, disc, beta, P, L, nchain)
     hi = 0
-    hin = n0
-    hiu = u0
-    for i in range(nchain, slots.shape[0]):
-        flat_row(tot, uniq, heads, nbyte, ncnt, nnext, slots[i], disc[i + 1], beta[i + 1], L[i + 1])
+    hin = meta[2]
+    hiu = meta[3]
     for i in range(nchain):
         r = i + 1
         s = slots[i]
@@ -939,9 +924,9 @@ def quantize_probs(p, out):
     out[best] += (1 << QUANT_BITS) - tot
 
 
-_ORDER = ["_slot", "find_slot", "flat_row", "_see_bucket", "predict_orders_see", "see_learn", "_is_letter",
-          "ctx_keys", "lookup_slots", "predict_orders", "target_logp", "_halve", "update_counts", "rehash",
-          "compact_nodes",
+_ORDER = ["_slot", "find_slot", "flat_row", "order0_rows", "_see_bucket", "predict_orders_see", "see_learn",
+          "_is_letter", "ctx_keys", "lookup_slots", "predict_orders", "target_logp", "_halve", "update_counts",
+          "rehash", "compact_nodes",
           "has_room", "ngram_run", "ngram_fit_run", "mix_predict", "mix_update", "select1", "match_update",
           "match_row", "match_learn", "quantize_probs", "apm_predict", "apm_learn", "mixer_predict_step",
           "mixer_learn_step", "mixer_run", "records_run", "backoff_run", "stream_step"]
