@@ -2,6 +2,7 @@
 peak memory. Each repetition runs in a fresh child process so its peak RSS is its own; figures are medians.
 
     python benchmarks/bench_coder.py [--train T --valid V] [--repeats 3] [--workers 1]
+    python benchmarks/bench_coder.py --memory-scaling [--train T]    # section "coder-memory"
 """
 
 from __future__ import annotations
@@ -37,6 +38,50 @@ if sample == "1":
 print(json.dumps(out))
 """
 
+MEM_CHILD = r"""
+import json, resource, sys
+import numpy as np
+from decepticons import ByteLatentPredictiveCoder
+from decepticons.data import read_corpus
+tr = np.asarray(read_corpus(sys.argv[1]))
+n, mode = int(sys.argv[2]), sys.argv[3]
+x = np.concatenate([tr, tr[::-1]]) if mode == "reversed" else tr[:n]
+m = ByteLatentPredictiveCoder()
+r = m.fit(x)
+peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+print(json.dumps({"bytes": len(x), "fit_s": r.seconds, "peak_mb": peak,
+                  "events": [len(o.keys) for o in m.smoother.orders], "cap": m.config.max_events_per_order}))
+"""
+
+
+def memory_scaling(train: str) -> None:
+    """Peak RSS of a fit on a quarter of train, all of train, and train followed by train reversed."""
+    size = Path(train).stat().st_size
+    runs = []
+    for n, mode in ((size // 4, "prefix"), (size, "prefix"), (2 * size, "reversed")):
+        r = subprocess.run([sys.executable, "-c", MEM_CHILD, train, str(n), mode], capture_output=True, text=True,
+                           check=True)
+        runs.append(json.loads(r.stdout.strip().splitlines()[-1]))
+        print(runs[-1], file=sys.stderr)
+    cap = runs[0]["cap"]
+    md = [
+        "### Default coder: memory vs corpus size",
+        "",
+        f"Command: `{command_line()}` at commit `{git_rev()}`. Machine: {machine()}. One fit per row, each in a "
+        "fresh process (peak RSS of that process). The ridge statistics are a fixed `(d+1)^2 + (d+1) x 256` "
+        "floats whatever the corpus; the exact-context count tables hold one entry per distinct (context, next "
+        f"byte) event, merged every 8 chunks and capped at `max_events_per_order = {cap:,}` per order (the "
+        "rarest events beyond the cap are dropped), so past the cap the tables stop growing.",
+        "",
+        "| corpus | bytes | fit (s) | peak RSS (MB) | events in the largest order |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    names = ["first quarter of train", "train", "train + train reversed"]
+    md += [f"| {name} | {r['bytes']:,} | {r['fit_s']:.1f} | {r['peak_mb']:,.0f} | {max(r['events']):,}"
+           f"{' (cap)' if max(r['events']) >= cap else ''} |" for name, r in zip(names, runs)]
+    write_section("coder-memory", "\n".join(md))
+    print("\n".join(md))
+
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
@@ -44,12 +89,16 @@ def main() -> None:
     ap.add_argument("--valid")
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--workers", type=int, default=1)
+    ap.add_argument("--memory-scaling", action="store_true", help="measure peak memory vs corpus size instead")
     args = ap.parse_args()
-    if not (args.train and args.valid):
+    if not (args.train and (args.valid or args.memory_scaling)):
         from decepticons.data import shakespeare
 
         paths = shakespeare()
-        args.train, args.valid = str(paths["train"]), str(paths["valid"])
+        args.train, args.valid = args.train or str(paths["train"]), args.valid or str(paths["valid"])
+    if args.memory_scaling:
+        memory_scaling(args.train)
+        return
     runs = []
     for i in range(args.repeats):
         r = subprocess.run([sys.executable, "-c", CHILD, args.train, args.valid, str(args.workers),
