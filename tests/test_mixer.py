@@ -87,6 +87,23 @@ def test_stream_parity(which, fitted, with_experts):
     assert np.max(np.abs(_stream_rows(m, TEST) - lp)) < 1e-12
 
 
+def test_stream_pushes_without_asking_then_predicts(fitted):
+    """``push`` defers learning to the next compiled call; pushing a run of bytes with no prediction asked
+    in between must land in the same state as asking at every step."""
+    lp = fitted.log_probs(TEST)
+    st = fitted.stream()
+    assert st.t == 0
+    st.push_many(TEST[:50])
+    assert st.t == 50
+    assert np.max(np.abs(st.log_probs() - lp[50])) < 1e-12
+    st.push(int(TEST[50]))
+    st.push(int(TEST[51]))
+    assert st.t == 52
+    assert np.max(np.abs(st.log_probs() - lp[52])) < 1e-12
+    with pytest.raises(InputError):
+        st.push(256)
+
+
 def test_target_log_probs_and_chunks_match_rows(fitted):
     lp = fitted.log_probs(TEST)
     tgt = fitted.target_log_probs(TEST, chunk_size=33)
