@@ -43,7 +43,7 @@ import numpy as np
 
 from .codecs import BytesLike, as_byte_array
 from .errors import InputError
-from .memory._base import _per_order, check_orders
+from .memory._base import _per_order, check_orders, finish_fit
 from .memory._kernels import get_kernels
 from .memory._tables import CountTables
 from .predictor import LN2, CausalPredictor, Stream
@@ -267,15 +267,7 @@ class MixerPredictor(CausalPredictor):
                                     "nodes": self.tables.n_nodes, "numba": self._k.fast,
                                     "train_bits_per_byte_is": "prequential (each byte scored before learning)",
                                     "experts": expert_reports})
-        if valid is not None:
-            v = as_byte_array(valid, name="valid")
-            if len(v):
-                sr = self.score(v, progress=progress)
-                report.valid_bytes = len(v)
-                report.valid_bits_per_byte = sr.bits_per_byte
-                report.details["valid_adaptive"] = self.adaptive
-        self.fit_info = {k: v for k, v in report.to_dict().items() if k != "details"}
-        return report
+        return finish_fit(self, report, valid, progress)
 
     # ------------------------------------------------------------------ contract
     def iter_log_probs(self, data: BytesLike, chunk_size: int = 1 << 16) -> Iterator[np.ndarray]:

@@ -36,6 +36,21 @@ def _per_order(value: float | list[float], n: int, name: str) -> np.ndarray:
     return arr
 
 
+def finish_fit(model: CausalPredictor, report: FitReport, valid: BytesLike | None,
+               progress: bool | None) -> FitReport:
+    """Score ``valid`` (when given and non-empty) into ``report`` and keep the report's summary in
+    ``model.fit_info`` (saved with the model)."""
+    if valid is not None:
+        v = as_byte_array(valid, name="valid")
+        if len(v):
+            sr = model.score(v, progress=progress)
+            report.valid_bytes = len(v)
+            report.valid_bits_per_byte = sr.bits_per_byte
+            report.details["valid_adaptive"] = model.adaptive
+    model.fit_info = {k: v for k, v in report.to_dict().items() if k != "details"}
+    return report
+
+
 def check_orders(orders: list[int] | int) -> list[int]:
     if isinstance(orders, int):
         orders = list(range(1, orders + 1))
@@ -123,15 +138,7 @@ class CountMemory(CausalPredictor):
                            details={"contexts": self.tables.n_contexts, "nodes": self.tables.n_nodes,
                                     "train_bits_per_byte_is": "prequential (each byte scored before counting)",
                                     "numba": self._k.fast})
-        if valid is not None:
-            v = as_byte_array(valid, name="valid")
-            if len(v):
-                sr = self.score(v, progress=progress)
-                report.valid_bytes = len(v)
-                report.valid_bits_per_byte = sr.bits_per_byte
-                report.details["valid_adaptive"] = self.adaptive
-        self.fit_info = {k: v for k, v in report.to_dict().items() if k != "details"}
-        return report
+        return finish_fit(self, report, valid, progress)
 
     # ------------------------------------------------------------------ scoring
     def _drive(self, fn, tables: CountTables, x: np.ndarray, start: int, end: int, learn: bool, *rest) -> None:

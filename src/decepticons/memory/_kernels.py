@@ -146,6 +146,20 @@ def order0_rows(tot, uniq, heads, nbyte, ncnt, nnext, c0, meta, slots, disc, bet
         flat_row(tot, uniq, heads, nbyte, ncnt, nnext, slots[i], disc[i + 1], beta[i + 1], L[i + 1])
 
 
+def chain_step(heads, nbyte, ncnt, nnext, s, d, inv, g, lg, P, L, r):
+    """One seen order of the chain: ``P <- g * P + max(n(c) - d, 0) * inv`` over context ``s``'s followers,
+    ``L[r] = log P`` (``L[r - 1] + log g`` where no follower changes it)."""
+    for c in range(256):
+        P[c] *= g
+        L[r, c] = L[r - 1, c] + lg
+    node = heads[s]
+    while node >= 0:
+        c = nbyte[node]
+        P[c] += (ncnt[node] - d) * inv
+        L[r, c] = math.log(P[c])
+        node = nnext[node]
+
+
 def predict_orders(tot, uniq, heads, nbyte, ncnt, nnext, c0, meta, slots, disc, beta, P, L, info, nchain):
     """Fill ``L[r]`` = log p_r (r = 0: order 0, r = i+1: ``orders[i]``); ``P`` ends as p_top.
 
@@ -171,15 +185,7 @@ def predict_orders(tot, uniq, heads, nbyte, ncnt, nnext, c0, meta, slots, disc, 
         inv = 1.0 / (n + beta[r])
         g = (d * u + beta[r]) * inv
         lg = math.log(g)
-        for c in range(256):
-            P[c] *= g
-            L[r, c] = L[r - 1, c] + lg
-        node = heads[s]
-        while node >= 0:
-            c = nbyte[node]
-            P[c] += (ncnt[node] - d) * inv
-            L[r, c] = math.log(P[c])
-            node = nnext[node]
+        chain_step(heads, nbyte, ncnt, nnext, s, d, inv, g, lg, P, L, r)
         hi = r
         hin = n
         hiu = u
@@ -238,15 +244,7 @@ def predict_orders_see(tot, uniq, heads, nbyte, ncnt, nnext, c0, meta, slots, di
         see_idx[i] = cell
         inv = (1.0 - g) / (n - d * u)
         lg = math.log(g)
-        for c in range(256):
-            P[c] *= g
-            L[r, c] = L[r - 1, c] + lg
-        node = heads[s]
-        while node >= 0:
-            c = nbyte[node]
-            P[c] += (ncnt[node] - d) * inv
-            L[r, c] = math.log(P[c])
-            node = nnext[node]
+        chain_step(heads, nbyte, ncnt, nnext, s, d, inv, g, lg, P, L, r)
         hi = r
         hin = n
         hiu = u
@@ -924,12 +922,12 @@ def quantize_probs(p, out):
     out[best] += (1 << QUANT_BITS) - tot
 
 
-_ORDER = ["_slot", "find_slot", "flat_row", "order0_rows", "_see_bucket", "predict_orders_see", "see_learn",
-          "_is_letter", "ctx_keys", "lookup_slots", "predict_orders", "target_logp", "_halve", "update_counts",
-          "rehash", "compact_nodes",
-          "has_room", "ngram_run", "ngram_fit_run", "mix_predict", "mix_update", "select1", "match_update",
-          "match_row", "match_learn", "quantize_probs", "apm_predict", "apm_learn", "mixer_predict_step",
-          "mixer_learn_step", "mixer_run", "records_run", "backoff_run", "stream_step"]
+_ORDER = ["_slot", "find_slot", "flat_row", "order0_rows", "chain_step", "_see_bucket", "predict_orders_see",
+          "see_learn", "_is_letter", "ctx_keys", "lookup_slots", "predict_orders", "target_logp", "_halve",
+          "update_counts", "rehash", "compact_nodes", "has_room", "ngram_run", "ngram_fit_run", "mix_predict",
+          "mix_update", "select1", "match_update", "match_row", "match_learn", "quantize_probs", "apm_predict",
+          "apm_learn", "mixer_predict_step", "mixer_learn_step", "mixer_run", "records_run", "backoff_run",
+          "stream_step"]
 
 
 class _Kernels:
