@@ -273,6 +273,14 @@ def test_prompt_longer_than_the_context_is_an_input_error():
     assert len(generate(m, b"x" * 10, steps=6, seed=0)) == 16
 
 
+def test_a_sliding_window_stream_generates_past_its_context():
+    m = TablePredictor(seed=0, context_length=16)
+    m.slides_window = True  # an order-1 table needs far less than 16 bytes: its stream is the same anywhere
+    out = generate(m, b"x" * 10, steps=30, seed=0)
+    assert len(out) == 40
+    assert np.array_equal(out, generate(TablePredictor(seed=0), b"x" * 10, steps=30, seed=0))
+
+
 def test_unbounded_context_allows_long_generation(model):
     assert model.context_length is None
     assert len(generate(model, b"y" * 5000, steps=5, seed=0)) == 5005

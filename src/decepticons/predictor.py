@@ -59,6 +59,9 @@ class CausalPredictor(ABC):
     name: ClassVar[str] = "predictor"
     #: longest history the model can condition on; ``None`` means unbounded
     context_length: int | None = None
+    #: True when the stream keeps predicting past ``context_length`` bytes, each prediction conditioned
+    #: on a window of the most recent bytes (``generate`` then accepts any length)
+    slides_window: bool = False
     #: True when predictions keep learning from the bytes being scored (prequential)
     adaptive: bool = False
 
@@ -222,6 +225,9 @@ def generate(model: CausalPredictor, prompt: BytesLike = b"", steps: int = 64, g
              temperature: float = 1.0, top_k: int | None = None, seed: int | None = None) -> np.ndarray:
     """Continue ``prompt`` by ``steps`` bytes through the model's stream; returns prompt + continuation.
 
+    A model with a finite ``context_length`` accepts prompt + steps up to it, or any length when its stream
+    slides a window over the history (``slides_window``).
+
     ``greedy=True`` (or ``temperature=0``) takes the most likely byte; otherwise samples from the
     distribution sharpened or flattened by ``temperature`` and optionally truncated to the ``top_k`` bytes.
     ``seed`` makes sampling reproducible.
@@ -230,7 +236,7 @@ def generate(model: CausalPredictor, prompt: BytesLike = b"", steps: int = 64, g
     if not isinstance(steps, (int, np.integer)) or steps < 0:
         raise InputError(f"steps must be a non-negative integer, got {steps!r}")
     ctx = model.context_length
-    if ctx is not None and len(p) + steps > ctx:
+    if ctx is not None and not model.slides_window and len(p) + steps > ctx:
         raise InputError(
             f"prompt ({len(p)} bytes) + steps ({steps}) exceed the model's context of {ctx} bytes")
     rng = np.random.default_rng(seed)
