@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from decepticons.errors import InputError
-from plato_mythos import MythosCache, PlatoMythos, PlatoMythosConfig, RoomsAsExperts, TilesAsKV
+from plato_mythos import DeadbandACT, MythosCache, PlatoMythos, PlatoMythosConfig, RoomsAsExperts, TilesAsKV
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -16,6 +16,10 @@ def _one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(n)
+
+
+#: expected-gain bias of the halting head that makes a random head halt some positions and not others
+HALT_BIAS = 0.1
 
 
 def tiny(**kw) -> PlatoMythosConfig:
@@ -31,8 +35,8 @@ def model(seed: int = 0, **kw) -> PlatoMythos:
     return PlatoMythos(tiny(**kw))
 
 
-def force_halting(m: PlatoMythos, bias: float = 1.4) -> None:
-    """Make some positions halt early (a random head halts nothing at init)."""
+def force_halting(m: PlatoMythos, bias: float = HALT_BIAS) -> None:
+    """Make some positions halt early (a random head expects a large gain everywhere and halts nothing)."""
     with torch.no_grad():
         m.act.head[2].bias.fill_(bias)
 
@@ -243,3 +247,66 @@ def test_latent_cache_is_small_and_absorbed_decode_matches():
     slot = LatentSlot(1, 9, 8, 4, torch.float32, torch.device("cpu"))
     outs = [attn(x[:, i:i + 1], *rope.cos_sin(i, 1), slot=slot)[0] for i in range(9)]
     torch.testing.assert_close(torch.cat(outs, 1), full, rtol=1e-5, atol=1e-5)
+
+
+def test_remaining_gain_and_halting_logit():
+    losses = torch.tensor([[1.0, 0.5], [0.8, 0.5], [0.7, 0.6]])  # 3 loops x 2 positions
+    torch.testing.assert_close(DeadbandACT.remaining_gain(losses), torch.tensor([[0.3, -0.1], [0.1, -0.1]]))
+    with pytest.raises(ValueError, match="at least 2 loops"):
+        DeadbandACT.remaining_gain(losses[:1])
+    act = DeadbandACT(d_model=4, max_loop_depth=4, ponder_cost=0.01, temperature=0.005)
+    gain = torch.tensor([0.0, 0.03, 0.1])
+    # 3 loops left after loop 1 cost 0.03 nats: no gain halts, a gain equal to the cost is a coin flip
+    torch.testing.assert_close(act.gain_to_logit(gain, 1), torch.tensor([6.0, 0.0, -14.0]))
+    torch.testing.assert_close(act.gain_to_logit(gain, 4), torch.tensor([2.0, -4.0, -18.0]))  # at least 1 loop
+    h, delta = torch.randn(2, 3, 4), torch.rand(2, 3) + 0.1
+    torch.testing.assert_close(act.halt_logits(h, delta, 2), act.gain_to_logit(act.expected_gain(h, delta, 2), 2))
+    assert not act.halt_now(h, delta, 1, torch.full((2, 3), 0.8)).any()  # untrained: expects a large gain
+
+
+def test_halting_head_learns_to_halt_positions_that_gain_nothing():
+    """Half the positions gain nothing from loops 2..4, half gain 0.3 nats per loop; every loss carries noise
+    (0.3 nats) larger than the price of the remaining loops. The regressed gain still halts exactly the
+    first half after loop 1, where labels ``1[l_1 - min_j l_j <= price]`` would be close to coin flips."""
+    torch.manual_seed(0)
+    L, n, D = 4, 512, 8
+    act = DeadbandACT(d_model=D, hidden=16, max_loop_depth=L, ponder_cost=0.05, temperature=0.01)
+    opt = torch.optim.Adam(act.parameters(), lr=1e-2)
+
+    def batch():
+        easy = torch.rand(n) < 0.5
+        h0 = torch.randn(n, D)
+        h0[:, 0] = torch.where(easy, 2.0, -2.0)
+        states = [h0 * (1 + 0.1 * i) + 0.05 * torch.randn(n, D) for i in range(L + 1)]
+        loops = torch.arange(1, L + 1, dtype=torch.float32)[:, None]
+        losses = torch.where(easy, torch.full((L, n), 0.2), 2.0 - 0.3 * loops) + 0.3 * torch.randn(L, n)
+        return easy, states, losses
+
+    for _ in range(300):
+        _, states, losses = batch()
+        pred = torch.stack([act.expected_gain(states[i], DeadbandACT.relative_change(states[i], states[i - 1]), i)
+                            for i in range(1, L)])
+        loss = torch.nn.functional.mse_loss(pred, DeadbandACT.remaining_gain(losses))
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    easy, states, losses = batch()
+    with torch.no_grad():
+        halt = act.halt_now(states[1], DeadbandACT.relative_change(states[1], states[0]), 1,
+                            DeadbandACT.token_thresholds(None, (n,)))
+    assert halt[easy].float().mean() > 0.95
+    assert halt[~easy].float().mean() < 0.02
+    future_best = torch.flip(torch.cummin(torch.flip(losses, [0]), dim=0).values, [0])
+    coin = ((losses - future_best) <= 0.05 * (L - 1)).float()[0]
+    assert coin[easy].mean() < 0.5
+
+
+def test_curriculum_off_trains_every_loop():
+    m = model(curriculum=False, bptt_depth=3).train()
+    ids = torch.randint(0, 37, (2, 10))
+    for _ in range(3):
+        m(ids)
+        assert m.last_loops == 4
+    m = model(curriculum_start_depth=1).train()
+    m(ids)
+    assert m.last_loops <= 2  # the curriculum starts low

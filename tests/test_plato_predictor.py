@@ -11,6 +11,8 @@ from plato_mythos.predictor import MythosPredictor
 
 TINY = dict(d_model=32, num_heads=2, d_kv_latent=8, rope_dim=4, expert_dim=16, ffn_dim=32, max_seq_len=16,
             max_loop_depth=3, num_rooms=2, curriculum_steps=4)
+#: expected-gain bias of the halting head that makes a random head halt some positions and not others
+HALT_BIAS = 0.1
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -26,7 +28,7 @@ def tiny(seed: int = 0, halting: bool = True) -> MythosPredictor:
     p = MythosPredictor(seed=seed, **TINY)
     if halting:
         with torch.no_grad():
-            p.module.act.head[2].bias.fill_(1.4)
+            p.module.act.head[2].bias.fill_(HALT_BIAS)
     return p
 
 
@@ -89,7 +91,7 @@ def test_save_load_round_trip(tmp_path):
     q = MythosPredictor.load(path)
     assert q.fingerprint() == fp and q.config == p.config
     with torch.no_grad():
-        q.module.act.head[2].bias.fill_(1.4)  # the same weights as p (p's head bias was saved too)
+        q.module.act.head[2].bias.fill_(HALT_BIAS)  # the same weights as p (p's head bias was saved too)
     np.testing.assert_array_equal(q.log_probs(x), p.log_probs(x))
     from decepticons.registry import load_model
 

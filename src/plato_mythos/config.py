@@ -69,13 +69,18 @@ class PlatoMythosConfig:
     act: bool = True
     #: hidden width of the halting head
     halt_hidden: int = 64
-    #: price of one more loop in nats: a loop "pays" when it still lowers the token's loss by more
-    ponder_cost: float = 0.005
-    #: weight of the halting head's loss in ``extra_loss``
+    #: price of one more loop in nats: a position halts once the gain it expects from the remaining loops
+    #: is below ``ponder_cost`` per remaining loop (so it expects to lose at most
+    #: ``ponder_cost * (max_loop_depth - 1)`` nats)
+    ponder_cost: float = 0.003
+    #: temperature (nats) of the halting probability ``sigmoid((ponder_cost * loops left - gain) / T)``
+    halt_temperature: float = 0.002
+    #: weight of the halting head's loss (squared error of the expected gain) in ``extra_loss``
     act_loss_weight: float = 0.1
-    #: batch rows whose per-loop losses label the halting head in a training step
-    act_label_rows: int = 1
-    #: sample the loop count per training step (random-depth training); False: always max_loop_depth
+    #: batch rows whose per-loop losses label the halting head in a full-depth training step
+    act_label_rows: int = 4
+    #: sample the loop count per training step (random-depth training); False: always max_loop_depth loops
+    #: (the last ``bptt_depth`` of them with gradient)
     curriculum: bool = True
     #: depth budget at the start of training; it rises linearly to max_loop_depth
     curriculum_start_depth: int = 2
@@ -123,6 +128,7 @@ class PlatoMythosConfig:
             (1 <= self.bptt_depth, f"bptt_depth must be >= 1, got {self.bptt_depth}"),
             (1 <= self.curriculum_start_depth <= self.max_loop_depth,
              "curriculum_start_depth must lie in 1..max_loop_depth"),
+            (self.halt_temperature > 0, f"halt_temperature must be > 0, got {self.halt_temperature}"),
             (0.0 <= self.dropout < 1.0 and 0.0 <= self.lora_dropout < 1.0, "dropout must lie in [0, 1)"),
             (self.dtype in ("float32", "float64", "bfloat16", "float16"), f"unknown dtype {self.dtype!r}"),
         ]

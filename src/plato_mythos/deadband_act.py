@@ -5,17 +5,24 @@ Two layers of API:
 * the whole-state controller of plato-mythos 0.1.0: ``reset(state)``, ``should_continue(state, step)``
   (False once ``||state - previous|| / ||previous|| < threshold`` or ``step >= max_steps``) and
   ``get_priority(metadata)`` -> ``"P0" | "P1" | "P2"`` with tier thresholds P0 = 0.99, P1 = 0.8, P2 = 0.5;
-* per-token halting used by the model. After loop ``i`` every position ``t`` computes
-  ``delta_t = ||h_i,t - h_i-1,t|| / ||h_i-1,t||`` and a halting probability
-  ``q_t = sigmoid(MLP([rmsnorm(h_i,t), log(delta_t + 1e-6), i / max_loop_depth]))`` from its own state only
-  (so causality holds), and halts when ``q_t >= tier threshold of t`` (P0 waits longest) or
+* per-token halting used by the model. After loop ``i`` (1-based) of ``L = max_loop_depth`` every position
+  ``t`` computes ``delta_t = ||h_i,t - h_i-1,t|| / ||h_i-1,t||`` and, from its own state only (so causality
+  holds), the gain it still expects from running the remaining loops,
+  ``g_hat_t = MLP([rmsnorm(h_i,t), log(delta_t + 1e-6), i / L])`` (nats of next-token loss), and the
+  halting probability
+
+      q_t = sigmoid((ponder_cost * r_i - g_hat_t) / temperature),     r_i = max(L - i, 1)
+
+  (the probability that the remaining ``r_i`` loops cannot pay for themselves at ``ponder_cost`` nats per
+  loop). Position ``t`` halts when ``q_t >= tier threshold of t`` (P0 waits longest) or
   ``delta_t < threshold`` (the deadband). A halted position keeps its state and its cached keys.
 
-Training the halting head (the ponder cost). One more loop costs ``ponder_cost`` nats. In a training step
-the per-loop next-token losses ``l_i,t`` of a few rows are measured without gradient, and the head learns by
-binary cross-entropy that position ``t`` should halt after loop ``i`` when the remaining loops cannot pay
-for themselves: ``l_i,t - min_{j >= i} l_j,t <= ponder_cost``. Its inputs are detached, so the head never
-changes the language model itself.
+Training the halting head (the ponder cost). In a training step that runs all ``L`` loops, the per-loop
+next-token losses ``l_i,t`` of a few rows are measured without gradient, and the head regresses the
+remaining gain ``g_i,t = l_i,t - l_L,t`` (mean squared error, :meth:`DeadbandACT.remaining_gain`). The gain
+of one position is noisy (a label ``1[g_i,t <= cost]`` is close to a coin flip), but its expectation given
+the state is what the halting rule needs, and least squares estimates exactly that. Its inputs are
+detached, so the head never changes the language model itself.
 """
 
 from __future__ import annotations
@@ -38,15 +45,19 @@ class DeadbandACT(nn.Module):
     TIERS: dict[str, float] = dict(TIER_THRESHOLDS)
 
     def __init__(self, threshold: float = 1e-3, max_steps: int = 12, d_model: int | None = None,
-                 hidden: int = 64, max_loop_depth: int | None = None) -> None:
+                 hidden: int = 64, max_loop_depth: int | None = None, ponder_cost: float = 0.003,
+                 temperature: float = 0.002) -> None:
         super().__init__()
+        if temperature <= 0:
+            raise ValueError(f"temperature must be > 0, got {temperature}")
         self.threshold = float(threshold)
         self.max_steps = int(max_steps)
         self.max_loop_depth = int(max_loop_depth or max_steps)
+        self.ponder_cost, self.temperature = float(ponder_cost), float(temperature)
         self._prev: torch.Tensor | None = None
         if d_model is not None:
             self.head = nn.Sequential(nn.Linear(d_model + 2, hidden), nn.GELU(), nn.Linear(hidden, 1))
-            nn.init.constant_(self.head[2].bias, -2.0)
+            nn.init.constant_(self.head[2].bias, 1.0)  # expects a large gain: nothing halts before training
 
     # ------------------------------------------------------------------ compatibility API
     def reset(self, state: torch.Tensor | None = None) -> None:
@@ -103,13 +114,22 @@ class DeadbandACT(nn.Module):
         """``||h - h_prev|| / ||h_prev||`` per position: ``(B, T, D) -> (B, T)``."""
         return (h - h_prev).float().norm(dim=-1) / (h_prev.float().norm(dim=-1) + 1e-6)
 
-    def halt_logits(self, h: torch.Tensor, delta: torch.Tensor, loop: int) -> torch.Tensor:
-        """Halting logit after loop ``loop`` (1-based) per position: ``(B, T, D), (B, T) -> (B, T)``."""
+    def expected_gain(self, h: torch.Tensor, delta: torch.Tensor, loop: int) -> torch.Tensor:
+        """``g_hat`` after loop ``loop`` (1-based) per position: ``(B, T, D), (B, T) -> (B, T)`` nats."""
         h = h.detach().float()
         feats = torch.cat((F.rms_norm(h, (h.shape[-1],)), torch.log(delta.detach().float() + 1e-6)[..., None],
                            torch.full_like(delta, loop / self.max_loop_depth, dtype=torch.float32)[..., None]),
                           dim=-1)
         return self.head(feats.to(self.head[0].weight.dtype)).squeeze(-1).float()
+
+    def halt_logits(self, h: torch.Tensor, delta: torch.Tensor, loop: int) -> torch.Tensor:
+        """Halting logit ``(ponder_cost * r - g_hat) / temperature`` after loop ``loop``: ``(B, T)``."""
+        return self.gain_to_logit(self.expected_gain(h, delta, loop), loop)
+
+    def gain_to_logit(self, gain: torch.Tensor, loop: int) -> torch.Tensor:
+        """``(ponder_cost * max(L - loop, 1) - gain) / temperature``."""
+        remaining = max(self.max_loop_depth - int(loop), 1)
+        return (self.ponder_cost * remaining - gain) / self.temperature
 
     def halt_now(self, h: torch.Tensor, delta: torch.Tensor, loop: int, thresholds: torch.Tensor) -> torch.Tensor:
         """Boolean ``(B, T)``: positions that stop after loop ``loop``."""
@@ -117,7 +137,8 @@ class DeadbandACT(nn.Module):
         return (q >= thresholds) | (delta < self.threshold)
 
     @staticmethod
-    def halting_targets(losses: torch.Tensor, ponder_cost: float) -> torch.Tensor:
-        """``losses (n, ...)`` per loop -> ``1[l_i - min_{j >= i} l_j <= ponder_cost]`` for loops ``0..n-2``."""
-        future_best = torch.flip(torch.cummin(torch.flip(losses, [0]), dim=0).values, [0])
-        return ((losses - future_best) <= ponder_cost).float()[:-1]
+    def remaining_gain(losses: torch.Tensor) -> torch.Tensor:
+        """``losses (n, ...)`` after loops ``1..n`` -> ``l_i - l_n`` for loops ``1..n-1``: ``(n - 1, ...)``."""
+        if losses.shape[0] < 2:
+            raise ValueError(f"need the losses of at least 2 loops, got {losses.shape[0]}")
+        return (losses - losses[-1:])[:-1]

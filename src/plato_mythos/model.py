@@ -6,7 +6,8 @@ Shapes: ``ids (B, T)`` long -> ``e = prelude(TileEmbedding(ids, metadata)) (B, T
 only.
 
 Depth. In training the loop count ``n`` of each step comes from the :class:`CurriculumScheduler` (random
-depth, truncated backpropagation through the earliest loops). In evaluation ``n = max_loop_depth`` (or the
+depth, truncated backpropagation through the earliest loops; with ``curriculum=False`` every step runs
+``max_loop_depth`` loops). In evaluation ``n = max_loop_depth`` (or the
 ``n_loops`` argument) and, with ACT on, each position halts on its own (:class:`DeadbandACT`): a halted
 position keeps its state, and later loops read its latents from the loop where it stopped. The cached
 decoder (:meth:`PlatoMythos.generate`, :class:`MythosCache`) follows the same rule, so cached and uncached
@@ -94,7 +95,8 @@ class PlatoMythos(nn.Module):
         self.prelude = nn.ModuleList(MythosLayer(c, moe=False) for _ in range(c.prelude_layers))
         self.recurrent = RecurrentBlock(c)
         self.act = DeadbandACT(c.deadband_threshold, c.deadband_max_steps, d_model=D, hidden=c.halt_hidden,
-                               max_loop_depth=c.max_loop_depth)
+                               max_loop_depth=c.max_loop_depth, ponder_cost=c.ponder_cost,
+                               temperature=c.halt_temperature)
         self.coda = nn.ModuleList(MythosLayer(c, moe=False) for _ in range(c.coda_layers))
         self.norm_out = RMSNorm(D, c.norm_eps)
         self.head = None if c.tie_weights else nn.Linear(D, c.vocab_size, bias=False)
@@ -265,7 +267,10 @@ class PlatoMythos(nn.Module):
             with torch.no_grad():
                 for m in self.moe_layers():
                     m.apply_balancer()
-            n, n_grad = self.scheduler.sample(self.training_progress(), int(self.train_steps))
+            if self.config.curriculum:
+                n, n_grad = self.scheduler.sample(self.training_progress(), int(self.train_steps))
+            else:
+                n, n_grad = self.config.max_loop_depth, min(self.config.max_loop_depth, self.config.bptt_depth)
             self.train_steps += 1
         else:
             n = int(n_loops or self.config.max_loop_depth)
@@ -303,7 +308,9 @@ class PlatoMythos(nn.Module):
         depth = torch.full((B, t), n, dtype=torch.long, device=ids.device)
         last: list[tuple[torch.Tensor, torch.Tensor]] | None = None
         aux: list[torch.Tensor] = []
-        rows = min(B, self.config.act_label_rows) if (self.training and n >= 2 and t >= 2) else 0
+        # the halting head learns the gain still to come at full depth: only steps that run every loop label it
+        full = n == self.config.max_loop_depth
+        rows = min(B, self.config.act_label_rows) if (self.training and full and n >= 2 and t >= 2) else 0
         states: list[torch.Tensor] = []
         grad_on = torch.is_grad_enabled()
         for i in range(n):
@@ -362,13 +369,13 @@ class PlatoMythos(nn.Module):
                     lg = self._head(y)[:, :-1].float()
                     losses.append(F.cross_entropy(lg.reshape(-1, lg.shape[-1]), tgt.reshape(-1),
                                                   reduction="none").view(tgt.shape))
-                targets = DeadbandACT.halting_targets(torch.stack(losses), c.ponder_cost)
-            logits = []
+                gains = DeadbandACT.remaining_gain(torch.stack(losses))
+            preds = []
             prev = e
             for i, h in enumerate(states[:-1]):
-                logits.append(self.act.halt_logits(h, DeadbandACT.relative_change(h, prev), i + 1)[:, :-1])
+                preds.append(self.act.expected_gain(h, DeadbandACT.relative_change(h, prev), i + 1)[:, :-1])
                 prev = h
-            act_loss = F.binary_cross_entropy_with_logits(torch.stack(logits), targets)
+            act_loss = F.mse_loss(torch.stack(preds), gains)
             total = c.act_loss_weight * act_loss if total is None else total + c.act_loss_weight * act_loss
         return total
 
