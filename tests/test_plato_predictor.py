@@ -98,13 +98,16 @@ def test_save_load_round_trip(tmp_path):
     assert isinstance(load_model(path), MythosPredictor)
 
 
-def test_generate_respects_the_context():
+def test_generate_slides_the_window_past_the_context():
     p = tiny()
     out = p.generate(b"ab", steps=10, greedy=True)
     assert len(out) == 12 and bytes(out[:2]) == b"ab"
-    with pytest.raises(InputError, match="context"):
-        p.generate(b"x" * 10, steps=7)
-    with pytest.raises(InputError, match="context"):
+    # 10 + 20 bytes > max_seq_len 16: the stream slides its window, as batched scoring does
+    out = p.generate(b"x" * 10, steps=20, greedy=True)
+    assert len(out) == 30
+    lp = p.log_probs(np.concatenate([out, [0]]).astype(np.uint8))
+    assert np.array_equal(out[10:], lp[10:30].argmax(1))
+    with pytest.raises(InputError, match="context"):  # the raw module's cache is bounded by max_seq_len
         p.module.generate(torch.zeros(1, 17, dtype=torch.long), max_new_tokens=0)
 
 

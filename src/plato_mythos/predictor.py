@@ -40,6 +40,8 @@ class MythosPredictor(TorchPredictor):
 
     name: ClassVar[str] = "mythos"
     config_cls: ClassVar[type] = PlatoMythosConfig
+    #: the stream re-fills its cache from the last ``max_seq_len - stride`` bytes when the window is full
+    slides_window: ClassVar[bool] = True
 
     def __init__(self, config: Any = None, *, seed: int = 0, device: str | None = None, **overrides: Any):
         if config is None:
