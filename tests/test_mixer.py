@@ -117,6 +117,9 @@ def test_reference_path_matches_numba():
     assert fast.fit(TRAIN[:200]).train_bits_per_byte == ref.fit(TRAIN[:200]).train_bits_per_byte
     assert np.array_equal(fast.W1, ref.W1) and np.array_equal(fast.W2, ref.W2)
     assert np.array_equal(fast.log_probs(TEST[:60]), ref.log_probs(TEST[:60]))
+    # the stream path too (one compiled call per byte vs the interpreted reference)
+    assert np.array_equal(_stream_rows(fast, TEST[:40]), _stream_rows(ref, TEST[:40]))
+    assert np.array_equal(_stream_rows(ref, TEST[:40]), ref.log_probs(TEST[:40]))
 
 
 def test_fitted_state_is_never_mutated(fitted):
