@@ -24,7 +24,7 @@ from ..codecs import BytesLike, as_byte_array
 from ..errors import InputError
 from ..predictor import LN2
 from ..runtime.reports import FitReport
-from ._base import CountMemory, CountStream
+from ._base import CountMemory, CountStream, finish_fit
 
 
 class BackoffPredictor(CountMemory):
@@ -93,14 +93,7 @@ class BackoffPredictor(CountMemory):
                            train_bits_per_byte=(float(-tgt.sum() / LN2) + tail_bits) / len(x), workers=1,
                            details={"holdout_bytes": n, "holdout_bits_per_byte": tail_bits / n,
                                     "weights": self.lam.tolist(), "contexts": self.tables.n_contexts})
-        if valid is not None:
-            v = as_byte_array(valid, name="valid")
-            if len(v):
-                sr = self.score(v, progress=progress)
-                report.valid_bytes = len(v)
-                report.valid_bits_per_byte = sr.bits_per_byte
-        self.fit_info = {k: v for k, v in report.to_dict().items() if k != "details"}
-        return report
+        return finish_fit(self, report, valid, progress)
 
     def iter_log_probs(self, data: BytesLike, chunk_size: int = 1 << 16) -> Iterator[np.ndarray]:
         x = np.asarray(as_byte_array(data))
