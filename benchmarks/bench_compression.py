@@ -102,6 +102,39 @@ def _mixer_child(train_path: str, valid_path: str, config: dict) -> dict:
             "round_trip": True}
 
 
+FIGURE = Path(__file__).resolve().parent.parent / "docs" / "figures" / "compression.png"
+
+
+def plot(base: list[dict], mem: list[dict], mix: dict) -> bool:
+    """Horizontal bars of valid bits/byte: baselines (alone and primed), each memory, the mixer."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return False
+    rows = [(f"{r['name']} (alone)", r["alone_bpb"], "0.75") for r in base]
+    rows += [(f"{r['name']} (primed)", r["primed_bpb"], "0.45") for r in base]
+    rows += [(r["name"], r["bpb"], "tab:blue") for r in mem]
+    rows += [("mixer (prequential)", mix["bpb"], "tab:red"),
+             ("mixer: real compressed file", mix["file_bpb"], "darkred")]
+    rows.sort(key=lambda r: -r[1])
+    FIGURE.parent.mkdir(parents=True, exist_ok=True)
+    fig, ax = plt.subplots(figsize=(7, 0.28 * len(rows) + 1))
+    ax.barh([r[0] for r in rows], [r[1] for r in rows], color=[r[2] for r in rows])
+    for i, r in enumerate(rows):
+        ax.text(r[1] + 0.02, i, f"{r[1]:.3f}", va="center", fontsize=7)
+    ax.axvline(1.90, color="tab:red", ls="--", lw=0.8)
+    ax.set_xlabel("bits per byte on valid (lower is better); dashed: 1.90 target")
+    ax.set_title("Shakespeare valid: memories, mixer, compressors", fontsize=10)
+    ax.tick_params(axis="y", labelsize=7)
+    fig.tight_layout()
+    fig.savefig(FIGURE, dpi=120)
+    plt.close(fig)
+    return True
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--train")
@@ -170,6 +203,8 @@ def main() -> None:
         f"| peak memory (max RSS of the mixer process) | {peak_mb:,.0f} MB |",
         "",
         f"Mixer config: `{json.dumps(mix['config'], sort_keys=True)}`",
+        "",
+        "![compression](figures/compression.png)" if plot(base, mem, mix) else "",
         "",
         f"Machine: {machine()}. Commit {git_rev()}. Command: `{command_line()}` (run under "
         "`flock /tmp/decepticons-cpu.lock`, one benchmark at a time).",
