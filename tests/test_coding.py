@@ -123,6 +123,7 @@ def test_mixer_batched_coding_frequencies_equal_stream(mixer):
     rows = []
     for b in data:
         rows.append(st.coding_freqs())
+        assert st.coding_freq_row().shape == (1, 256) and np.array_equal(st.coding_freq_row()[0], rows[-1])
         st.push(int(b))
     assert np.array_equal(batched, np.array(rows))
     assert np.all(batched >= 1) and np.all(batched.sum(axis=1) == 1 << 24)

@@ -206,14 +206,22 @@ def decompress(model: CausalPredictor, blob: bytes | bytearray | memoryview,
     fam = constriction.stream.model.Categorical(perfect=False)
     dec = constriction.stream.queue.RangeDecoder(words)
     st = model.stream()
-    freqs, push, decode = _freqs_fn(st), st.push, dec.decode
+    push, decode = st.push, dec.decode
+    # a stream may lend its own (1, 256) frequency buffer (same values as coding_freqs, no copies)
+    freq_row = getattr(st, "coding_freq_row", None)
+    if freq_row is None:
+        freqs = _freqs_fn(st)
+        row = np.empty((1, 256), dtype=np.float64)
+
+        def freq_row() -> np.ndarray:
+            row[0] = freqs()
+            return row
+
     out = np.empty(length, dtype=np.uint8)
-    row = np.empty((1, 256), dtype=np.float64)
     try:
         with ByteProgress(length, desc=f"decompress {model.name}", enabled=progress) as bar:
             for t in range(length):
-                row[0] = freqs()
-                b = int(decode(fam, row)[0])
+                b = int(decode(fam, freq_row())[0])
                 out[t] = b
                 push(b)
                 if (t & 0xFFFF) == 0xFFFF:

@@ -389,7 +389,8 @@ class MixerStream(Stream):
         self.ext = np.zeros((1, len(self.experts), 256))
         self.hist = np.zeros(1 << 12, dtype=np.uint8)
         self.tpos = np.zeros(1, dtype=np.int64)
-        self.freqs = np.zeros(256)
+        self.freq_row = np.zeros((1, 256))  # the coder reads this (1, 256) buffer without a copy
+        self.freqs = self.freq_row[0]
         self.orders = np.asarray(model.orders, dtype=np.int64)
         self._pending = -1  # byte pushed but not yet learned (learned by the next compiled call)
         self._cached = False
@@ -441,6 +442,12 @@ class MixerStream(Stream):
     def coding_freqs(self) -> np.ndarray:
         self._predict()
         return self.freqs.copy()
+
+    def coding_freq_row(self) -> np.ndarray:
+        """The next byte's coding frequencies as the stream's own ``(1, 256)`` buffer (no copy): valid
+        until the next ``push``. For coders that decode one byte at a time."""
+        self._predict()
+        return self.freq_row
 
     def push(self, byte: int) -> None:
         byte = int(byte)
