@@ -196,3 +196,38 @@ def test_cli_fit_score_mixer(tmp_path, capsys):
     assert main(["score", "--load", str(model), "--input", str(test), "--json"]) == 0
     rep = json.loads(capsys.readouterr().out)["score"]
     assert rep["adaptive"] is True and 0 < rep["bits_per_byte"] < 8
+
+
+@pytest.mark.parametrize("use_numba", [False, True] if numba_available() else [False])
+def test_colliding_context_keys_share_a_slot_without_corrupting_the_tables(use_numba):
+    """The line context's key equals the order-6 key when a line reads ``A A 0x05 '7' 'k' ','`` at
+    column 6; both new at one position must not re-initialise the slot (orphaned nodes)."""
+    from decepticons.coding import compress, decompress
+
+    data = b"Some ordinary text.\nAA\x057k,and more text after it.\n" * 3
+    m = MixerPredictor(use_numba=use_numba)
+    m.fit(data)  # compacts at the end: raises when a node is orphaned
+    tb = m.tables
+    assert tb.n_contexts == int(np.count_nonzero(tb.keys))
+    m.tables.compact(use_numba)
+    assert np.array_equal(decompress(m, compress(m, data)), np.frombuffer(data, np.uint8))
+
+
+class _ZeroExpert(BigramExpert):
+    """An expert that gives some bytes probability exactly 0 (log-prob -inf)."""
+
+    def log_probs(self, data):
+        lp = super().log_probs(data)
+        lp[:, 200:] = -np.inf
+        return lp
+
+    def stream(self):
+        return RecomputeStream(self)
+
+
+@pytest.mark.parametrize("use_numba", [False, True] if numba_available() else [False])
+def test_an_expert_with_zero_probabilities_stays_finite(use_numba):
+    m = MixerPredictor(orders=3, match_min=4, experts=[_ZeroExpert()], use_numba=use_numba)
+    m.fit(TRAIN[:300])
+    lp = m.log_probs(TEST[:80])
+    assert np.all(np.isfinite(lp)) and np.allclose(np.exp(lp).sum(1), 1.0)

@@ -175,6 +175,9 @@ def compress(model: CausalPredictor, data: BytesLike, progress: bool | None = No
     with ByteProgress(len(x), desc=f"compress {model.name}", enabled=progress) as bar:
         for start, freqs in _freq_blocks(model, x):
             n = len(freqs)
+            if n and freqs[:, 0].min() < 0:  # quantize_probs flags an invalid distribution with -1
+                raise InputError(f"{model.name} produced an invalid distribution (NaN, negative or all zero) "
+                                 f"at byte {start + int(np.argmax(freqs[:, 0] < 0))}")
             enc.encode(x[start:start + n].astype(np.int32), fam, freqs)
             bar.update(n)
     payload = enc.get_compressed().astype("<u4").tobytes()
@@ -221,11 +224,16 @@ def decompress(model: CausalPredictor, blob: bytes | bytearray | memoryview,
     try:
         with ByteProgress(length, desc=f"decompress {model.name}", enabled=progress) as bar:
             for t in range(length):
-                b = int(decode(fam, freq_row())[0])
+                r = freq_row()
+                if r[0, 0] < 0:
+                    raise InputError(f"{model.name} produced an invalid distribution at byte {t}")
+                b = int(decode(fam, r)[0])
                 out[t] = b
                 push(b)
                 if (t & 0xFFFF) == 0xFFFF:
                     bar.update(0x10000)
+    except InputError:  # the model's own failure, not the file's
+        raise
     except (AssertionError, ValueError, RuntimeError) as e:
         raise CompressedFileError(f"compressed file is truncated or corrupted (decoder failed at byte "
                                   f"{t} of {length}: {e})") from None

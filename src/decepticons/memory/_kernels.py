@@ -396,11 +396,12 @@ def update_counts(keys, tot, uniq, heads, nbyte, ncnt, nnext, c0, meta, ctxk, sl
         s = slots[i]
         if s < 0:
             s = find_slot(keys, k)
-            keys[s] = k
-            heads[s] = -1
-            tot[s] = 0
-            uniq[s] = 0
-            meta[1] += 1
+            if keys[s] != k:  # still unseen (another context of this position may share its key)
+                keys[s] = k
+                heads[s] = -1
+                tot[s] = 0
+                uniq[s] = 0
+                meta[1] += 1
             slots[i] = s
         node = heads[s]
         while node >= 0:
@@ -657,7 +658,7 @@ def apm_predict(p, z, lz, A1, A2, sel, aux, info, pf, lrow, on):
         if c != best:
             rest += p[c]
     q = p[best]
-    if not on or rest <= 0.0:
+    if not on or not rest > 0.0 or not q == q:
         aux[0] = -1.0
         for c in range(256):
             pf[c] = p[c]
@@ -737,7 +738,8 @@ def mixer_predict_step(tot, uniq, heads, nbyte, ncnt, nnext, c0, meta, keys, his
     sel[2] = match_row(hist, mstate, mconf, X[mrow])
     for j in range(ext.shape[1]):
         for c in range(256):
-            X[mrow + 1 + j, c] = ext[ext_row, j, c]
+            # an expert's log 0 would make 0 * -inf = NaN in the mix: floor it at a finite value
+            X[mrow + 1 + j, c] = max(ext[ext_row, j, c], -700.0)
     sel[0] = select1(info, no, mstate, (indep // 2) % 2 == 1)
     if (indep // 4) % 2 == 1:  # times the confidence of the word context (unseen / N < 4 / N >= 4)
         wb = 0
