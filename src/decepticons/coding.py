@@ -225,9 +225,12 @@ def decompress(model: CausalPredictor, blob: bytes | bytearray | memoryview,
         with ByteProgress(length, desc=f"decompress {model.name}", enabled=progress) as bar:
             for t in range(length):
                 r = freq_row()
-                if r[0, 0] < 0:
-                    raise InputError(f"{model.name} produced an invalid distribution at byte {t}")
-                b = int(decode(fam, r)[0])
+                try:
+                    b = int(decode(fam, r)[0])
+                except (AssertionError, ValueError, RuntimeError):
+                    if r[0, 0] < 0:  # quantize_probs flags an invalid distribution with -1
+                        raise InputError(f"{model.name} produced an invalid distribution at byte {t}") from None
+                    raise
                 out[t] = b
                 push(b)
                 if (t & 0xFFFF) == 0xFFFF:

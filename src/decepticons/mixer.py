@@ -393,6 +393,7 @@ class MixerStream(Stream):
         self.freqs = self.freq_row[0]
         self.orders = np.asarray(model.orders, dtype=np.int64)
         self._pending = -1  # byte pushed but not yet learned (learned by the next compiled call)
+        self._t = 0  # tpos[0] once the pending byte is learned (a Python int: no array read per byte)
         self._cached = False
         self._build()
 
@@ -413,11 +414,14 @@ class MixerStream(Stream):
     def _predict(self) -> None:
         if self._cached:
             return
-        for j, es in enumerate(self.experts):
-            self.ext[0, j] = es.log_probs()
-        if self._pending >= 0 and self.tpos[0] >= len(self.hist):
-            self.hist = np.concatenate([self.hist, np.zeros(len(self.hist), dtype=np.uint8)])
-            self._build()
+        if self.experts:
+            for j, es in enumerate(self.experts):
+                self.ext[0, j] = es.log_probs()
+        if self._pending >= 0:
+            if self._t >= len(self.hist):
+                self.hist = np.concatenate([self.hist, np.zeros(len(self.hist), dtype=np.uint8)])
+                self._build()
+            self._t += 1
         while self.k.stream_step(*self._args, self._pending):
             st, m = self.st, self.m
             tb: CountTables = st["tables"]
@@ -453,8 +457,10 @@ class MixerStream(Stream):
         byte = int(byte)
         if not 0 <= byte < 256:
             raise InputError(f"byte must be in 0..255, got {byte}")
-        self._predict()  # the prediction at t is what learning from ``byte`` needs
+        if not self._cached:
+            self._predict()  # the prediction at t is what learning from ``byte`` needs
         self._pending = byte
         self._cached = False
-        for es in self.experts:
-            es.push(byte)
+        if self.experts:
+            for es in self.experts:
+                es.push(byte)
