@@ -260,3 +260,16 @@ def test_cli_fit_and_score_ngram(tmp_path, capsys):
     assert score["bits_per_byte"] == pytest.approx(fit["fit"]["valid_bits_per_byte"])
     assert main(["score", "--load", str(model), "--input", str(test)]) == 0
     assert "adaptive       on" in capsys.readouterr().out
+
+
+def test_tables_with_out_of_range_indices_are_refused():
+    m = NGramPredictor(orders=3)
+    m.fit(TRAIN)
+    good = m.tables.tensors()
+    assert CountTables.from_tensors(good).n_nodes == m.tables.n_nodes
+    for field, index, value in (("heads", None, 10**8), ("nnext", 0, 10**8), ("meta", 1, 3)):
+        bad = {k: v.copy() for k, v in good.items()}
+        i = int(np.flatnonzero(bad["keys"])[0]) if index is None else index
+        bad[field][i] = value
+        with pytest.raises(ValueError, match="inconsistent"):
+            CountTables.from_tensors(bad)

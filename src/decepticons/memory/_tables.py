@@ -118,4 +118,11 @@ class CountTables:
             a = np.full(nodes, fill, dtype=DTYPES[f])
             a[:n] = src
             setattr(out, f, a)
+        # the compiled kernels index without bounds checks: every index must point inside the pool
+        used = out.keys != 0
+        if (np.any((out.heads < -1) | (out.heads >= n)) or np.any((out.nnext[:n] < -1) | (out.nnext[:n] >= n))
+                or np.any(out.heads[~used] != -1) or int(out.meta[1]) != int(used.sum())
+                or int(out.meta[2]) != int(out.c0.sum()) or int(out.meta[3]) != int((out.c0 > 0).sum())
+                or np.any(out.tot < 0) or np.any(out.uniq < 0) or np.any(out.c0 < 0)):
+            raise ValueError("count tables are inconsistent (node indices out of range or header counts wrong)")
         return out
