@@ -387,3 +387,8 @@ def test_default_coder_end_to_end(files):
                                              ("max_order=abc", "max_order|config")])
 def test_default_coder_bad_config(files, option, pattern):
     assert_user_error(run(["fit", "--input", str(files / "corpus.txt"), "--config", option]), pattern)
+
+
+def test_config_with_load_is_refused(saved):
+    path, _ = saved
+    assert_user_error(run(["fit", "--load", str(path), "--config", "smoothing=0.5"]), "keeps its own configuration")

@@ -232,6 +232,10 @@ def test_cache_view_records(fitted):
 def test_bad_configuration_is_an_input_error():
     with pytest.raises(InputError):
         NGramPredictor(orders=[3, 2])
+    with pytest.raises(InputError, match="list of ints"):
+        NGramPredictor(orders="abc")
+    with pytest.raises(InputError, match="list of ints"):
+        NGramPredictor(orders="123")  # a string is not a list of orders
     with pytest.raises(InputError):
         NGramPredictor(orders=0)
     with pytest.raises(InputError):

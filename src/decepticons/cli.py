@@ -88,6 +88,8 @@ def cmd_fit(args: argparse.Namespace) -> int:
         valid = _read_input(args.valid, allow_binary=args.allow_binary) if args.valid else None
         source = args.input
     if args.load:
+        if args.config:
+            raise DecepticonsError("--config sets up a new model; a model given by --load keeps its own configuration")
         model = _load(args.load)
     else:
         cls = model_class(args.model)

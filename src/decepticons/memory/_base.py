@@ -52,9 +52,14 @@ def finish_fit(model: CausalPredictor, report: FitReport, valid: BytesLike | Non
 
 
 def check_orders(orders: list[int] | int) -> list[int]:
-    if isinstance(orders, int):
-        orders = list(range(1, orders + 1))
-    orders = [int(k) for k in orders]
+    if isinstance(orders, (int, np.integer)):
+        orders = list(range(1, int(orders) + 1))
+    try:
+        if isinstance(orders, (str, bytes)):
+            raise TypeError
+        orders = [int(k) for k in orders]
+    except (TypeError, ValueError):
+        raise InputError(f"orders must be an int or a list of ints, got {orders!r}") from None
     if not orders or sorted(set(orders)) != orders or orders[0] < 1 or orders[-1] > 24:
         raise InputError(f"orders must be strictly increasing context lengths in 1..24, got {orders}")
     return orders
