@@ -211,3 +211,16 @@ def test_cli_fit_compress_decompress_and_failures(tmp_path, capsys):
         assert "error:" in err and ("different model" in err or "corrupted" in err or "truncated" in err)
         assert not target.exists()
         assert not [p for p in tmp_path.iterdir() if p.name.startswith(f".{name}.out")]
+
+
+def test_mixer_round_trip_while_the_stream_tables_grow():
+    """64 KB of random bytes after text: every context is new, so the stream's count tables, document
+    tables and history buffer grow (and compact) many times during decompression."""
+    from decepticons.mixer import MixerPredictor
+
+    model = MixerPredictor(orders=3, match_min=4)
+    model.fit(TEXT)
+    rng = np.random.default_rng(3)
+    data = np.concatenate([np.frombuffer(TEXT, dtype=np.uint8), rng.integers(0, 256, 1 << 16, dtype=np.uint8)])
+    blob = compress(model, data)
+    assert np.array_equal(decompress(model, blob), data)
