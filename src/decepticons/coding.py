@@ -96,11 +96,6 @@ def _freqs_fn(st):
     return from_log_probs
 
 
-def _stream_freqs(st) -> np.ndarray:
-    """Coding frequencies (float64[256]) for the stream's next byte (see :func:`_freqs_fn`)."""
-    return _freqs_fn(st)()
-
-
 def _stream_probs(st) -> np.ndarray:
     lp = np.asarray(st.log_probs(), dtype=np.float64)
     return np.exp(lp - lp.max())
@@ -154,11 +149,12 @@ def _freq_blocks(model: CausalPredictor, x: np.ndarray):
             start += len(block)
         return
     st = model.stream()
+    next_freqs = _freqs_fn(st)  # resolved once, not per byte
     freqs = np.empty((_CHUNK, 256), dtype=np.float64)
     for start in range(0, len(x), _CHUNK):
         block = x[start:start + _CHUNK]
         for i, b in enumerate(block):
-            freqs[i] = _stream_freqs(st)
+            freqs[i] = next_freqs()
             st.push(int(b))
         yield start, freqs[:len(block)]
 
