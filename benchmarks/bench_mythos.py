@@ -97,8 +97,8 @@ def ours_throughput(steps: int = 6) -> dict:
         times.append(time.perf_counter() - t)
     dt = float(np.median(times))
     return {"tokens_per_s": THROUGHPUT["batch"] * THROUGHPUT["seq"] / dt, "flops_per_step": flops,
-            "seconds_per_step": dt, "parameters": sum(q.numel() for q in m.parameters()),
-            "untrained_parameters": untouched}
+            "seconds_per_step": dt, "step_seconds": times, "loops_run": m.last_loops,
+            "parameters": sum(q.numel() for q in m.parameters()), "untrained_parameters": untouched}
 
 
 OPEN_MYTHOS_SCRIPT = r"""
@@ -112,9 +112,17 @@ B, T, L = {batch}, {seq}, {loops}
 cfg = MythosConfig(vocab_size=256, dim=256, n_heads=4, n_kv_heads=4, max_seq_len=T, max_loop_iters=L,
                    prelude_layers=1, coda_layers=1, attn_type="mla", kv_lora_rank=40, q_lora_rank=128,
                    qk_rope_head_dim=16, qk_nope_head_dim=64, v_head_dim=64, n_experts=8, n_shared_experts=1,
-                   n_experts_per_tok=2, expert_dim=256, act_threshold=2.0, lora_rank=8)
+                   n_experts_per_tok=2, expert_dim=256, act_threshold=L + 1.0, lora_rank=8)
+# ACT off: the cumulative halting probability stays <= L < act_threshold, so no position halts and the
+# loop never exits early (a threshold of 2.0 still halts every position after about 4 loops at init)
 m = OpenMythos(cfg)
 m.train()
+calls = [0]
+block_forward = m.recurrent.block.forward
+def counted(*a, **k):
+    calls[0] += 1
+    return block_forward(*a, **k)
+m.recurrent.block.forward = counted
 opt = torch.optim.AdamW(m.parameters(), lr=1e-4)
 x = torch.randint(0, 256, (B, T + 1))
 def step():
@@ -127,9 +135,11 @@ with FlopCounterMode(display=False) as fc:
 flops = fc.get_total_flops(); opt.zero_grad()
 times = []
 for _ in range({steps}):
+    calls[0] = 0
     t = time.perf_counter(); step(); opt.step(); opt.zero_grad(); times.append(time.perf_counter() - t)
 dt = float(np.median(times))
 print(json.dumps({{"tokens_per_s": B * T / dt, "flops_per_step": flops, "seconds_per_step": dt,
+                  "step_seconds": times, "loops_run": calls[0],
                   "parameters": sum(q.numel() for q in m.parameters())}}))
 """
 
@@ -150,6 +160,27 @@ def open_mythos_throughput(path: str, steps: int = 6) -> dict | None:
         print(r.stderr[-2000:], file=sys.stderr)
         return None
     return json.loads(r.stdout.strip().splitlines()[-1])
+
+
+def paired_throughput(open_mythos_path: str, rounds: int = 3, steps: int = 6) -> tuple[dict, dict | None]:
+    """Both models measured in alternating rounds (ours, theirs, ours, ...) so that drift in this host's
+    speed hits both alike; each side's figure is the median over all its timed steps."""
+    ours_runs, their_runs = [], []
+    for _ in range(rounds):
+        ours_runs.append(ours_throughput(steps))
+        t = open_mythos_throughput(open_mythos_path, steps)
+        if t is not None:
+            their_runs.append(t)
+
+    def pooled(runs: list[dict]) -> dict:
+        out = dict(runs[-1])
+        times = [x for r in runs for x in r["step_seconds"]]
+        out["seconds_per_step"] = dt = float(np.median(times))
+        out["tokens_per_s"] = THROUGHPUT["batch"] * THROUGHPUT["seq"] / dt
+        out["round_tokens_per_s"] = [r["tokens_per_s"] for r in runs]
+        return out
+
+    return pooled(ours_runs), (pooled(their_runs) if their_runs else None)
 
 
 # ---------------------------------------------------------------------------------------------- cache, generation
@@ -256,10 +287,11 @@ def score_variants(args) -> dict:
 
 
 def report_phase(args) -> None:
+    from plato_mythos.predictor import BYTE_DEFAULTS
+
     run = Path(args.run_dir)
     peak = matmul_peak()
-    ours = ours_throughput()
-    theirs = open_mythos_throughput(args.open_mythos_path)
+    ours, theirs = paired_throughput(args.open_mythos_path)
     cache = cache_figures()
     gen = generation_speed()
     scores = score_variants(args)
@@ -295,14 +327,23 @@ def report_phase(args) -> None:
         f"{fmt(scores[f'loops_{2 * L}'])} bpb (more loops must not be worse than fewer by > 0.5%)",
         "", "### Training throughput (vocab 256, d_model 256, 4 heads, 8 loops every step with backpropagation "
         "through all 8, seq 256, batch 8, fwd+bwd+AdamW)",
-        f"- plato_mythos: **{ours['tokens_per_s']:.0f} tokens/s**, {ours['parameters']} parameters, parameters "
-        f"without gradient: {len(ours['untrained_parameters'])}",
+        "- both measured in the same run, in alternating rounds (ours, open-mythos, ours, ...); each figure is "
+        "the median step time over all its rounds",
+        f"- plato_mythos: **{ours['tokens_per_s']:.0f} tokens/s** (rounds: "
+        f"{', '.join(f'{x:.0f}' for x in ours['round_tokens_per_s'])}), {ours['loops_run']} loops per step, "
+        f"{ours['parameters']} parameters, parameters without gradient: {len(ours['untrained_parameters'])} "
+        f"(the byte defaults: experts {BYTE_DEFAULTS['num_rooms'] * BYTE_DEFAULTS['experts_per_room']} x "
+        f"{BYTE_DEFAULTS['expert_dim']} top-{BYTE_DEFAULTS['top_k_experts']} + "
+        f"{BYTE_DEFAULTS['num_shared_experts']} shared, query/key {BYTE_DEFAULTS['qk_nope_dim']} + rotary "
+        f"{BYTE_DEFAULTS['rope_dim']} per head, prelude/coda feed-forward {BYTE_DEFAULTS['ffn_dim']}, halting "
+        f"labels from {BYTE_DEFAULTS['act_label_rows']} row per step)",
     ]
     if theirs:
         ratio = ours["tokens_per_s"] / theirs["tokens_per_s"]
-        lines.append(f"- open-mythos 0.5.0 (same shape, ACT off, MLA q rank 128): "
-                     f"{theirs['tokens_per_s']:.0f} tokens/s, {theirs['parameters']} parameters; "
-                     f"ratio **{ratio:.2f}x** (target >= 1.5x)")
+        lines.append(f"- open-mythos 0.5.0 (same shape, ACT off, MLA q rank 128, experts 8 x 256 top-2 + 1 shared): "
+                     f"{theirs['tokens_per_s']:.0f} tokens/s (rounds: "
+                     f"{', '.join(f'{x:.0f}' for x in theirs['round_tokens_per_s'])}), {theirs['loops_run']} loops "
+                     f"per step, {theirs['parameters']} parameters; ratio **{ratio:.2f}x** (target >= 1.5x)")
     else:
         lines.append("- open-mythos 0.5.0: not measured (pass --open-mythos-path to a `pip install --no-deps "
                      "--target DIR open-mythos==0.5.0`)")

@@ -52,6 +52,10 @@ class PlatoMythosConfig:
     max_seq_len: int = 2048
     #: per-head dimension of the decoupled rotary query/key
     rope_dim: int = 16
+    #: per-head dimension of the position-free query/key part (default ``head_dim``); with
+    #: ``qk_nope_dim + rope_dim == head_dim`` queries, keys and values share one width and attention
+    #: takes the fused (flash) kernel
+    qk_nope_dim: int | None = None
     rope_theta: float = 10000.0
     #: always-on experts beside the routed ones
     num_shared_experts: int = 1
@@ -107,6 +111,8 @@ class PlatoMythosConfig:
             self.expert_dim = max(8, self.d_model // 4)
         if self.ffn_dim is None:
             self.ffn_dim = 2 * self.d_model
+        if self.qk_nope_dim is None:
+            self.qk_nope_dim = self.d_model // self.num_heads if self.num_heads > 0 else 1
         if self.bptt_depth is None:
             self.bptt_depth = self.max_loop_depth
         checks = [
@@ -119,6 +125,7 @@ class PlatoMythosConfig:
             (self.max_loop_depth >= 1, f"max_loop_depth must be >= 1, got {self.max_loop_depth}"),
             (self.num_layers >= 1, f"num_layers must be >= 1, got {self.num_layers}"),
             (self.prelude_layers >= 0 and self.coda_layers >= 0, "prelude_layers/coda_layers must be >= 0"),
+            (self.qk_nope_dim >= 1, f"qk_nope_dim must be >= 1, got {self.qk_nope_dim}"),
             (self.d_kv_latent >= 1, f"d_kv_latent must be >= 1, got {self.d_kv_latent}"),
             (self.rope_dim >= 2 and self.rope_dim % 2 == 0, f"rope_dim must be even and >= 2, got {self.rope_dim}"),
             (self.num_rooms >= 1 and self.experts_per_room >= 1, "num_rooms and experts_per_room must be >= 1"),

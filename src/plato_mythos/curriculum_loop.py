@@ -3,12 +3,16 @@
 :class:`RecurrentBlock` is one loop step with stable input injection. With ``e`` the prelude output
 (injected every loop) and ``s = min(i, max_loop_depth - 1)`` the shell of loop ``i``::
 
-    z_0     = (W_mix + ShellLoRA_s) rmsnorm(h_i) + e
+    z_0     = (diag(g) + ShellLoRA_s) rmsnorm(h_i) + e        g: per-channel gain (D,), init 1
     z       = layers(z_0)                                   (num_layers pre-norm MLA + rooms-as-experts layers)
     h_i+1   = a * h_i + (1 - a) * z                         a = sigmoid(r) in (0, 1), per channel
 
 ``z`` reads ``h_i`` only through a normalised copy, so ``||z||`` is bounded independently of ``||h_i||`` and
-the convex update keeps the state within ``max(||h_0||, sup ||z||)`` at any depth.
+the convex update keeps the state within ``max(||h_0||, sup ||z||)`` at any depth. The shared mixing
+weight is diagonal; each loop step's ShellLoRA adds a rank-``lora_r`` update to it, so shell ``s`` mixes
+with ``W_s = diag(g) + (alpha / r) B_s A_s`` (merged into one ``(D, D)`` weight per step by
+:meth:`RecurrentBlock.merge_shells`). Channel mixing beyond that low-rank part is the job of the layers
+that follow, whose projections are dense anyway.
 
 :class:`CurriculumScheduler` implements random-depth training: the depth budget rises linearly from
 ``start_depth`` to ``max_depth`` over the first ``warmup`` fraction of training; each step runs the full
@@ -64,7 +68,7 @@ class RecurrentBlock(nn.Module):
         D = config.d_model
         self.max_loop_depth = config.max_loop_depth
         self.in_norm = RMSNorm(D, config.norm_eps)
-        self.mix = nn.Linear(D, D, bias=False)
+        self.mix_gain = nn.Parameter(torch.ones(D))
         self.shells = ShellLoRA(config)
         self.layers = nn.ModuleList(MythosLayer(config, moe=True) for _ in range(config.num_layers))
         self.retain = nn.Parameter(torch.zeros(D))
@@ -74,10 +78,14 @@ class RecurrentBlock(nn.Module):
         """Loops past the trained depth reuse the last shell."""
         return min(int(loop), self.max_loop_depth - 1)
 
+    def mix_weight(self, shell: int) -> torch.Tensor:
+        """The merged ``(D, D)`` mixing weight of ``shell``: ``diag(g) + (alpha / r) B_s A_s``."""
+        return self.shells.merged(torch.diag(self.mix_gain), shell)
+
     def merge_shells(self) -> None:
-        """Precompute ``W_mix + ShellLoRA_s`` for every shell (inference; undone by ``train()``)."""
+        """Precompute the merged mixing weight of every shell (inference; undone by ``train()``)."""
         with torch.no_grad():
-            self._merged = [self.shells.merged(self.mix.weight, s) for s in range(self.max_loop_depth)]
+            self._merged = [self.mix_weight(s) for s in range(self.max_loop_depth)]
 
     def unmerge_shells(self) -> None:
         self._merged = None
@@ -96,7 +104,7 @@ class RecurrentBlock(nn.Module):
         if self._merged is not None and not self.training:
             z = F.linear(u, self._merged[s]) + e
         else:
-            z = self.mix(u) + self.shells(u, s) + e
+            z = u * self.mix_gain + self.shells(u, s) + e
         lats = []
         for j, layer in enumerate(self.layers):
             fz = None if freeze is None else (freeze[0], *freeze[1][j])

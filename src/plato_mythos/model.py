@@ -127,7 +127,6 @@ class PlatoMythos(nn.Module):
                     nn.init.normal_(m.weight, std=out_std if last else std)
                 elif isinstance(m, nn.Embedding):
                     nn.init.normal_(m.weight, std=1.0 if name == "embed.tokens" else std)
-            nn.init.eye_(self.recurrent.mix.weight)
             if c.tile_metadata:
                 self.room_bias.weight.zero_()
                 for d in range(c.num_domains):

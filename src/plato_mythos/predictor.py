@@ -29,9 +29,10 @@ from .model import MythosCache, PlatoMythos
 #: the byte-level default: small enough to train on two CPU cores
 BYTE_DEFAULTS: dict[str, Any] = dict(
     vocab_size=256, d_model=256, num_heads=4, num_layers=1, max_loop_depth=8, d_kv_latent=40, rope_dim=16,
-    num_rooms=4, experts_per_room=2, top_k_experts=2, num_shared_experts=1, expert_dim=256, ffn_dim=512,
-    prelude_layers=1, coda_layers=1, lora_r=8, lora_alpha=16.0, max_seq_len=256, tile_metadata=False,
-    deadband_max_steps=16, curriculum_warmup=0.3, curriculum_steps=1000, bptt_depth=6,
+    qk_nope_dim=48, num_rooms=4, experts_per_room=2, top_k_experts=2, num_shared_experts=0, expert_dim=128,
+    ffn_dim=256, prelude_layers=1, coda_layers=1, lora_r=8, lora_alpha=16.0, max_seq_len=256,
+    tile_metadata=False, deadband_max_steps=16, curriculum_warmup=0.3, curriculum_steps=1000, bptt_depth=6,
+    act_label_rows=1,
 )
 
 

@@ -76,15 +76,11 @@ class RoomsAsExperts(nn.Module):
         self.last_load = counts
         order = torch.argsort(flat, stable=True)
         tok = order // self.k
-        xs = xf[tok]
+        xs = xf.index_select(0, tok)  # backward: one index_add (faster than indexing's accumulate)
         ws = w.reshape(-1)[order, None]
-        outs = []
-        start = 0
-        for e, c in enumerate(counts.tolist()):
-            if c == 0:
-                continue
-            outs.append(self.experts[e](xs[start:start + c]))
-            start += c
+        # split (not slicing): its backward concatenates the pieces instead of zero-filling a full-size
+        # gradient per expert
+        outs = [self.experts[e](part) for e, part in enumerate(torch.split(xs, counts.tolist())) if len(part)]
         y = torch.cat(outs, dim=0) * ws
         out = torch.zeros_like(xf).index_add_(0, tok, y)
         for s in self.shared:

@@ -70,32 +70,36 @@ class TilesAsKV(nn.Module):
 
     For inputs ``x (B, t, D)`` at positions ``p0 .. p0 + t - 1``::
 
-        q_h   = W_q x  (per head, ``head_dim``),   qr_h = RoPE(W_qr x)  (per head, ``rope_dim``)
+        q_h   = W_q x  (per head, ``qk_nope_dim``), qr_h = RoPE(W_qr x)  (per head, ``rope_dim``)
         c     = norm(W_dkv x)                      (``d_kv_latent``, shared by all heads; cached)
         kr    = RoPE(W_kr x)                       (``rope_dim``, shared by all heads; cached)
-        k_h   = W_uk,h c,   v_h = W_uv,h c
-        a_h   = softmax_{s <= t}((q_h . k_h,s + qr_h . kr_s) / sqrt(head_dim + rope_dim))
+        k_h   = W_uk,h c  (``qk_nope_dim``),  v_h = W_uv,h c  (``head_dim``)
+        a_h   = softmax_{s <= t}((q_h . k_h,s + qr_h . kr_s) / sqrt(qk_nope_dim + rope_dim))
         out   = W_o concat_h(sum_s a_h,s v_h,s)
 
     With a cache, single-position decoding never rebuilds keys: it scores against the latents directly
     (``q_h W_uk,h`` is a query in latent space) and lifts the latent mixture by ``W_uv,h`` afterwards.
     ``freeze=(halted, c_old, kr_old)`` replaces the latents of halted positions by the ones they had when
     they stopped (adaptive depth: later loops read a halted token's last state).
+
+    When ``qk_nope_dim + rope_dim == head_dim`` queries, keys and values have one width and PyTorch runs
+    the fused causal kernel, which skips the masked half of the scores; otherwise it falls back to the
+    unfused path. Both compute the same function (tested against :meth:`reference`).
     """
 
     def __init__(self, config: PlatoMythosConfig) -> None:
         super().__init__()
-        D, H, dh, dc, dr = (config.d_model, config.num_heads, config.head_dim, config.d_kv_latent,
-                            config.rope_dim)
-        self.H, self.dh, self.dc, self.dr = H, dh, dc, dr
-        self.wq = nn.Linear(D, H * dh + H * dr, bias=False)
+        D, H, dh, dn, dc, dr = (config.d_model, config.num_heads, config.head_dim, config.qk_nope_dim,
+                                config.d_kv_latent, config.rope_dim)
+        self.H, self.dh, self.dn, self.dc, self.dr = H, dh, dn, dc, dr
+        self.wq = nn.Linear(D, H * dn + H * dr, bias=False)
         self.w_dkv = nn.Linear(D, dc + dr, bias=False)
         self.kv_norm = RMSNorm(dc, config.norm_eps)
-        self.w_uk = nn.Linear(dc, H * dh, bias=False)
+        self.w_uk = nn.Linear(dc, H * dn, bias=False)
         self.w_uv = nn.Linear(dc, H * dh, bias=False)
         self.wo = nn.Linear(H * dh, D, bias=False)
         self.dropout = config.dropout
-        self.scale = 1.0 / math.sqrt(dh + dr)
+        self.scale = 1.0 / math.sqrt(dn + dr)
 
     def latents(self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """``x (B, t, D)`` -> ``c (B, t, d_kv_latent)``, ``kr (B, t, rope_dim)``: what the cache stores."""
@@ -107,15 +111,15 @@ class TilesAsKV(nn.Module):
                 freeze: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None = None
                 ) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
         B, t, _ = x.shape
-        H, dh, dr = self.H, self.dh, self.dr
+        H, dh, dn, dr = self.H, self.dh, self.dn, self.dr
         c, kr = self.latents(x, cos, sin)
         if freeze is not None:
             halted, c_old, kr_old = freeze
             m = halted[..., None]
             c, kr = torch.where(m, c_old, c), torch.where(m, kr_old, kr)
         q = self.wq(x)
-        qn = q[..., :H * dh].view(B, t, H, dh).transpose(1, 2)
-        qr = apply_rotary(q[..., H * dh:].view(B, t, H, dr).transpose(1, 2), cos, sin)
+        qn = q[..., :H * dn].view(B, t, H, dn).transpose(1, 2)
+        qr = apply_rotary(q[..., H * dn:].view(B, t, H, dr).transpose(1, 2), cos, sin)
         if slot is None:
             C, KR, past = c, kr, 0
         else:
@@ -125,7 +129,7 @@ class TilesAsKV(nn.Module):
             o = self._absorbed(qn[:, :, 0], qr[:, :, 0], C, KR).reshape(B, 1, H * dh)
         else:
             S = C.shape[1]
-            k = self.w_uk(C).view(B, S, H, dh).transpose(1, 2)
+            k = self.w_uk(C).view(B, S, H, dn).transpose(1, 2)
             v = self.w_uv(C).view(B, S, H, dh).transpose(1, 2)
             k = torch.cat((k, KR[:, None].expand(B, H, S, dr)), dim=-1)
             qq = torch.cat((qn, qr), dim=-1)
@@ -138,11 +142,26 @@ class TilesAsKV(nn.Module):
             o = o.transpose(1, 2).reshape(B, t, H * dh)
         return self.wo(o), (c, kr)
 
+    def reference(self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
+        """Slow reference of the uncached forward: explicit scores, causal mask and softmax per head."""
+        B, t, _ = x.shape
+        H, dh, dn, dr = self.H, self.dh, self.dn, self.dr
+        c, kr = self.latents(x, cos, sin)
+        q = self.wq(x)
+        qn = q[..., :H * dn].view(B, t, H, dn)
+        qr = apply_rotary(q[..., H * dn:].view(B, t, H, dr).transpose(1, 2), cos, sin).transpose(1, 2)
+        k = self.w_uk(c).view(B, t, H, dn)
+        v = self.w_uv(c).view(B, t, H, dh)
+        s = (torch.einsum("bthd,bshd->bhts", qn, k) + torch.einsum("bthr,bsr->bhts", qr, kr)) * self.scale
+        causal = torch.ones(t, t, dtype=torch.bool, device=x.device).tril()
+        a = torch.softmax(s.masked_fill(~causal, float("-inf")), dim=-1)
+        return self.wo(torch.einsum("bhts,bshd->bthd", a, v).reshape(B, t, H * dh))
+
     def _absorbed(self, qn: torch.Tensor, qr: torch.Tensor, C: torch.Tensor, KR: torch.Tensor) -> torch.Tensor:
-        """One query per row against latents: ``qn (B, H, dh)``, ``qr (B, H, dr)``, ``C (B, S, dc)``,
+        """One query per row against latents: ``qn (B, H, dn)``, ``qr (B, H, dr)``, ``C (B, S, dc)``,
         ``KR (B, S, dr)`` -> ``(B, H, dh)``."""
-        H, dh, dc = self.H, self.dh, self.dc
-        wuk = self.w_uk.weight.view(H, dh, dc)
+        H, dh, dn, dc = self.H, self.dh, self.dn, self.dc
+        wuk = self.w_uk.weight.view(H, dn, dc)
         wuv = self.w_uv.weight.view(H, dh, dc)
         ql = torch.einsum("bhd,hdc->bhc", qn, wuk)
         s = (torch.einsum("bhc,bsc->bhs", ql, C) + torch.einsum("bhr,bsr->bhs", qr, KR)) * self.scale
