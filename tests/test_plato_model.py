@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 import torch
 
@@ -18,8 +20,8 @@ def _one_thread():
     torch.set_num_threads(n)
 
 
-#: expected-gain bias of the halting head that makes a random head halt some positions and not others
-HALT_BIAS = 0.1
+#: log expected-gain bias of the halting head that makes a random head halt some positions and not others
+HALT_BIAS = -5.8  # log(0.003 nats): near the price of the loops left after loop 1
 
 
 def tiny(**kw) -> PlatoMythosConfig:
@@ -48,10 +50,17 @@ def meta(B: int, T: int, g: torch.Generator) -> tuple[dict, dict]:
     return tiles, rooms
 
 
+#: shapes the tests run on: ``unfused`` keeps query/key wider than values (attention takes the unfused
+#: kernel), ``fused`` has ``qk_nope_dim + rope_dim == head_dim`` (the fused causal kernel, as the byte
+#: defaults) and no shared expert
+VARIANTS = {"unfused": {}, "fused": dict(qk_nope_dim=12, num_shared_experts=0)}
+
+
+@pytest.mark.parametrize("variant", list(VARIANTS))
 @pytest.mark.parametrize("training", [False, True])
 @pytest.mark.parametrize("with_meta", [False, True])
-def test_causality_with_act_and_moe(training, with_meta):
-    m = model()
+def test_causality_with_act_and_moe(training, with_meta, variant):
+    m = model(**VARIANTS[variant])
     force_halting(m)
     m.train(training)
     g = torch.Generator().manual_seed(1)
@@ -75,8 +84,9 @@ def test_causality_with_act_and_moe(training, with_meta):
         assert m.extra_loss() is not None
 
 
-def test_cached_decoding_equals_uncached_recomputation():
-    m = model().eval()
+@pytest.mark.parametrize("variant", list(VARIANTS))
+def test_cached_decoding_equals_uncached_recomputation(variant):
+    m = model(**VARIANTS[variant]).eval()
     force_halting(m)
     g = torch.Generator().manual_seed(2)
     ids = torch.randint(0, 37, (2, 20), generator=g)
@@ -99,6 +109,35 @@ def test_cached_decoding_equals_uncached_recomputation():
     s1 = m.generate(ids[:, :5], max_new_tokens=6, temperature=0.8, top_k=5, seed=3)
     s2 = m.generate(ids[:, :5], max_new_tokens=6, temperature=0.8, top_k=5, seed=3, use_cache=False)
     assert torch.equal(s1, s2)
+
+
+@pytest.mark.parametrize("variant", list(VARIANTS))
+@pytest.mark.parametrize("training", [False, True])
+def test_latent_attention_matches_its_slow_reference(variant, training):
+    """Fused or unfused kernel, the attention equals explicit scores + causal mask + softmax, and so do
+    its gradients."""
+    cfg = tiny(**VARIANTS[variant])
+    torch.manual_seed(4)
+    att = TilesAsKV(cfg).train(training)
+    from plato_mythos.layers import Rotary
+
+    cos, sin = Rotary(cfg.rope_dim, cfg.max_seq_len).cos_sin(0, 19)
+    x = torch.randn(3, 19, cfg.d_model, requires_grad=True)
+    fast, _ = att(x, cos, sin)
+    slow = att.reference(x, cos, sin)
+    torch.testing.assert_close(fast, slow, rtol=1e-5, atol=1e-5)
+    g = torch.randn_like(fast)
+    (gf,) = torch.autograd.grad(fast, x, g)
+    (gs,) = torch.autograd.grad(slow, x, g)
+    torch.testing.assert_close(gf, gs, rtol=1e-4, atol=1e-5)
+
+
+def test_qk_nope_dim_shapes_the_projections():
+    a = TilesAsKV(tiny(qk_nope_dim=12))
+    assert a.wq.out_features == 2 * (12 + 4) and a.w_uk.out_features == 2 * 12 and a.w_uv.out_features == 2 * 16
+    assert tiny().qk_nope_dim == 16  # default: the head width
+    with pytest.raises(ValueError, match="qk_nope_dim"):
+        tiny(qk_nope_dim=0)
 
 
 def test_more_loops_at_inference_and_merged_shells():
@@ -233,6 +272,27 @@ def test_room_routing_is_per_token_and_domain_biased():
     assert (moe.balance_bias[:2] > moe.balance_bias[2:]).all()
 
 
+@pytest.mark.parametrize("shared,k,n", [(1, 2, 10), (0, 2, 33), (0, 1, 7), (2, 3, 1)])
+def test_rooms_as_experts_dispatch_matches_reference_with_gradients(shared, k, n):
+    """The sorted dispatch (split per expert, one scatter) equals every-expert-on-every-token, values and
+    gradients; few tokens leave some experts without any."""
+    c = tiny(num_shared_experts=shared, top_k_experts=k)
+    torch.manual_seed(1)
+    moe = RoomsAsExperts(c).train()
+    x = torch.randn(n, 32, requires_grad=True)
+    fast, slow = moe(x), moe.reference(x)
+    torch.testing.assert_close(fast, slow, rtol=1e-5, atol=1e-5)
+    g = torch.randn_like(fast)
+    params = [x] + list(moe.parameters())
+    gf = torch.autograd.grad(fast, params, g, allow_unused=True)
+    gs = torch.autograd.grad(slow, params, g, allow_unused=True)
+    for a, b in zip(gf, gs):
+        a = torch.zeros_like(b) if a is None and b is not None else a
+        b = torch.zeros_like(a) if b is None and a is not None else b
+        if a is not None:
+            torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5)
+
+
 def test_latent_cache_is_small_and_absorbed_decode_matches():
     c = tiny()
     torch.manual_seed(0)
@@ -262,6 +322,18 @@ def test_remaining_gain_and_halting_logit():
     h, delta = torch.randn(2, 3, 4), torch.rand(2, 3) + 0.1
     torch.testing.assert_close(act.halt_logits(h, delta, 2), act.gain_to_logit(act.expected_gain(h, delta, 2), 2))
     assert not act.halt_now(h, delta, 1, torch.full((2, 3), 0.8)).any()  # untrained: expects a large gain
+
+
+def test_remaining_divergence_is_kl_to_the_full_depth_prediction():
+    p = torch.tensor([[[0.5, 0.5], [0.9, 0.1]], [[0.8, 0.2], [0.9, 0.1]], [[0.8, 0.2], [0.9, 0.1]]])  # 3 loops, 2 pos
+    g = DeadbandACT.remaining_divergence(p.log())
+    assert g.shape == (2, 2)
+    kl = 0.8 * math.log(0.8 / 0.5) + 0.2 * math.log(0.2 / 0.5)
+    torch.testing.assert_close(g, torch.tensor([[kl, 0.0], [0.0, 0.0]]), rtol=1e-5, atol=1e-6)
+    far = torch.tensor([[[1e-9, 1.0]], [[1.0, 1e-9]]]).log()
+    assert float(DeadbandACT.remaining_divergence(far)) == 1.0  # clipped
+    with pytest.raises(ValueError, match="at least 2 loops"):
+        DeadbandACT.remaining_divergence(p[:1].log())
 
 
 def test_halting_head_learns_to_halt_positions_that_gain_nothing():

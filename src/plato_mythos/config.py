@@ -74,14 +74,14 @@ class PlatoMythosConfig:
     #: hidden width of the halting head
     halt_hidden: int = 64
     #: price of one more loop in nats: a position halts once the gain it expects from the remaining loops
-    #: is below ``ponder_cost`` per remaining loop (so it expects to lose at most
-    #: ``ponder_cost * (max_loop_depth - 1)`` nats)
-    ponder_cost: float = 0.003
+    #: (the divergence of its prediction from the full-depth one) is below ``ponder_cost`` per remaining
+    #: loop (so it expects to lose at most ``ponder_cost * (max_loop_depth - 1)`` nats)
+    ponder_cost: float = 0.002
     #: temperature (nats) of the halting probability ``sigmoid((ponder_cost * loops left - gain) / T)``
     halt_temperature: float = 0.002
-    #: weight of the halting head's loss (squared error of the expected gain) in ``extra_loss``
+    #: weight of the halting head's loss (squared error of the expected divergence) in ``extra_loss``
     act_loss_weight: float = 0.1
-    #: batch rows whose per-loop losses label the halting head in a full-depth training step
+    #: batch rows whose per-loop predictions label the halting head in a full-depth training step
     act_label_rows: int = 4
     #: sample the loop count per training step (random-depth training); False: always max_loop_depth loops
     #: (the last ``bptt_depth`` of them with gradient)

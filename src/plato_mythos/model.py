@@ -344,14 +344,14 @@ class PlatoMythos(nn.Module):
         if cache is not None:
             cache.length += t
         if self.training:
-            self._extra = self._training_extra(ids[:rows], e[:rows].detach(), states, aux, cos, sin)
+            self._extra = self._training_extra(e[:rows].detach(), states, aux, cos, sin)
         return logits
 
     def _head(self, y: torch.Tensor) -> torch.Tensor:
         w = self.embed.tokens.weight if self.head is None else self.head.weight
         return F.linear(self.norm_out(y), w)
 
-    def _training_extra(self, ids: torch.Tensor, e: torch.Tensor, states: list[torch.Tensor],
+    def _training_extra(self, e: torch.Tensor, states: list[torch.Tensor],
                         aux: list[torch.Tensor], cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor | None:
         c = self.config
         total = None
@@ -359,22 +359,19 @@ class PlatoMythos(nn.Module):
             total = c.moe_aux_weight * torch.stack(aux).mean()
         if len(states) >= 2 and c.act_loss_weight > 0:
             with torch.no_grad():
-                tgt = ids[:, 1:]
-                losses = []
+                log_probs = []
                 for h in states:
                     y = h
                     for layer in self.coda:
                         y, _ = layer(y, cos, sin)
-                    lg = self._head(y)[:, :-1].float()
-                    losses.append(F.cross_entropy(lg.reshape(-1, lg.shape[-1]), tgt.reshape(-1),
-                                                  reduction="none").view(tgt.shape))
-                gains = DeadbandACT.remaining_gain(torch.stack(losses))
+                    log_probs.append(torch.log_softmax(self._head(y).float(), dim=-1))
+                gains = DeadbandACT.remaining_divergence(torch.stack(log_probs))
             preds = []
             prev = e
             for i, h in enumerate(states[:-1]):
-                preds.append(self.act.expected_gain(h, DeadbandACT.relative_change(h, prev), i + 1)[:, :-1])
+                preds.append(self.act.log_gain(h, DeadbandACT.relative_change(h, prev), i + 1))
                 prev = h
-            act_loss = F.mse_loss(torch.stack(preds), gains)
+            act_loss = DeadbandACT.log_gain_loss(torch.stack(preds), gains)
             total = c.act_loss_weight * act_loss if total is None else total + c.act_loss_weight * act_loss
         return total
 
