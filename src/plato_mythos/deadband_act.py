@@ -23,14 +23,14 @@ what stopping after loop ``i`` would cost in expectation, the divergence from th
 
     g_i,t = KL(p_L,t || p_i,t) = sum_y p_L,t(y) (log p_L,t(y) - log p_i,t(y))      (nats, >= 0)
 
-(squared error in log space, :meth:`DeadbandACT.log_gain_loss`, since the decision compares gains of
-``1e-3 .. 1e-2`` nats; targets from :meth:`DeadbandACT.remaining_divergence`, clipped at ``1`` nat, far
-above any price of a loop). The log-space fit estimates a geometric rather than arithmetic mean, which
-halts a little earlier than the exact rule would. If the full-depth prediction is the truth, ``g_i,t`` is exactly the expected extra loss of
-halting; unlike the realised gain ``l_i,t - l_L,t`` (:meth:`DeadbandACT.remaining_gain`) it carries no
-sampling noise from the one observed next byte, whose variance swamps the signal: on a trained byte model
-the realised gain of a position correlates with any feature of its state by less than 0.05, so a head fit
-to it halts by chance. Its inputs are detached, so the head never changes the language model itself.
+(squared error in log space, :meth:`DeadbandACT.log_gain_loss`, since the decision compares gains of ``1e-3 ..
+1e-2`` nats; targets from :meth:`DeadbandACT.remaining_divergence`, clipped at ``1`` nat, far above any price
+of a loop). The log-space fit estimates a geometric rather than arithmetic mean, which halts a little earlier
+than the exact rule would. If the full-depth prediction is the truth, ``g_i,t`` is exactly the expected extra
+loss of halting; unlike the realised gain ``l_i,t - l_L,t`` (:meth:`DeadbandACT.remaining_gain`) it carries no
+sampling noise from the one observed next byte, whose variance swamps the signal: on a trained byte model the
+realised gain of a position correlates with any feature of its state by less than 0.05, so a head fit to it
+halts by chance. Its inputs are detached, so the head never changes the language model itself.
 """
 
 from __future__ import annotations
