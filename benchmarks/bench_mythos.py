@@ -61,8 +61,22 @@ def matmul_peak(threads: int = 2, n: int = 1024, reps: int = 20) -> float:
 
 
 # ---------------------------------------------------------------------------------------------- throughput
+def count_cpu_fused_attention() -> None:
+    """torch's flop counter knows the CUDA fused attention kernels but not the CPU one: count it like the
+    others (full ``T x T`` scores, as open-mythos's explicit attention is counted)."""
+    from torch.utils import flop_counter as fc
+
+    aten = torch.ops.aten
+    for op, formula in ((aten._scaled_dot_product_flash_attention_for_cpu, fc.sdpa_flop),
+                        (aten._scaled_dot_product_flash_attention_for_cpu_backward, fc.sdpa_backward_flop)):
+        if op not in fc.flop_registry:
+            fc.register_flop_formula(op, get_raw=True)(formula)
+
+
 def ours_throughput(steps: int = 6) -> dict:
     from torch.utils.flop_counter import FlopCounterMode
+
+    count_cpu_fused_attention()
 
     from plato_mythos.predictor import MythosPredictor
 
@@ -286,6 +300,23 @@ def score_variants(args) -> dict:
     return out
 
 
+def baseline_table(mythos_bpb: float, tr: dict) -> list[str]:
+    """The mythos figure beside the causal bank and the transformer baseline of the ``training`` section
+    (same trainer, same 10-minute budget, same held-out split; from docs/figures/training_results.json)."""
+    path = Path(__file__).resolve().parent.parent / "docs" / "figures" / "training_results.json"
+    if not path.exists():
+        return ["- causal bank / transformer baselines: not found (run benchmarks/bench_training.py)"]
+    res = json.loads(path.read_text())
+    rows = ["", "| model (10-minute budget, kernel trainer) | parameters | steps | held-out bits/byte |",
+            "|---|---:|---:|---:|",
+            f"| mythos (this run) | {tr.get('parameters')} | {tr.get('steps')} | {mythos_bpb:.4f} |"]
+    for key, r in res.items():
+        if key.startswith("final:"):
+            rows.append(f"| {key[len('final:'):]} (section `training`) | {r.get('parameters')} | {r.get('steps')} | "
+                        f"{r['heldout_bpb']:.4f} |")
+    return rows + [""]
+
+
 def report_phase(args) -> None:
     from plato_mythos.predictor import BYTE_DEFAULTS
 
@@ -295,13 +326,28 @@ def report_phase(args) -> None:
     cache = cache_figures()
     gen = generation_speed()
     scores = score_variants(args)
+    meta = {"machine": machine(), "torch": torch.__version__, "commit": git_rev(), "command": command_line(),
+            "byte_defaults": BYTE_DEFAULTS}
+    (run / "report.json").write_text(json.dumps({"cache": cache, "generation": gen, "scores": scores,
+                                                 "ours": ours, "open_mythos": theirs, "peak": peak, "meta": meta},
+                                                default=str, indent=1))
+    markdown_phase(args)
+
+
+def markdown_phase(args) -> None:
+    """Write the section from the run folder's ``report.json`` and ``train_result.json`` (no measuring)."""
+    run = Path(args.run_dir)
+    rep = json.loads((run / "report.json").read_text())
+    cache, gen, scores, ours, theirs, peak, meta = (rep[k] for k in ("cache", "generation", "scores", "ours",
+                                                                    "open_mythos", "peak", "meta"))
+    BYTE_DEFAULTS = meta["byte_defaults"]
     tr = json.loads((run / "train_result.json").read_text())
     L = scores["max_loop_depth"]
     fmt = lambda x: f"{x:.4f}"  # noqa: E731
     lines = [
         "## mythos (plato_mythos recurrent-depth transformer)", "",
-        f"Machine: {machine()}; torch {torch.__version__}; 2 threads; commit {git_rev()}.",
-        f"Command: `{command_line()}` (after `--phase train --seconds {args.seconds}`).", "",
+        f"Machine: {meta['machine']}; torch {meta['torch']}; 2 threads; commit {meta['commit']}.",
+        f"Command: `{meta['command']}` (after `--phase train --seconds {args.seconds}`).", "",
         "### Latent KV cache",
         f"- bytes per token per attention layer: {cache['mla_bytes']} "
         f"(latent {cache['mla_bytes'] // 4 - 16} + rotary key 16 floats) vs {cache['mha_bytes']} for "
@@ -317,8 +363,8 @@ def report_phase(args) -> None:
         f"- trainer: kernel trainer, {tr.get('steps')} steps, {tr.get('tokens')} tokens in {args.seconds} s "
         f"budget, {tr.get('parameters')} parameters, batch {args.batch} x 256, lr {args.lr}",
         f"- held-out bits per byte ({scores['valid_bytes']} bytes, windows of 256 with stride 128): "
-        f"**{fmt(scores['full'])}** at full depth ({L} loops); the causal bank and transformer baselines are in "
-        f"their own sections of this file",
+        f"**{fmt(scores['full'])}** at full depth ({L} loops)",
+        *baseline_table(scores["full"], tr),
         f"- ACT on: {fmt(scores['act'])} bpb ({100 * (scores['act'] / scores['full'] - 1):+.2f}% vs full depth, "
         f"target within 1%), mean depth {scores['act_mean_depth']:.2f}; on the most predictable quarter "
         f"{scores['act_easy_depth']:.2f} loops = **{100 * scores['act_easy_depth'] / L:.0f}%** of {L} (target <= 60%)"
@@ -348,15 +394,14 @@ def report_phase(args) -> None:
         lines.append("- open-mythos 0.5.0: not measured (pass --open-mythos-path to a `pip install --no-deps "
                      "--target DIR open-mythos==0.5.0`)")
     mfu = ours["flops_per_step"] / ours["seconds_per_step"] / peak
-    lines.append(f"- model FLOPs per step (torch flop counter): {ours['flops_per_step'] / 1e9:.1f} GFLOP; "
+    their_gflop = f"{theirs['flops_per_step'] / 1e9:.1f}" if theirs else "n/a"
+    lines.append(f"- model FLOPs per step (torch flop counter, attention counted at full T x T for both): "
+                 f"{ours['flops_per_step'] / 1e9:.1f} GFLOP against {their_gflop} for open-mythos; "
                  f"measured float32 matmul peak {peak / 1e9:.1f} GFLOP/s (2 threads); MFU **{100 * mfu:.1f}%**")
     if theirs:
         mfu_o = theirs["flops_per_step"] / theirs["seconds_per_step"] / peak
         lines.append(f"- open-mythos MFU at the same peak: {100 * mfu_o:.1f}%")
     md = "\n".join(lines) + "\n"
-    (run / "report.json").write_text(json.dumps({"cache": cache, "generation": gen, "scores": scores,
-                                                 "ours": ours, "open_mythos": theirs, "peak": peak},
-                                                default=str, indent=1))
     print(md)
     if not args.no_write:
         write_section("mythos", md)
@@ -364,7 +409,8 @@ def report_phase(args) -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--phase", choices=("train", "report", "all"), default="all")
+    ap.add_argument("--phase", choices=("train", "report", "all", "markdown"), default="all",
+                    help="markdown: rewrite the section from the run folder's report.json without measuring")
     ap.add_argument("--train")
     ap.add_argument("--valid")
     ap.add_argument("--run-dir", default="runs/mythos-bench")
@@ -380,6 +426,8 @@ def main() -> None:
         train_phase(args)
     if args.phase in ("report", "all"):
         report_phase(args)
+    if args.phase == "markdown":
+        markdown_phase(args)
 
 
 if __name__ == "__main__":

@@ -4,8 +4,9 @@ For loop step ``s`` and input ``x (..., D)``::
 
     ShellLoRA(x, s) = (alpha / r) * B_s A_s dropout(x)          A_s: (r, D), B_s: (D, r)
 
-The recurrent block mixes its state with ``W x + ShellLoRA(x, s)`` = ``(W + (alpha / r) B_s A_s) x``, so
-the adapters merge into one weight per step for inference (:meth:`ShellLoRA.merged`). Both factors start
+The recurrent block mixes its state with ``W x + ShellLoRA(x, s)`` = ``(W + (alpha / r) B_s A_s) x`` where
+the shared ``W = diag(g)`` is a learned per-channel gain, so the adapters merge into one weight per step for
+inference (:meth:`ShellLoRA.merged`, :meth:`RecurrentBlock.merge_shells`). Both factors start
 small and random, so different shells already give different outputs at initialisation.
 """
 
