@@ -32,6 +32,9 @@ from _report import command_line, git_rev, machine, write_section  # noqa: E402
 
 LN2 = math.log(2.0)
 THROUGHPUT = dict(batch=8, seq=256, loops=8)
+#: ponder-cost calibration: held-in bytes from the end of the training split, and the largest relative ACT
+#: gap allowed there (below the 1% target, leaving room for the difference between splits)
+CALIBRATION_BYTES, CALIBRATION_GAP = 131072, 0.0075
 
 
 def load_split(args) -> tuple[np.ndarray, np.ndarray]:
@@ -266,12 +269,16 @@ def score_variants(args) -> dict:
     from plato_mythos.predictor import MythosPredictor
 
     torch.set_num_threads(2)
-    _, va = load_split(args)
+    tr, va = load_split(args)
     if args.valid_bytes:
         va = va[:args.valid_bytes]
     p = MythosPredictor.load(Path(args.run_dir) / "mythos.safetensors")
     L = p.config.max_loop_depth
     out = {"valid_bytes": len(va)}
+    # the ponder cost is chosen on held-in bytes (the tail of the training split), never on valid
+    cal = tr[-CALIBRATION_BYTES:]
+    out["calibration"] = {"bytes": len(cal), "trained_cost": p.config.ponder_cost,
+                          **p.calibrate_halting(cal, max_relative_gap=CALIBRATION_GAP)}
 
     def bpb(loops, act, trace=False):
         p.eval_loops, p.eval_act = loops, act
@@ -298,6 +305,17 @@ def score_variants(args) -> dict:
     out[f"loops_{L}"] = out["full"]
     out["max_loop_depth"] = L
     return out
+
+
+def calibration_line(scores: dict) -> str:
+    cal = scores.get("calibration")
+    if not cal:
+        return "- ponder cost: the trained model's own (no calibration recorded)"
+    rows = ", ".join(f"{r['cost']:g} -> {100 * r['gap']:+.2f}% at {r['mean_depth']:.2f} loops" for r in cal["table"])
+    chosen = f"**{cal['chosen']:g}**" if cal["chosen"] is not None else "none qualified"
+    return (f"- ponder cost calibrated on held-in bytes (the last {cal['bytes']:,} of the training split, full depth "
+            f"{cal['full']:.4f} bpb): the largest cost whose ACT gap there is <= {100 * CALIBRATION_GAP:.2f}%: "
+            f"{chosen} (tried: {rows}; trained with {cal['trained_cost']:g})")
 
 
 def baseline_table(mythos_bpb: float, tr: dict) -> list[str]:
@@ -365,6 +383,7 @@ def markdown_phase(args) -> None:
         f"- held-out bits per byte ({scores['valid_bytes']} bytes, windows of 256 with stride 128): "
         f"**{fmt(scores['full'])}** at full depth ({L} loops)",
         *baseline_table(scores["full"], tr),
+        calibration_line(scores),
         f"- ACT on: {fmt(scores['act'])} bpb ({100 * (scores['act'] / scores['full'] - 1):+.2f}% vs full depth, "
         f"target within 1%), mean depth {scores['act_mean_depth']:.2f}; on the most predictable quarter "
         f"{scores['act_easy_depth']:.2f} loops = **{100 * scores['act_easy_depth'] / L:.0f}%** of {L} (target <= 60%)"

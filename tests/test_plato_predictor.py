@@ -130,3 +130,24 @@ def test_trains_with_the_kernel_trainer(tmp_path):
     assert res.steps == 30 and all(e is not None for e in seen)
     assert p.score(corpus[:200]).bits_per_byte < before - 1.0
     assert p.module.scheduler.budget(p.module.training_progress()) == p.config.max_loop_depth
+
+
+def test_calibrate_halting_picks_the_largest_cost_within_the_gap(tmp_path):
+    p = tiny()
+    x = data(120, seed=3)
+    res = p.calibrate_halting(x, max_relative_gap=0.01, costs=(0.05, 0.002, 1e-6))
+    rows = res["table"]
+    assert [r["cost"] for r in rows] == sorted((r["cost"] for r in rows), reverse=True)
+    assert all(r["gap"] > 0.01 for r in rows[:-1])  # every larger cost was rejected
+    if res["chosen"] is not None:
+        assert rows[-1]["gap"] <= 0.01 and res["chosen"] == rows[-1]["cost"]
+    assert p.config.ponder_cost == p.module.act.ponder_cost == (res["chosen"] or 1e-6)
+    p.eval_act = True
+    bpb = -p.target_log_probs(x, progress=False).mean() / np.log(2)
+    assert bpb == pytest.approx(rows[-1]["bpb"], rel=1e-9)  # the chosen cost is what scoring now uses
+    p.save(tmp_path / "m.safetensors")
+    assert MythosPredictor.load(tmp_path / "m.safetensors").module.act.ponder_cost == p.config.ponder_cost
+    none = tiny().calibrate_halting(x, max_relative_gap=-1.0, costs=(0.01, 0.001))
+    assert none["chosen"] is None and len(none["table"]) == 2
+    with pytest.raises(InputError, match="non-empty"):
+        p.calibrate_halting(b"")

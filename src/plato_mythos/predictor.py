@@ -124,6 +124,45 @@ class MythosPredictor(TorchPredictor):
     def log_probs(self, data: BytesLike) -> np.ndarray:
         return log_probs_from_chunks(self, data)
 
+    def calibrate_halting(self, data: BytesLike, max_relative_gap: float = 0.0075,
+                          costs: tuple[float, ...] = (0.004, 0.003, 0.002, 0.0015, 0.001, 0.0005),
+                          progress: bool | None = False) -> dict[str, Any]:
+        """Choose the ponder cost on held-in ``data`` (never on the split you report): the largest cost in
+        ``costs`` whose ACT bits/byte stay within ``max_relative_gap`` of running every byte at full depth.
+
+        Sets ``config.ponder_cost`` (saved with the model) and the halting controller's cost, and returns
+        ``{"full": bpb, "chosen": cost or None, "table": [{"cost", "bpb", "gap", "mean_depth"}, ...]}``.
+        When no cost qualifies, the smallest one (the most depth) is set and ``chosen`` is None.
+        """
+        x = as_byte_array(data)
+        if len(x) == 0:
+            raise InputError("calibrate_halting needs a non-empty held-in sample")
+        if not costs or any(c <= 0 for c in costs):
+            raise InputError(f"costs must be positive, got {costs!r}")
+        saved = (self.eval_loops, self.eval_act, self.depth_trace)
+        ln2 = float(np.log(2.0))
+        try:
+            self.eval_loops, self.eval_act, self.depth_trace = None, False, None
+            full = float(-self.target_log_probs(x, progress=progress).mean() / ln2)
+            table, chosen = [], None
+            for cost in sorted(costs, reverse=True):
+                self.module.act.ponder_cost = float(cost)
+                self.eval_act, self.depth_trace = True, []
+                bpb = float(-self.target_log_probs(x, progress=progress).mean() / ln2)
+                depth = float(np.concatenate(self.depth_trace).mean())
+                gap = bpb / full - 1.0
+                table.append({"cost": float(cost), "bpb": bpb, "gap": gap, "mean_depth": depth})
+                if gap <= max_relative_gap:
+                    chosen = float(cost)
+                    break
+        finally:
+            self.eval_loops, self.eval_act, self.depth_trace = saved
+        final = chosen if chosen is not None else float(min(costs))
+        self.module.act.ponder_cost = final
+        self.config = dataclasses.replace(self.config, ponder_cost=final)
+        self.module.config = dataclasses.replace(self.module.config, ponder_cost=final)
+        return {"full": full, "chosen": chosen, "table": table}
+
     def stream(self) -> MythosStream:
         return MythosStream(self)
 
