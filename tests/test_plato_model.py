@@ -282,6 +282,8 @@ def test_rooms_as_experts_dispatch_matches_reference_with_gradients(shared, k, n
     x = torch.randn(n, 32, requires_grad=True)
     fast, slow = moe(x), moe.reference(x)
     torch.testing.assert_close(fast, slow, rtol=1e-5, atol=1e-5)
+    with torch.no_grad():  # the one-position decoding path
+        torch.testing.assert_close(moe(x[-1:]), moe.reference(x[-1:]), rtol=1e-5, atol=1e-5)
     g = torch.randn_like(fast)
     params = [x] + list(moe.parameters())
     gf = torch.autograd.grad(fast, params, g, allow_unused=True)

@@ -163,11 +163,13 @@ class TilesAsKV(nn.Module):
         H, dh, dn, dc = self.H, self.dh, self.dn, self.dc
         wuk = self.w_uk.weight.view(H, dn, dc)
         wuv = self.w_uv.weight.view(H, dh, dc)
-        ql = torch.einsum("bhd,hdc->bhc", qn, wuk)
-        s = (torch.einsum("bhc,bsc->bhs", ql, C) + torch.einsum("bhr,bsr->bhs", qr, KR)) * self.scale
+        # batched matmuls (einsum's planning costs more than the arithmetic at this size)
+        ql = torch.matmul(qn.unsqueeze(-2), wuk)                                # (B, H, 1, dc)
+        s = (torch.matmul(ql, C.unsqueeze(1).transpose(-1, -2))                   # (B, H, 1, S)
+             + torch.matmul(qr.unsqueeze(-2), KR.unsqueeze(1).transpose(-1, -2))) * self.scale
         a = torch.softmax(s.float(), dim=-1).to(C.dtype)
-        ol = torch.einsum("bhs,bsc->bhc", a, C)
-        return torch.einsum("bhc,hdc->bhd", ol, wuv)
+        ol = torch.matmul(a, C.unsqueeze(1))                                     # (B, H, 1, dc)
+        return torch.matmul(ol, wuv.transpose(-1, -2)).squeeze(-2)               # (B, H, dh)
 
     @staticmethod
     def cache_bytes_per_token(config: PlatoMythosConfig, element_size: int = 4) -> int:
