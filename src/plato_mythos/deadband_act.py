@@ -8,8 +8,8 @@ Two layers of API:
 * per-token halting used by the model. After loop ``i`` (1-based) of ``L = max_loop_depth`` every position
   ``t`` computes ``delta_t = ||h_i,t - h_i-1,t|| / ||h_i-1,t||`` and, from its own state only (so causality
   holds), the gain it still expects from running the remaining loops,
-  ``g_hat_t = MLP([rmsnorm(h_i,t), log(delta_t + 1e-6), i / L])`` (nats of next-token loss), and the
-  halting probability
+  ``g_hat_t = exp(MLP([rmsnorm(h_i,t), log(delta_t + 1e-6), i / L])) - 1e-4`` (nats of next-token loss),
+  and the halting probability
 
       q_t = sigmoid((ponder_cost * r_i - g_hat_t) / temperature),     r_i = max(L - i, 1)
 
