@@ -30,9 +30,10 @@ than the exact rule would. If the full-depth prediction is the truth, ``g_i,t`` 
 loss of halting; unlike the realised gain ``l_i,t - l_L,t`` (:meth:`DeadbandACT.remaining_gain`) it carries no
 sampling noise from the one observed next byte, whose variance swamps the signal: on a trained byte model the
 realised gain of a position correlates with the relative state change by at most 0.03 and with the trained
-head's prediction by at most 0.12, while the divergence correlates with both by 0.2 to 0.5
-(``benchmarks/bench_mythos_halting.py`` prints these figures); a head fit to the realised gain halted mostly
-by chance. Its inputs are detached, so the head never changes the language model itself.
+head's prediction by at most 0.12, while the divergence correlates with the head by 0.24 to 0.36 and (in log)
+with the log state change by 0.05 to 0.51 (``benchmarks/bench_mythos_halting.py`` prints these figures); a
+head fit to the realised gain halted mostly by chance. Its inputs are detached, so the head never changes the
+language model itself.
 """
 
 from __future__ import annotations
