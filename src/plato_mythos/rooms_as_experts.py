@@ -76,9 +76,15 @@ class RoomsAsExperts(nn.Module):
         self.last_load = counts
         if xf.shape[0] == 1 and not torch.is_grad_enabled():  # one decoding position: call its experts directly
             out = sum(w[0, j] * self.experts[e](xf) for j, e in enumerate(idx[0].tolist()))
-            for s in self.shared:
-                out = out + s(xf)
-            return out.view(shape)
+        else:
+            out = self._dispatch(xf, flat, counts, w)
+        for s in self.shared:
+            out = out + s(xf)
+        return out.view(shape)
+
+    def _dispatch(self, xf: torch.Tensor, flat: torch.Tensor, counts: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+        """Routed experts on ``xf (N, D)``: sort the ``N * k`` slots by expert, run each expert once on its
+        slots, scatter the weighted outputs back -> ``(N, D)``."""
         order = torch.argsort(flat, stable=True)
         tok = order // self.k
         xs = xf.index_select(0, tok)  # backward: one index_add (faster than indexing's accumulate)
@@ -87,10 +93,7 @@ class RoomsAsExperts(nn.Module):
         # gradient per expert
         outs = [self.experts[e](part) for e, part in enumerate(torch.split(xs, counts.tolist())) if len(part)]
         y = torch.cat(outs, dim=0) * ws
-        out = torch.zeros_like(xf).index_add_(0, tok, y)
-        for s in self.shared:
-            out = out + s(xf)
-        return out.view(shape)
+        return torch.zeros_like(xf).index_add_(0, tok, y)
 
     def reference(self, x: torch.Tensor, room_bias: torch.Tensor | None = None) -> torch.Tensor:
         """Slow reference: every expert on every token, masked by the routing weights."""
