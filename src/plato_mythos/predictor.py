@@ -21,7 +21,7 @@ import torch
 from decepticons.codecs import BytesLike, as_byte_array
 from decepticons.errors import InputError
 from decepticons.models.torch_predictor import TorchPredictor
-from decepticons.predictor import Stream, log_probs_from_chunks
+from decepticons.predictor import LN2, Stream, log_probs_from_chunks
 
 from .config import PlatoMythosConfig
 from .model import MythosCache, PlatoMythos
@@ -140,15 +140,14 @@ class MythosPredictor(TorchPredictor):
         if not costs or any(c <= 0 for c in costs):
             raise InputError(f"costs must be positive, got {costs!r}")
         saved = (self.eval_loops, self.eval_act, self.depth_trace)
-        ln2 = float(np.log(2.0))
         try:
             self.eval_loops, self.eval_act, self.depth_trace = None, False, None
-            full = float(-self.target_log_probs(x, progress=progress).mean() / ln2)
+            full = float(-self.target_log_probs(x, progress=progress).mean() / LN2)
             table, chosen = [], None
             for cost in sorted(costs, reverse=True):
                 self.module.act.ponder_cost = float(cost)
                 self.eval_act, self.depth_trace = True, []
-                bpb = float(-self.target_log_probs(x, progress=progress).mean() / ln2)
+                bpb = float(-self.target_log_probs(x, progress=progress).mean() / LN2)
                 depth = float(np.concatenate(self.depth_trace).mean())
                 gap = bpb / full - 1.0
                 table.append({"cost": float(cost), "bpb": bpb, "gap": gap, "mean_depth": depth})
