@@ -251,6 +251,19 @@ def generate(model: CausalPredictor, prompt: BytesLike = b"", steps: int = 64, g
     return np.frombuffer(bytes(out), dtype=np.uint8).copy()
 
 
+def shift_right(x: np.ndarray, start_byte: int) -> np.ndarray:
+    """Model inputs for the predictor contract: ``int64[T]`` with ``out[0] = start_byte`` and
+    ``out[t] = x[t-1]``, so a network reading input t (bytes ``x_<t``) predicts ``x_t`` at row t.
+    Works along the last axis for ``[..., T]`` integer arrays."""
+    x = np.asarray(x)
+    out = np.empty(x.shape, dtype=np.int64)
+    if x.shape[-1] == 0:
+        return out
+    out[..., 0] = start_byte
+    out[..., 1:] = x[..., :-1]
+    return out
+
+
 def log_softmax(z: np.ndarray, axis: int = -1) -> np.ndarray:
     """Numerically stable ``log softmax`` along ``axis``."""
     m = np.max(z, axis=axis, keepdims=True)
