@@ -24,11 +24,16 @@ SUBSTRATES: dict[str, tuple[type[Substrate], type]] = {
 }
 
 
+#: option names of earlier releases, still accepted (model files store the options as given)
+LEGACY_OPTION_NAMES = {"min_half_life": "half_life_min", "max_half_life": "half_life_max"}
+
+
 def make_substrate(kind: str, seed: int = 0, **options: Any) -> Substrate:
     """Build a substrate by name with config overrides; unknown names or options raise ``InputError``."""
     if kind not in SUBSTRATES:
         raise InputError(f"unknown substrate {kind!r}; choose from {', '.join(SUBSTRATES)}")
     cls, cfg_cls = SUBSTRATES[kind]
+    options = {LEGACY_OPTION_NAMES.get(k, k): v for k, v in options.items()}
     names = {f.name for f in fields(cfg_cls)}
     bad = sorted(set(options) - names)
     if bad:

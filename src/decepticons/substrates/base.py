@@ -11,12 +11,13 @@ State is a flat ``float64[state_size]`` vector, so it can be saved, copied and c
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from typing import Any, ClassVar
 
 import numpy as np
 
 from ..codecs import as_byte_array
+from ..errors import InputError
 
 
 def byte_embedding(seed: int, dim: int, salt: int = 0) -> np.ndarray:
@@ -25,9 +26,21 @@ def byte_embedding(seed: int, dim: int, salt: int = 0) -> np.ndarray:
     return rng.standard_normal((256, dim)) / np.sqrt(dim)
 
 
-@dataclass
-class SubstrateConfig:
-    seed: int = 0
+#: largest state (feature) width a substrate may have: the coder's ridge statistics are ``d x d`` float64
+MAX_STATE_SIZE = 8192
+
+
+def check_width(config: Any, width: int) -> None:
+    """Refuse a configuration whose state width exceeds :data:`MAX_STATE_SIZE` (before allocating)."""
+    if width > MAX_STATE_SIZE:
+        raise InputError(f"{type(config).__name__}: state width {width} exceeds the limit of {MAX_STATE_SIZE}")
+
+
+def check_half_lives(config: Any) -> None:
+    """``half_life_min <= half_life_max``."""
+    if config.half_life_max < config.half_life_min:
+        raise InputError(f"{type(config).__name__}: half_life_max ({config.half_life_max}) must be >= "
+                         f"half_life_min ({config.half_life_min})")
 
 
 class Substrate(ABC):

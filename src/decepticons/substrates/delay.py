@@ -14,14 +14,18 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .base import Substrate, byte_embedding
+from ..validation import Validated, spec
+from .base import Substrate, byte_embedding, check_width
 
 
 @dataclass
-class DelayConfig:
-    embed_dim: int = 16
-    depth: int = 4
-    seed: int = 0
+class DelayConfig(Validated):
+    embed_dim: int = spec(16, lo=1, hi=1024, doc="width of the frozen byte embedding")
+    depth: int = spec(4, lo=1, hi=1024, doc="bytes kept exactly (shift-register length)")
+    seed: int = spec(0, lo=0, hi=2**63 - 1)
+
+    def check(self) -> None:
+        check_width(self, self.depth * self.embed_dim)
 
 
 class DelaySubstrate(Substrate):

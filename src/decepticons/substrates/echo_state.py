@@ -15,17 +15,18 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..validation import Validated, spec
 from .base import Substrate
 
 
 @dataclass
-class EchoStateConfig:
-    size: int = 128
-    spectral_radius: float = 0.9
-    leak: float = 0.5
-    input_scale: float = 1.0
-    density: float = 0.2
-    seed: int = 0
+class EchoStateConfig(Validated):
+    size: int = spec(128, lo=1, hi=4096, doc="reservoir units")
+    spectral_radius: float = spec(0.9, lo=0.0, hi=2.0, doc="largest |eigenvalue| of the recurrent matrix")
+    leak: float = spec(0.5, lo=0.0, hi=1.0, lo_open=True, doc="leaky-integration rate a")
+    input_scale: float = spec(1.0, lo=0.0, hi=1e6, doc="scale of the input weights")
+    density: float = spec(0.2, lo=0.0, hi=1.0, lo_open=True, doc="fraction of non-zero recurrent weights")
+    seed: int = spec(0, lo=0, hi=2**63 - 1)
 
 
 class EchoStateSubstrate(Substrate):

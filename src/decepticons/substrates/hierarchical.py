@@ -16,19 +16,30 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..errors import InputError
+from ..validation import Spec, Validated, spec
 from ._scan import linear_scan
 from .base import Substrate, byte_embedding
 from .linear_memory import half_life_decays
 
+_HALF_LIFE = Spec(kind="float", lo=0.0, hi=1e9, lo_open=True)
+
 
 @dataclass
-class HierarchicalConfig:
-    embed_dim: int = 16
-    level_width: int = 64
-    fast_half_lives: tuple[float, float] = (1.0, 8.0)
-    mid_half_lives: tuple[float, float] = (16.0, 64.0)
-    slow_half_lives: tuple[float, float] = (128.0, 1024.0)
-    seed: int = 0
+class HierarchicalConfig(Validated):
+    embed_dim: int = spec(16, lo=1, hi=1024, doc="width of the frozen byte embedding")
+    level_width: int = spec(64, lo=1, hi=2048, doc="units per level (fast, mid, slow)")
+    fast_half_lives: tuple[float, float] = spec((1.0, 8.0), min_len=2, max_len=2, items=_HALF_LIFE,
+                                                doc="(shortest, longest) half-life of the fast level")
+    mid_half_lives: tuple[float, float] = spec((16.0, 64.0), min_len=2, max_len=2, items=_HALF_LIFE)
+    slow_half_lives: tuple[float, float] = spec((128.0, 1024.0), min_len=2, max_len=2, items=_HALF_LIFE)
+    seed: int = spec(0, lo=0, hi=2**63 - 1)
+
+    def check(self) -> None:
+        for name in ("fast_half_lives", "mid_half_lives", "slow_half_lives"):
+            lo, hi = getattr(self, name)
+            if hi < lo:
+                raise InputError(f"HierarchicalConfig.{name} = {(lo, hi)}: the second half-life must be >= the first")
 
 
 class HierarchicalSubstrate(Substrate):

@@ -5,7 +5,7 @@ Update (per decay ``k`` and embedding channel ``j``)::
     h_t[k, j] = lambda_k * h_{t-1}[k, j] + (1 - lambda_k) * E[x_t, j]
 
 ``E: float64[256, embed_dim]`` is a frozen random embedding; ``lambda_k = 2^(-1 / half_life_k)`` with half-lives
-log-spaced in ``[min_half_life, max_half_life]`` bytes. State/feature width ``d = n_decays * embed_dim``.
+log-spaced in ``[half_life_min, half_life_max]`` bytes. State/feature width ``d = n_decays * embed_dim``.
 Linear with constant coefficients, so the batched path is an exact parallel scan.
 """
 
@@ -15,17 +15,22 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..validation import Validated, spec
 from ._scan import linear_scan
-from .base import Substrate, byte_embedding
+from .base import Substrate, byte_embedding, check_half_lives, check_width
 
 
 @dataclass
-class LinearMemoryConfig:
-    embed_dim: int = 8           # width of the frozen byte embedding
-    n_decays: int = 12           # number of timescales
-    min_half_life: float = 1.0   # bytes
-    max_half_life: float = 512.0  # bytes
-    seed: int = 0
+class LinearMemoryConfig(Validated):
+    embed_dim: int = spec(8, lo=1, hi=1024, doc="width of the frozen byte embedding")
+    n_decays: int = spec(12, lo=1, hi=1024, doc="number of timescales")
+    half_life_min: float = spec(1.0, lo=0.0, hi=1e9, lo_open=True, doc="shortest half-life (bytes)")
+    half_life_max: float = spec(512.0, lo=0.0, hi=1e9, lo_open=True, doc="longest half-life (bytes)")
+    seed: int = spec(0, lo=0, hi=2**63 - 1)
+
+    def check(self) -> None:
+        check_half_lives(self)
+        check_width(self, self.n_decays * self.embed_dim)
 
 
 def half_life_decays(n: int, lo: float, hi: float) -> np.ndarray:
@@ -41,7 +46,7 @@ class LinearMemorySubstrate(Substrate):
         super().__init__(config or LinearMemoryConfig())
         c = self.config
         self.embedding = byte_embedding(c.seed, c.embed_dim, salt=1)
-        lam = half_life_decays(c.n_decays, c.min_half_life, c.max_half_life)
+        lam = half_life_decays(c.n_decays, c.half_life_min, c.half_life_max)
         self.a = np.repeat(lam, c.embed_dim)                  # [d]
         self.gain = np.repeat(1.0 - lam, c.embed_dim)          # [d]
 

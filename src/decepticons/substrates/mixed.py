@@ -10,16 +10,26 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..errors import InputError
+from ..validation import Validated, spec
 from .base import Substrate
 from .delay import DelayConfig, DelaySubstrate
 from .echo_state import EchoStateConfig, EchoStateSubstrate
 
 
 @dataclass
-class MixedConfig:
-    echo: EchoStateConfig = field(default_factory=EchoStateConfig)
+class MixedConfig(Validated):
+    echo: EchoStateConfig = field(default_factory=EchoStateConfig)   # a config or a mapping of its options
     delay: DelayConfig = field(default_factory=DelayConfig)
-    seed: int = 0
+    seed: int = spec(0, lo=0, hi=2**63 - 1)
+
+    def check(self) -> None:
+        if isinstance(self.echo, dict):
+            self.echo = EchoStateConfig.from_dict(self.echo)
+        if isinstance(self.delay, dict):
+            self.delay = DelayConfig.from_dict(self.delay)
+        if not isinstance(self.echo, EchoStateConfig) or not isinstance(self.delay, DelayConfig):
+            raise InputError("MixedConfig: echo and delay must be mappings of their substrates' options")
 
 
 class MixedSubstrate(Substrate):
@@ -27,10 +37,6 @@ class MixedSubstrate(Substrate):
 
     def __init__(self, config: MixedConfig | None = None) -> None:
         c = config or MixedConfig()
-        if isinstance(c.echo, dict):
-            c.echo = EchoStateConfig(**c.echo)
-        if isinstance(c.delay, dict):
-            c.delay = DelayConfig(**c.delay)
         c.echo.seed = c.delay.seed = c.seed
         super().__init__(c)
         self.parts = [EchoStateSubstrate(c.echo), DelaySubstrate(c.delay)]

@@ -14,19 +14,27 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..errors import InputError
+from ..validation import Validated, spec
 from ._scan import linear_scan
-from .base import Substrate, byte_embedding
+from .base import Substrate, byte_embedding, check_half_lives, check_width
 from .linear_memory import half_life_decays
 
 
 @dataclass
-class OscillatoryConfig:
-    embed_dim: int = 8
-    n_exponential: int = 6
-    n_oscillatory: int = 6
-    min_half_life: float = 2.0
-    max_half_life: float = 256.0
-    seed: int = 0
+class OscillatoryConfig(Validated):
+    embed_dim: int = spec(8, lo=1, hi=1024, doc="width of the frozen byte embedding")
+    n_exponential: int = spec(6, lo=0, hi=1024, doc="real decay modes")
+    n_oscillatory: int = spec(6, lo=0, hi=1024, doc="damped rotations (two features each)")
+    half_life_min: float = spec(2.0, lo=0.0, hi=1e9, lo_open=True, doc="shortest half-life (bytes)")
+    half_life_max: float = spec(256.0, lo=0.0, hi=1e9, lo_open=True, doc="longest half-life (bytes)")
+    seed: int = spec(0, lo=0, hi=2**63 - 1)
+
+    def check(self) -> None:
+        check_half_lives(self)
+        if self.n_exponential + self.n_oscillatory == 0:
+            raise InputError("OscillatoryConfig: n_exponential + n_oscillatory must be >= 1")
+        check_width(self, (self.n_exponential + 2 * self.n_oscillatory) * self.embed_dim)
 
 
 class OscillatorySubstrate(Substrate):
@@ -36,8 +44,8 @@ class OscillatorySubstrate(Substrate):
         super().__init__(config or OscillatoryConfig())
         c = self.config
         self.embedding = byte_embedding(c.seed, c.embed_dim, salt=3)
-        r_exp = half_life_decays(c.n_exponential, c.min_half_life, c.max_half_life)
-        r_osc = half_life_decays(c.n_oscillatory, c.min_half_life, c.max_half_life)
+        r_exp = half_life_decays(c.n_exponential, c.half_life_min, c.half_life_max)
+        r_osc = half_life_decays(c.n_oscillatory, c.half_life_min, c.half_life_max)
         rng = np.random.default_rng([c.seed, 3, 0x05C])
         omega = np.pi * (np.arange(c.n_oscillatory) + rng.uniform(0.25, 0.75, c.n_oscillatory)) / max(
             c.n_oscillatory, 1)

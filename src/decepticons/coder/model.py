@@ -21,69 +21,50 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
 
-from .codecs import BytesLike, as_byte_array
-from .errors import InputError
-from .predictor import LN2, CausalPredictor, Stream
-from .readouts.ridge import RidgeReadout, RidgeStats, fit_readout
-from .runtime.progress import ByteProgress
-from .runtime.reports import FitReport
-from .runtime.search import golden_min
-from .substrates import SUBSTRATES, Substrate, make_substrate
-from .views.context_counts import (
+from ..codecs import BytesLike, as_byte_array
+from ..errors import InputError
+from ..predictor import LN2, CausalPredictor, Stream
+from ..runtime.progress import ByteProgress
+from ..runtime.reports import FitReport
+from ..substrates import SUBSTRATES, Substrate, make_substrate
+from ..validation import Spec, Validated, spec
+from .context_counts import (
     ContextCounts,
     ContextSmoother,
     SmoothedOrder,
     context_hashes,
     context_hashes_scalar,
 )
+from .ridge import RidgeReadout, RidgeStats, fit_readout
+from .search import golden_min
+
+_POSITIVE = Spec(kind="float", lo=0.0, hi=1e12, lo_open=True)
 
 
 @dataclass
-class CoderConfig:
+class CoderConfig(Validated):
     """Configuration of :class:`ByteLatentPredictiveCoder` (defaults are the benchmarked model)."""
 
-    substrate: str = "linear_memory"        # one of decepticons.substrates.SUBSTRATES
-    substrate_options: dict[str, Any] = field(default_factory=dict)
-    max_order: int = 7                       # longest exact context (bytes) in the count view
-    max_events_per_order: int = 2_000_000    # memory cap: rarest (context, byte) events beyond it are dropped
-    holdout_fraction: float = 0.1            # tail of the training bytes used to choose hyper-parameters
-    max_holdout_bytes: int = 200_000
-    ridge_lambdas: tuple[float, ...] = (1e-4, 1e-3, 1e-2, 1e-1, 1.0)
-    ridge_stride: int = 4                    # use every n-th position for the ridge statistics
-    chunk_size: int = 1 << 16                # bytes per statistics / scoring chunk
-    train_sample_bytes: int = 1 << 18        # bytes of training text re-scored for train_bits_per_byte
-    seed: int = 0
-
-    def validate(self) -> None:
-        for name in ("max_order", "max_events_per_order", "max_holdout_bytes", "ridge_stride", "chunk_size",
-                     "train_sample_bytes", "seed"):
-            v = getattr(self, name)
-            if not isinstance(v, int) or isinstance(v, bool):
-                raise InputError(f"{name} must be an integer, got {v!r}")
-        if not isinstance(self.substrate_options, dict):
-            raise InputError(f"substrate_options must be a mapping, got {self.substrate_options!r}")
-        lams = self.ridge_lambdas
-        if not lams or not all(isinstance(v, (int, float)) and v > 0 for v in lams):
-            raise InputError(f"ridge_lambdas must be a non-empty list of positive numbers, got {lams!r}")
-        if self.max_events_per_order < 1024:
-            raise InputError(f"max_events_per_order must be >= 1024, got {self.max_events_per_order}")
-        if self.chunk_size > 1 << 24:
-            raise InputError(f"chunk_size must be <= {1 << 24}, got {self.chunk_size}")
-        if self.substrate not in SUBSTRATES:
-            raise InputError(f"unknown substrate {self.substrate!r}; choose from {', '.join(SUBSTRATES)}")
-        if not 0 <= self.max_order <= 16:
-            raise InputError(f"max_order must be in 0..16, got {self.max_order}")
-        if not 0 < self.holdout_fraction < 1:
-            raise InputError(f"holdout_fraction must be in (0, 1), got {self.holdout_fraction}")
-        if self.chunk_size < 256:
-            raise InputError(f"chunk_size must be >= 256, got {self.chunk_size}")
-        if self.ridge_stride < 1:
-            raise InputError(f"ridge_stride must be >= 1, got {self.ridge_stride}")
+    substrate: str = spec("linear_memory", choices=tuple(SUBSTRATES), doc="frozen substrate")
+    substrate_options: dict[str, Any] = spec(default_factory=dict, doc="options of the substrate's config")
+    max_order: int = spec(7, lo=0, hi=16, doc="longest exact context (bytes) in the count view")
+    max_events_per_order: int = spec(2_000_000, lo=1024, hi=1 << 30,
+                                     doc="memory cap: rarest (context, byte) events beyond it are dropped")
+    holdout_fraction: float = spec(0.1, lo=0.0, hi=1.0, lo_open=True, hi_open=True,
+                                   doc="tail of the training bytes used to choose hyper-parameters")
+    max_holdout_bytes: int = spec(200_000, lo=1, hi=1 << 40)
+    ridge_lambdas: tuple[float, ...] = spec((1e-4, 1e-3, 1e-2, 1e-1, 1.0), min_len=1, max_len=64, items=_POSITIVE,
+                                            doc="ridge strengths tried on the held-out tail")
+    ridge_stride: int = spec(4, lo=1, hi=1 << 20, doc="use every n-th position for the ridge statistics")
+    chunk_size: int = spec(1 << 16, lo=256, hi=1 << 24, doc="bytes per statistics / scoring chunk")
+    train_sample_bytes: int = spec(1 << 18, lo=0, hi=1 << 40,
+                                   doc="bytes of training text re-scored for train_bits_per_byte")
+    seed: int = spec(0, lo=0, hi=2**63 - 1)
 
 
 # ------------------------------------------------------------------------------------ shard statistics
@@ -165,9 +146,6 @@ class ByteLatentPredictiveCoder(CausalPredictor):
             cfg = CoderConfig(**{**asdict(cfg), **overrides})
         if seed is not None:
             cfg = CoderConfig(**{**asdict(cfg), "seed": seed})
-        if isinstance(cfg.ridge_lambdas, list):
-            cfg.ridge_lambdas = tuple(cfg.ridge_lambdas)
-        cfg.validate()
         self.config = cfg
         self.substrate = make_substrate(cfg.substrate, seed=cfg.seed, **cfg.substrate_options)
         self.readout: RidgeReadout | None = None
@@ -261,7 +239,7 @@ class ByteLatentPredictiveCoder(CausalPredictor):
                 readout = RidgeReadout(np.zeros((self.substrate.state_size + 1, 256)), 1.0, 1.0)
                 disc, thetas = np.full(cfg.max_order + 1, 0.7), np.full(cfg.max_order + 1, 0.5)
                 bar.update(len(hold))
-            from .readouts.ridge import RidgeSolver
+            from .ridge import RidgeSolver
 
             W = RidgeSolver(ridge).solve(readout.lam)
             self.readout = RidgeReadout(W, readout.tau, readout.lam, readout.eps)

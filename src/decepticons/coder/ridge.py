@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..predictor import LN2, log_softmax
-from ..runtime.search import golden_min
+from .search import golden_min
 
 
 @dataclass
