@@ -1,9 +1,11 @@
 """Exact-context count view: sufficient statistics of which byte followed each context of order 0..K.
 
 Contexts are the ``k`` bytes before a position, hashed to 56 bits (``h_k(t)``, nested: ``h_k`` extends
-``h_{k-1}`` by one more byte); the key of an event is ``(h_k(t) with its low byte replaced by x_t)``, so one
-sorted ``uint64`` array per order holds every (context, next byte) pair seen and its count. With 56-bit
-hashes, collisions among the few million contexts of a corpus have probability ~1e-4 overall.
+``h_{k-1}`` by one more byte: ``h_k = xorshift29((h_{k-1} + x_{t-k} + 1) * M)`` with an odd 64-bit ``M``, so
+every byte of the context reaches the high 56 bits that identify it); the key of an event is
+``(h_k(t) with its low byte replaced by x_t)``, so one sorted ``uint64`` array per order holds every
+(context, next byte) pair seen and its count. With 56-bit hashes, collisions among the few million contexts
+of a corpus have probability ~1e-4 overall.
 
 Statistics are additive: counts from shards merge by summing equal keys, which is what lets ``fit`` run
 shards in worker processes. Each order-(k+1) key also stores its parent order-k key, from which the
@@ -31,6 +33,8 @@ _SHIFT = np.uint64(29)
 _LOW = np.uint64(0xFF)
 _HIGH = np.uint64(0xFFFFFFFFFFFFFF00)
 _M64 = (1 << 64) - 1
+#: version of the context hash; model files record it (version 1 lost the order-1 context: refit such files)
+HASH_VERSION = 2
 
 
 def context_hashes(x: np.ndarray, max_order: int, history: np.ndarray | None = None) -> list[np.ndarray]:
@@ -50,7 +54,7 @@ def context_hashes(x: np.ndarray, max_order: int, history: np.ndarray | None = N
         lo = max(0, k - off)            # positions t < lo have no byte k back
         if lo < T:
             sh[lo:] = ext[off + lo - k: off + T - k]
-        h = h * _MUL + sh
+        h = (h + sh) * _MUL          # multiply after adding: every context byte reaches the high 56 bits
         h ^= h >> _SHIFT
         out.append(h.copy())
     return out
@@ -63,7 +67,7 @@ def context_hashes_scalar(recent: list[int], max_order: int, at_start_len: int) 
     h = 0
     for k in range(1, max_order + 1):
         sh = recent[-k] + 1 if k <= min(at_start_len, len(recent)) else 0
-        h = (h * 0x9E3779B97F4A7C15 + sh) & _M64
+        h = ((h + sh) * 0x9E3779B97F4A7C15) & _M64
         h ^= h >> 29
         out.append(h)
     return out

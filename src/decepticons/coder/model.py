@@ -34,6 +34,7 @@ from ..runtime.reports import FitReport
 from ..substrates import SUBSTRATES, Substrate, make_substrate
 from ..validation import Spec, Validated, spec
 from .context_counts import (
+    HASH_VERSION,
     ContextCounts,
     ContextSmoother,
     SmoothedOrder,
@@ -342,11 +343,14 @@ class ByteLatentPredictiveCoder(CausalPredictor):
         return t
 
     def extra_state(self) -> dict[str, Any]:
-        return {"fit_report": self.report.to_dict() if self.report else None}
+        return {"fit_report": self.report.to_dict() if self.report else None, "hash_version": HASH_VERSION}
 
     @classmethod
     def from_state(cls, config: dict[str, Any], tensors: dict[str, np.ndarray],
                    extra: dict[str, Any]) -> ByteLatentPredictiveCoder:
+        if extra.get("hash_version", 1) != HASH_VERSION:
+            raise ValueError(f"its count tables use context-hash version {extra.get('hash_version', 1)}, this "
+                             f"release reads version {HASH_VERSION} (version 1 lost the order-1 context); refit it")
         cfg = dict(config)
         cfg["ridge_lambdas"] = tuple(cfg.get("ridge_lambdas", ()))
         obj = cls(CoderConfig(**cfg))
