@@ -5,9 +5,10 @@ Statistics accumulated in chunks (memory independent of corpus length; additive 
     A = sum_t f_t f_t^T      float64[d, d]        (f_t = [features_t, 1])
     B = sum_t f_t e_{y_t}^T  float64[d, 256]      (e_y one-hot of the next byte)
 
-Solution for a ridge strength ``lam`` (the bias column is not penalised)::
+Solution for a relative ridge strength ``lam`` on the mean statistics (``A``, ``B`` divided by the count), the
+penalty of each column scaled by its second moment (bias column included)::
 
-    W(lam) = (A + lam * I')^{-1} B      scores s_t = f_t W        float64[T, 256]
+    W(lam) = (A + lam * diag(A))^{-1} B      scores s_t = f_t W        float64[T, 256]
 
 Ridge scores approximate conditional probabilities but are not a distribution (negative, unnormalised), and
 a softmax of them caps every probability near 1/256 * e^(tau * max s). The readout is calibrated with a
@@ -62,9 +63,7 @@ class RidgeSolver:
         n = max(stats.n, 1)
         A = stats.A / n
         self.B = stats.B / n
-        self.penalty = np.ones(len(A))
-        self.penalty[-1] = 1e-6                                   # bias: (almost) unpenalised
-        # scale so the penalty is relative to feature variance
+        # standardise: the penalty lam * I on scaled columns is lam * diag(A) on the raw ones
         self.scale = np.sqrt(np.maximum(np.diag(A), 1e-12))
         As = A / np.outer(self.scale, self.scale)
         self.evals, self.evecs = np.linalg.eigh(As)
