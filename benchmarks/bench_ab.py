@@ -90,6 +90,7 @@ def main() -> None:
     ap.add_argument("--work", nargs="+", default=["coder", "mixer", "bank"])
     ap.add_argument("--no-write", action="store_true")
     args = ap.parse_args()
+    args.train, args.valid = str(Path(args.train).resolve()), str(Path(args.valid).resolve())
     before_rev = subprocess.run(["git", "rev-parse", "--short", args.before], cwd=ROOT, capture_output=True,
                                 text=True, check=True).stdout.strip()
     with tempfile.TemporaryDirectory() as tmp:
