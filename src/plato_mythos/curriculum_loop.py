@@ -29,10 +29,11 @@ import torch.nn.functional as F
 from torch import nn
 
 from .config import PlatoMythosConfig
-from .layer import MythosLayer
-from .layers import RMSNorm
+from .norms import RMSNorm
+from .rooms_as_experts import RoomsAsExperts
 from .shell_lora import ShellLoRA
 from .tiles_as_kv import LatentSlot
+from .transformer_layer import MythosLayer
 
 
 class CurriculumScheduler:
@@ -87,8 +88,17 @@ class RecurrentBlock(nn.Module):
         with torch.no_grad():
             self._merged = [self.mix_weight(s) for s in range(self.max_loop_depth)]
 
-    def unmerge_shells(self) -> None:
-        self._merged = None
+    def moe_layers(self) -> list[RoomsAsExperts]:
+        """The MoE feed-forward of every layer, in order."""
+        return [layer.ffn for layer in self.layers]
+
+    def aux_losses(self) -> list[torch.Tensor]:
+        """The balance losses of the last call (training only): one per layer."""
+        return [m.aux_loss for m in self.moe_layers() if m.aux_loss is not None]
+
+    def expert_loads(self) -> list[torch.Tensor]:
+        """Routed slots per expert ``(E,)`` of every layer in the last call."""
+        return [m.last_load for m in self.moe_layers()]
 
     def train(self, mode: bool = True) -> RecurrentBlock:
         if mode:

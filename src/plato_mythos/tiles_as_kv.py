@@ -15,7 +15,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from .config import PlatoMythosConfig
-from .layers import RMSNorm, apply_rotary
+from .norms import RMSNorm
+from .rotary import apply_rotary
 
 
 class TileEmbedding(nn.Module):
