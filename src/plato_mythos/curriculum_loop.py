@@ -1,6 +1,6 @@
 """The recurrent block and the curriculum that decides how many times it loops while training.
 
-:class:`RecurrentBlock` is one loop step with stable input injection. With ``e`` the prelude output
+:class:`RecurrentBlock` is one loop with stable input injection. With ``e`` the prelude output
 (injected every loop) and ``s = min(i, max_loop_depth - 1)`` the shell of loop ``i``::
 
     z_0     = (diag(g) + ShellLoRA_s) rmsnorm(h_i) + e        g: per-channel gain (D,), init 1
@@ -9,8 +9,8 @@
 
 ``z`` reads ``h_i`` only through a normalised copy, so ``||z||`` is bounded independently of ``||h_i||`` and
 the convex update keeps the state within ``max(||h_0||, sup ||z||)`` at any depth. The shared mixing
-weight is diagonal; each loop step's ShellLoRA adds a rank-``lora_r`` update to it, so shell ``s`` mixes
-with ``W_s = diag(g) + (alpha / r) B_s A_s`` (merged into one ``(D, D)`` weight per step by
+weight is diagonal; each loop's shell (ShellLoRA) adds a rank-``lora_r`` update to it, so shell ``s`` mixes
+with ``W_s = diag(g) + (alpha / r) B_s A_s`` (merged into one ``(D, D)`` weight per shell by
 :meth:`RecurrentBlock.merge_shells`). Channel mixing beyond that low-rank part is the job of the layers
 that follow, whose projections are dense anyway.
 
@@ -62,7 +62,7 @@ class CurriculumScheduler:
 
 
 class RecurrentBlock(nn.Module):
-    """One loop step (see the module docstring): ``(h (B, t, D), e (B, t, D), loop) -> h'``."""
+    """One loop (see the module docstring): ``(h (B, t, D), e (B, t, D), loop) -> h'``."""
 
     def __init__(self, config: PlatoMythosConfig) -> None:
         super().__init__()

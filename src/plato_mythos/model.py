@@ -76,10 +76,10 @@ class Chunk:
     """The positions one pass computes (``cache.length .. cache.length + t - 1``, or ``0 .. t - 1`` without a
     cache) and what every stage needs for them besides the hidden state."""
 
-    cos: torch.Tensor                  #: ``(t, rope_dim / 2)`` rotary angles of the positions
+    cos: torch.Tensor                  # ``(t, rope_dim / 2)`` rotary angles of the positions
     sin: torch.Tensor
-    room_bias: torch.Tensor | None     #: ``(B, t, num_rooms)`` routing bias from the rooms metadata
-    confidence: torch.Tensor | None    #: ``(B, t)`` routing confidence (halting tiers); None: all P1
+    room_bias: torch.Tensor | None     # ``(B, t, num_rooms)`` routing bias from the rooms metadata
+    confidence: torch.Tensor | None    # ``(B, t)`` routing confidence (halting tiers); None: all P1
     cache: MythosCache | None = None
 
     def slots(self, stage: str) -> list[LatentSlot] | None:
@@ -94,10 +94,10 @@ class LoopState:
     """What :meth:`PlatoMythos.iterate` yields after loop ``loop`` (1-based)."""
 
     loop: int
-    h: torch.Tensor                    #: ``(B, t, D)`` state after the loop (halted positions keep theirs)
-    depth: torch.Tensor                #: ``(B, t)`` long: the loop after which a position halted, else ``n``
-    aux_losses: list[torch.Tensor]     #: MoE balance losses of this loop (training loops with gradient only)
-    expert_loads: list[torch.Tensor]   #: routed slots per expert ``(E,)`` of each MoE layer in this loop
+    h: torch.Tensor                    # ``(B, t, D)`` state after the loop (halted positions keep theirs)
+    depth: torch.Tensor                # ``(B, t)`` long: the loop after which a position halted, else ``n``
+    aux_losses: list[torch.Tensor]     # MoE balance losses of this loop (training loops with gradient only)
+    expert_loads: list[torch.Tensor]   # routed slots per expert ``(E,)`` of each MoE layer in this loop
 
 
 class LayerStack(nn.ModuleList):
@@ -199,7 +199,7 @@ class PlatoMythos(nn.Module):
         self.train_steps += 1
 
     def extra_loss(self) -> torch.Tensor | None:
-        """Auxiliary loss of the last training forward: MoE balance + halting (ponder-cost) loss."""
+        """Auxiliary loss of the last training forward: MoE balance loss + halting-head loss."""
         return self._extra
 
     def moe_layers(self) -> list[RoomsAsExperts]:
@@ -248,8 +248,9 @@ class PlatoMythos(nn.Module):
         n = self.loops_of(n_loops)
         n_grad = n if grad_loops is None else int(grad_loops)
         B, t = e.shape[:2]
-        thresholds = DeadbandACT.token_thresholds(chunk.confidence, (B, t), device=self.rope.cos.device) if act \
-            else None
+        thresholds = None
+        if act:
+            thresholds = DeadbandACT.token_thresholds(chunk.confidence, (B, t), device=self.rope.cos.device)
         h = e
         halted = torch.zeros(B, t, dtype=torch.bool, device=e.device)
         depth = torch.full((B, t), n, dtype=torch.long, device=e.device)

@@ -25,6 +25,7 @@ from decepticons.predictor import LN2, Stream, log_probs_from_chunks
 
 from .config import PlatoMythosConfig
 from .model import MythosCache, PlatoMythos
+from .tiles_as_kv import TilesAsKV
 
 #: the byte-level default: small enough to train on two CPU cores
 BYTE_DEFAULTS: dict[str, Any] = dict(
@@ -166,8 +167,8 @@ class MythosPredictor(TorchPredictor):
         return MythosStream(self)
 
     def describe(self) -> dict[str, Any]:
-        c = self.config
-        return {**super().describe(), "kv_cache_bytes_per_token_per_layer": (c.d_kv_latent + c.rope_dim) * 4}
+        per_layer = TilesAsKV.cache_bytes_per_token(self.config)
+        return {**super().describe(), "kv_cache_bytes_per_token_per_layer": per_layer}
 
 
 class MythosStream(Stream):
