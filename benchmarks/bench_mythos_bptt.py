@@ -31,6 +31,7 @@ def tokens_per_s(steps: int = 4, **overrides) -> float:
         loss = torch.nn.functional.cross_entropy(lg.reshape(-1, 256), x[:, 1:].reshape(-1)) + m.extra_loss()
         loss.backward()
         opt.step()
+        m.after_optimizer_step()
         opt.zero_grad()
 
     step()

@@ -33,24 +33,18 @@ def per_loop(p: MythosPredictor, data: np.ndarray, batch: int = 32) -> dict[str,
     ids = torch.stack([x[i * W:(i + 1) * W] for i in range(n)])
     tgt = torch.stack([x[i * W + 1:(i + 1) * W + 1] for i in range(n)])
     cols: dict[str, list[torch.Tensor]] = {"loss": [], "kl": [], "head": [], "delta": []}
-    cos, sin = m.rope.cos_sin(0, W)
     for b in range(0, n, batch):
         xb, yb = ids[b:b + batch], tgt[b:b + batch]
-        e = m.embed(xb)
-        for layer in m.prelude:
-            e, _ = layer(e, cos, sin)
+        chunk = m.new_chunk(xb)
+        e = m.prelude(m.embed_tiles(xb), chunk)
         h, lps, rows = e, [], {"loss": [], "head": [], "delta": []}
-        for i in range(L):
-            h_new, _ = m.recurrent(h, e, i, cos, sin)
-            d = DeadbandACT.relative_change(h_new, h)
-            h = h_new
-            y = h
-            for layer in m.coda:
-                y, _ = layer(y, cos, sin)
-            lp = torch.log_softmax(m._head(y).float(), dim=-1)
+        for state in m.iterate(e, chunk, L):
+            d = DeadbandACT.relative_change(state.h, h)
+            h = state.h
+            lp = torch.log_softmax(m.logits(m.coda(h, chunk)).float(), dim=-1)
             lps.append(lp)
             rows["loss"].append(-lp.gather(-1, yb[..., None])[..., 0])
-            rows["head"].append(m.act.expected_gain(h, d, i + 1))
+            rows["head"].append(m.act.expected_gain(h, d, state.loop))
             rows["delta"].append(d)
         cols["kl"].append(torch.cat((DeadbandACT.remaining_divergence(torch.stack(lps), clip=math.inf),
                                      torch.zeros_like(rows["loss"][0])[None])))

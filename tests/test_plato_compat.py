@@ -145,3 +145,32 @@ def test_curriculum_raises_budget_and_samples_deterministically():
     assert all(1 <= n <= 8 and g == min(n, 4) for n, g in draws)
     assert {n for n, _ in draws} == set(range(1, 9))
     assert all(n <= 2 for n, _ in (cs.sample(0.0, s) for s in range(50)))
+
+
+@pytest.mark.parametrize("overrides,words", [
+    (dict(d_model=0), ["d_model = 0", "d_model >= 1"]),
+    (dict(d_model=1000, num_heads=16), ["d_model = 1000", "num_heads = 16", "multiple of num_heads"]),
+    (dict(dropout=1.0), ["dropout = 1.0", "0 <= dropout < 1"]),
+    (dict(dtype="int8"), ["dtype = 'int8'", "'float32'"]),
+    (dict(rope_dim=5), ["rope_dim = 5", "even"]),
+    (dict(curriculum_start_depth=9), ["curriculum_start_depth = 9", "<= max_loop_depth (8)"]),
+    (dict(halt_temperature=0.0), ["halt_temperature = 0.0", "halt_temperature > 0"]),
+    (dict(ponder_cost=float("nan")), ["ponder_cost"]),
+    (dict(room_tags={0: "room_0"}), ["room_tags"]),
+])
+def test_config_errors_name_field_value_and_range(overrides, words):
+    from decepticons.errors import InputError
+
+    with pytest.raises(InputError) as e:
+        PlatoMythosConfig(**overrides)
+    assert all(w in str(e.value) for w in words), str(e.value)
+
+
+def test_cli_refuses_a_bad_mythos_config_in_one_line(tmp_path, capsys):
+    from decepticons.cli import main
+
+    corpus = tmp_path / "c.txt"
+    corpus.write_text("the cat sat on the mat. " * 20)
+    assert main(["train", "--model", "mythos", "--config", "d_model=7", "--input", str(corpus)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "error:" in err[0] and "d_model = 7" in err[0] and "num_heads = 4" in err[0]

@@ -119,7 +119,7 @@ def test_latent_attention_matches_its_slow_reference(variant, training):
     cfg = tiny(**VARIANTS[variant])
     torch.manual_seed(4)
     att = TilesAsKV(cfg).train(training)
-    from plato_mythos.layers import Rotary
+    from plato_mythos.rotary import Rotary
 
     cos, sin = Rotary(cfg.rope_dim, cfg.max_seq_len).cos_sin(0, 19)
     x = torch.randn(3, 19, cfg.d_model, requires_grad=True)
@@ -190,6 +190,8 @@ def test_random_depth_training_trains_every_parameter_over_steps():
         loss = torch.nn.functional.cross_entropy(out[:, :-1].reshape(-1, 37), ids[:, 1:].reshape(-1))
         (loss + m.extra_loss()).backward()
         seen |= {n for n, p in m.named_parameters() if p.grad is not None and float(p.grad.abs().sum()) > 0}
+        opt.step()
+        m.after_optimizer_step()
         opt.zero_grad()
     assert len(loops) > 1
     assert seen == {n for n, _ in m.named_parameters()}
@@ -205,15 +207,10 @@ def test_stable_injection_keeps_the_state_bounded(scale):
                 p.mul_(scale)
     ids = torch.randint(0, 37, (2, 16))
     L = m.config.max_loop_depth
-    cos, sin = m.rope.cos_sin(0, 16)
     with torch.no_grad():
-        x = m.embed(ids)
-        for layer in m.prelude:
-            x, _ = layer(x, cos, sin)
-        h, norms = x, []
-        for i in range(4 * L):
-            h, _ = m.recurrent(h, x, i, cos, sin)
-            norms.append(float(h.norm(dim=-1).max()))
+        chunk = m.new_chunk(ids)
+        e = m.prelude(m.embed_tiles(ids), chunk)
+        norms = [float(state.h.norm(dim=-1).max()) for state in m.iterate(e, chunk, 4 * L)]
     assert all(torch.isfinite(torch.tensor(norms)))
     # no growth with depth: the last loops stay within the range reached in the first 2 L loops
     assert max(norms[3 * L:]) <= 1.05 * max(norms[:2 * L])
@@ -268,7 +265,7 @@ def test_room_routing_is_per_token_and_domain_biased():
     # the balancer pushes the bias towards under-used experts
     moe.train()
     moe(x, bias)
-    moe.apply_balancer()
+    moe.apply_balancer(moe.last_load)
     assert (moe.balance_bias[:2] > moe.balance_bias[2:]).all()
 
 
@@ -301,7 +298,7 @@ def test_latent_cache_is_small_and_absorbed_decode_matches():
     attn = TilesAsKV(c).eval()
     assert TilesAsKV.cache_bytes_per_token(c) == (8 + 4) * 4 < 2 * 32 * 4
     x = torch.randn(1, 9, 32)
-    from plato_mythos.layers import Rotary
+    from plato_mythos.rotary import Rotary
     from plato_mythos.tiles_as_kv import LatentSlot
 
     rope = Rotary(4, 64)
@@ -384,3 +381,52 @@ def test_curriculum_off_trains_every_loop():
     m = model(curriculum_start_depth=1).train()
     m(ids)
     assert m.last_loops <= 2  # the curriculum starts low
+
+
+def _records(m: PlatoMythos) -> dict[str, torch.Tensor]:
+    """Every buffer, plus what the last forward recorded."""
+    out = {k: v.clone() for k, v in m.named_buffers()}
+    for j, load in enumerate(m.last_expert_loads or []):
+        out[f"load{j}"] = load.clone()
+    out["depth"] = m.last_depth.clone()
+    return out
+
+
+@pytest.mark.parametrize("kw", [{}, dict(curriculum=False, dropout=0.1, lora_dropout=0.1)])
+def test_a_training_forward_has_no_side_effects(kw):
+    """Two train-mode forwards from the same seed give identical outputs and leave the same state."""
+    m = model(**kw).train()
+    g = torch.Generator().manual_seed(7)
+    ids = torch.randint(0, 37, (4, 24), generator=g)
+    runs = []
+    for _ in range(2):
+        torch.manual_seed(11)
+        out = m(ids)
+        runs.append((out.detach(), m.extra_loss().detach(), m.last_loops, _records(m)))
+    (a, ea, la, ra), (b, eb, lb, rb) = runs
+    assert torch.equal(a, b) and torch.equal(ea, eb) and la == lb
+    assert ra.keys() == rb.keys() and all(torch.equal(ra[k], rb[k]) for k in ra)
+    assert int(m.train_steps) == 0 and all(float(moe.balance_bias.abs().sum()) == 0 for moe in m.moe_layers())
+
+
+def test_after_optimizer_step_moves_the_balancer_and_the_step_counter():
+    m = model(moe_bias_rate=0.01).train()
+    ids = torch.randint(0, 37, (4, 24), generator=torch.Generator().manual_seed(8))
+    m(ids)
+    loads = [load.clone() for load in m.last_expert_loads]
+    assert all(int(load.sum()) > 0 for load in loads)
+    m.after_optimizer_step()
+    assert int(m.train_steps) == 1 and m.last_expert_loads is None
+    for moe, load in zip(m.moe_layers(), loads):
+        b = moe.balance_bias
+        assert float(b.abs().sum()) > 0 and abs(float(b.mean())) < 1e-6
+        busy, idle = int(load.argmax()), int(load.argmin())
+        if load[busy] > load[idle]:
+            assert b[busy] < b[idle]  # the busiest expert is pushed down relative to the idlest
+    before = [moe.balance_bias.clone() for moe in m.moe_layers()]
+    m.after_optimizer_step()  # no forward since: only the counter moves
+    assert int(m.train_steps) == 2
+    assert all(torch.equal(a, moe.balance_bias) for a, moe in zip(before, m.moe_layers()))
+    # the curriculum's clock: without a set progress, the budget follows the counted steps
+    m.train_steps.fill_(m.config.curriculum_steps)
+    assert m.training_progress() == 1.0 and m.scheduler.budget(m.training_progress()) == m.config.max_loop_depth

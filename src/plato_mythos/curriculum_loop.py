@@ -1,6 +1,6 @@
 """The recurrent block and the curriculum that decides how many times it loops while training.
 
-:class:`RecurrentBlock` is one loop step with stable input injection. With ``e`` the prelude output
+:class:`RecurrentBlock` is one loop with stable input injection. With ``e`` the prelude output
 (injected every loop) and ``s = min(i, max_loop_depth - 1)`` the shell of loop ``i``::
 
     z_0     = (diag(g) + ShellLoRA_s) rmsnorm(h_i) + e        g: per-channel gain (D,), init 1
@@ -9,8 +9,8 @@
 
 ``z`` reads ``h_i`` only through a normalised copy, so ``||z||`` is bounded independently of ``||h_i||`` and
 the convex update keeps the state within ``max(||h_0||, sup ||z||)`` at any depth. The shared mixing
-weight is diagonal; each loop step's ShellLoRA adds a rank-``lora_r`` update to it, so shell ``s`` mixes
-with ``W_s = diag(g) + (alpha / r) B_s A_s`` (merged into one ``(D, D)`` weight per step by
+weight is diagonal; each loop's shell (ShellLoRA) adds a rank-``lora_r`` update to it, so shell ``s`` mixes
+with ``W_s = diag(g) + (alpha / r) B_s A_s`` (merged into one ``(D, D)`` weight per shell by
 :meth:`RecurrentBlock.merge_shells`). Channel mixing beyond that low-rank part is the job of the layers
 that follow, whose projections are dense anyway.
 
@@ -29,10 +29,11 @@ import torch.nn.functional as F
 from torch import nn
 
 from .config import PlatoMythosConfig
-from .layer import MythosLayer
-from .layers import RMSNorm
+from .norms import RMSNorm
+from .rooms_as_experts import RoomsAsExperts
 from .shell_lora import ShellLoRA
 from .tiles_as_kv import LatentSlot
+from .transformer_layer import MythosLayer
 
 
 class CurriculumScheduler:
@@ -61,7 +62,7 @@ class CurriculumScheduler:
 
 
 class RecurrentBlock(nn.Module):
-    """One loop step (see the module docstring): ``(h (B, t, D), e (B, t, D), loop) -> h'``."""
+    """One loop (see the module docstring): ``(h (B, t, D), e (B, t, D), loop) -> h'``."""
 
     def __init__(self, config: PlatoMythosConfig) -> None:
         super().__init__()
@@ -87,8 +88,17 @@ class RecurrentBlock(nn.Module):
         with torch.no_grad():
             self._merged = [self.mix_weight(s) for s in range(self.max_loop_depth)]
 
-    def unmerge_shells(self) -> None:
-        self._merged = None
+    def moe_layers(self) -> list[RoomsAsExperts]:
+        """The MoE feed-forward of every layer, in order."""
+        return [layer.ffn for layer in self.layers]
+
+    def aux_losses(self) -> list[torch.Tensor]:
+        """The balance losses of the last call (training only): one per layer."""
+        return [m.aux_loss for m in self.moe_layers() if m.aux_loss is not None]
+
+    def expert_loads(self) -> list[torch.Tensor]:
+        """Routed slots per expert ``(E,)`` of every layer in the last call."""
+        return [m.last_load for m in self.moe_layers()]
 
     def train(self, mode: bool = True) -> RecurrentBlock:
         if mode:

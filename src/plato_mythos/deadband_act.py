@@ -17,23 +17,21 @@ Two layers of API:
   loop). Position ``t`` halts when ``q_t >= tier threshold of t`` (P0 waits longest) or
   ``delta_t < threshold`` (the deadband). A halted position keeps its state and its cached keys.
 
-Training the halting head (the ponder cost). In a training step that runs all ``L`` loops, the per-loop
-next-token distributions ``p_i,t`` of a few rows are computed without gradient, and the head regresses
-what stopping after loop ``i`` would cost in expectation, the divergence from the full-depth prediction
+Training the halting head. In a training step that runs all ``L`` loops, the per-loop next-token
+distributions ``p_i,t`` of a few rows are computed without gradient, and the head regresses what stopping
+after loop ``i`` would cost in expectation, the divergence from the full-depth prediction
 
     g_i,t = KL(p_L,t || p_i,t) = sum_y p_L,t(y) (log p_L,t(y) - log p_i,t(y))      (nats, >= 0)
 
-(squared error in log space, :meth:`DeadbandACT.log_gain_loss`, since the decision compares gains of ``1e-3 ..
-1e-2`` nats; targets from :meth:`DeadbandACT.remaining_divergence`, clipped at ``1`` nat, far above any price
-of a loop). The log-space fit estimates a geometric rather than arithmetic mean, which halts a little earlier
-than the exact rule would. If the full-depth prediction is the truth, ``g_i,t`` is exactly the expected extra
-loss of halting; unlike the realised gain ``l_i,t - l_L,t`` (:meth:`DeadbandACT.remaining_gain`) it carries no
-sampling noise from the one observed next byte, whose variance swamps the signal: on a trained byte model the
-realised gain of a position correlates with the relative state change by at most 0.03 and with the trained
-head's prediction by at most 0.12, while the divergence correlates with the head by 0.24 to 0.36 and (in log)
-with the log state change by 0.05 to 0.51 (``benchmarks/bench_mythos_halting.py`` prints these figures); a
-head fit to the realised gain halted mostly by chance. Its inputs are detached, so the head never changes the
-language model itself.
+(targets from :meth:`DeadbandACT.remaining_divergence`, clipped at ``1`` nat, far above any price of a loop;
+squared error in log space, :meth:`DeadbandACT.log_gain_loss`, because the decision compares gains of the
+size of ``ponder_cost``). The log-space fit estimates a geometric rather than an arithmetic mean, which halts
+a little earlier than the exact rule would. If the full-depth prediction is the truth, ``g_i,t`` is exactly
+the expected extra loss of halting; the realised gain ``l_i,t - l_L,t`` (:meth:`DeadbandACT.remaining_gain`)
+has the same expectation but carries the sampling noise of the one observed next token, which is large
+against the gains the decision compares (``benchmarks/bench_mythos_halting.py`` measures how well the head,
+and its input the state change, track each target). The head's inputs are detached, so it never changes
+the language model itself.
 """
 
 from __future__ import annotations
@@ -144,8 +142,8 @@ class DeadbandACT(nn.Module):
     @classmethod
     def log_gain_loss(cls, log_pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         """Squared error in log space, ``mean((log_pred - log(target + GAIN_EPS))^2)``: the halting
-        decision compares gains of ``1e-3 .. 1e-2`` nats, which a raw-scale fit would give up for the few
-        positions whose prediction still changes by whole nats."""
+        decision compares gains of the size of the ponder cost, which a raw-scale fit would give up for the
+        few positions whose prediction still changes by whole nats."""
         return F.mse_loss(log_pred, torch.log(target.float().clamp_min(0) + cls.GAIN_EPS))
 
     def halt_logits(self, h: torch.Tensor, delta: torch.Tensor, loop: int) -> torch.Tensor:

@@ -1,22 +1,33 @@
 """PlatoMythos: prelude -> recurrent block looped with stable input injection -> coda -> output head.
 
-Shapes: ``ids (B, T)`` long -> ``e = prelude(TileEmbedding(ids, metadata)) (B, T, D)``;
+Shapes: ``ids (B, t)`` long -> ``e = prelude(TileEmbedding(ids, metadata)) (B, t, D)``;
 ``h_0 = e``, ``h_i+1 = RecurrentBlock(h_i, e, i)`` for ``i < n`` loops; logits ``= W_out rmsnorm(coda(h_n))``
-``(B, T, vocab_size)``. Every attention is causal latent attention, so logits at ``t`` depend on ids ``<= t``
-only.
+``(B, t, vocab_size)``. Every attention is causal latent attention, so logits at ``t`` depend on ids ``<= t``
+only. The stages are public and :meth:`PlatoMythos.forward` composes them::
+
+    chunk = model.new_chunk(ids, meta)               # rotary angles, routing bias, confidences (, cache)
+    e = model.prelude(model.embed_tiles(ids, meta), chunk)
+    for state in model.iterate(e, chunk, n):         # a LoopState after every loop
+        ...
+    logits = model.logits(model.coda(state.h, chunk))
 
 Depth. In training the loop count ``n`` of each step comes from the :class:`CurriculumScheduler` (random
 depth, truncated backpropagation through the earliest loops; with ``curriculum=False`` every step runs
-``max_loop_depth`` loops). In evaluation ``n = max_loop_depth`` (or the
-``n_loops`` argument) and, with ACT on, each position halts on its own (:class:`DeadbandACT`): a halted
-position keeps its state, and later loops read its latents from the loop where it stopped. The cached
-decoder (:meth:`PlatoMythos.generate`, :class:`MythosCache`) follows the same rule, so cached and uncached
-computations agree.
+``max_loop_depth`` loops). In evaluation ``n = max_loop_depth`` (or the ``n_loops`` argument) and, with ACT
+on, each position halts on its own (:class:`DeadbandACT`): a halted position keeps its state, and later
+loops read its latents from the loop where it stopped. The cached decoder (:meth:`PlatoMythos.generate`,
+:class:`MythosCache`) follows the same rule, so cached and uncached computations agree.
+
+State. A forward changes no parameter or buffer; it only records what it saw (:meth:`extra_loss`,
+``last_depth``, ``last_loops``, ``last_expert_loads``), overwriting the previous record.
+:meth:`after_optimizer_step`, called once after every optimizer step, moves the expert-balancing bias by the
+recorded loads and advances the step counter that seeds the curriculum's depth draw.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -28,10 +39,12 @@ from decepticons.errors import InputError
 from .config import PlatoMythosConfig
 from .curriculum_loop import CurriculumScheduler, RecurrentBlock
 from .deadband_act import DeadbandACT
-from .layer import MythosLayer
-from .layers import RMSNorm, Rotary
+from .inputs import TileMetadata, check_ids, read_metadata
+from .norms import RMSNorm
 from .rooms_as_experts import RoomsAsExperts
+from .rotary import Rotary
 from .tiles_as_kv import LatentSlot, TileEmbedding
+from .transformer_layer import MythosLayer
 
 
 class MythosCache:
@@ -58,25 +71,48 @@ class MythosCache:
         return sum(s.nbytes_per_token() for s in self.slots()) * self.length
 
 
-class _Meta:
-    """Resolved per-position metadata: embedding ``(domain, confidence)``, routing ``(domain, confidence)``
-    (each ``(B, T)`` or None) and whether any was given."""
+@dataclass
+class Chunk:
+    """The positions one pass computes (``cache.length .. cache.length + t - 1``, or ``0 .. t - 1`` without a
+    cache) and what every stage needs for them besides the hidden state."""
 
-    def __init__(self, emb: tuple[torch.Tensor, torch.Tensor] | None, route: tuple[torch.Tensor, torch.Tensor] | None):
-        self.emb, self.route = emb, route
+    cos: torch.Tensor                  # ``(t, rope_dim / 2)`` rotary angles of the positions
+    sin: torch.Tensor
+    room_bias: torch.Tensor | None     # ``(B, t, num_rooms)`` routing bias from the rooms metadata
+    confidence: torch.Tensor | None    # ``(B, t)`` routing confidence (halting tiers); None: all P1
+    cache: MythosCache | None = None
 
-    def extend(self, n: int) -> _Meta:
-        """Metadata for ``n`` more positions, repeating the last position's."""
-        def ext(pair):
-            if pair is None:
-                return None
-            return tuple(torch.cat((t, t[:, -1:].expand(-1, n)), dim=1) for t in pair)
-        return _Meta(ext(self.emb), ext(self.route))
+    def slots(self, stage: str) -> list[LatentSlot] | None:
+        """The cache slots of the ``"prelude"`` or ``"coda"`` layers (None without a cache)."""
+        if self.cache is None:
+            return None
+        return self.cache.prelude if stage == "prelude" else self.cache.coda
 
-    def slice(self, a: int, b: int) -> _Meta:
-        def sl(pair):
-            return None if pair is None else tuple(t[:, a:b] for t in pair)
-        return _Meta(sl(self.emb), sl(self.route))
+
+@dataclass
+class LoopState:
+    """What :meth:`PlatoMythos.iterate` yields after loop ``loop`` (1-based)."""
+
+    loop: int
+    h: torch.Tensor                    # ``(B, t, D)`` state after the loop (halted positions keep theirs)
+    depth: torch.Tensor                # ``(B, t)`` long: the loop after which a position halted, else ``n``
+    aux_losses: list[torch.Tensor]     # MoE balance losses of this loop (training loops with gradient only)
+    expert_loads: list[torch.Tensor]   # routed slots per expert ``(E,)`` of each MoE layer in this loop
+
+
+class LayerStack(nn.ModuleList):
+    """Dense layers run in order (the prelude or the coda): ``(x (B, t, D), chunk) -> (B, t, D)``; with a
+    cache every layer appends its latents to its slot."""
+
+    def __init__(self, config: PlatoMythosConfig, n: int, stage: str) -> None:
+        super().__init__(MythosLayer(config, moe=False) for _ in range(n))
+        self.stage = stage
+
+    def forward(self, x: torch.Tensor, chunk: Chunk) -> torch.Tensor:
+        slots = chunk.slots(self.stage)
+        for j, layer in enumerate(self):
+            x, _ = layer(x, chunk.cos, chunk.sin, slot=None if slots is None else slots[j])
+        return x
 
 
 class PlatoMythos(nn.Module):
@@ -92,12 +128,12 @@ class PlatoMythos(nn.Module):
         self.config = c = config
         D = c.d_model
         self.embed = TileEmbedding(c)
-        self.prelude = nn.ModuleList(MythosLayer(c, moe=False) for _ in range(c.prelude_layers))
+        self.prelude = LayerStack(c, c.prelude_layers, "prelude")
         self.recurrent = RecurrentBlock(c)
         self.act = DeadbandACT(c.deadband_threshold, c.deadband_max_steps, d_model=D, hidden=c.halt_hidden,
                                max_loop_depth=c.max_loop_depth, ponder_cost=c.ponder_cost,
                                temperature=c.halt_temperature)
-        self.coda = nn.ModuleList(MythosLayer(c, moe=False) for _ in range(c.coda_layers))
+        self.coda = LayerStack(c, c.coda_layers, "coda")
         self.norm_out = RMSNorm(D, c.norm_eps)
         self.head = None if c.tie_weights else nn.Linear(D, c.vocab_size, bias=False)
         if c.tile_metadata:
@@ -108,6 +144,8 @@ class PlatoMythos(nn.Module):
         self.register_buffer("train_steps", torch.zeros((), dtype=torch.long))
         self.register_buffer("train_progress", torch.full((), -1.0))
         self._extra: torch.Tensor | None = None
+        #: routed slots per expert of each MoE layer in the last training forward (summed over its loops)
+        self.last_expert_loads: list[torch.Tensor] | None = None
         self.last_depth: torch.Tensor | None = None
         self.last_loops: int = 0
         self._init_weights()
@@ -134,7 +172,7 @@ class PlatoMythos(nn.Module):
 
     # ------------------------------------------------------------------ training hooks
     def set_training_progress(self, fraction: float) -> None:
-        """Tell the curriculum how far training has come (0..1); otherwise it counts training forwards."""
+        """Tell the curriculum how far training has come (0..1); otherwise it counts optimizer steps."""
         self.train_progress.fill_(float(min(1.0, max(0.0, fraction))))
 
     def training_progress(self) -> float:
@@ -143,189 +181,95 @@ class PlatoMythos(nn.Module):
             return p
         return min(1.0, float(self.train_steps) / max(1, self.config.curriculum_steps))
 
+    def training_depth(self) -> tuple[int, int]:
+        """``(loops, loops with gradient)`` of the current training step."""
+        c = self.config
+        if c.curriculum:
+            return self.scheduler.sample(self.training_progress(), int(self.train_steps))
+        return c.max_loop_depth, min(c.max_loop_depth, c.bptt_depth)
+
+    @torch.no_grad()
+    def after_optimizer_step(self) -> None:
+        """Once after every optimizer step: move each MoE layer's balancer bias by the expert loads of the
+        step's training forward (:meth:`RoomsAsExperts.apply_balancer`) and count the step."""
+        if self.last_expert_loads is not None:
+            for moe, load in zip(self.moe_layers(), self.last_expert_loads):
+                moe.apply_balancer(load)
+            self.last_expert_loads = None
+        self.train_steps += 1
+
     def extra_loss(self) -> torch.Tensor | None:
-        """Auxiliary loss of the last training forward: MoE balance + halting (ponder-cost) loss."""
+        """Auxiliary loss of the last training forward: MoE balance loss + halting-head loss."""
         return self._extra
 
     def moe_layers(self) -> list[RoomsAsExperts]:
-        return [m for m in self.modules() if isinstance(m, RoomsAsExperts)]
+        """The MoE feed-forward of every recurrent layer, in order."""
+        return self.recurrent.moe_layers()
 
     def merge_shells(self) -> None:
         self.recurrent.merge_shells()
 
-    # ------------------------------------------------------------------ input checks
-    def _check_ids(self, ids: Any, name: str = "tiles") -> torch.Tensor:
-        if not isinstance(ids, torch.Tensor):
-            raise InputError(f"{name} must be a LongTensor of token ids (B, T), got {type(ids).__name__}")
-        if ids.dtype.is_floating_point or ids.dtype.is_complex or ids.dtype == torch.bool:
-            raise InputError(f"{name} must hold integer token ids (torch.long), got dtype {ids.dtype}")
-        if ids.dim() != 2:
-            raise InputError(f"{name} must have shape (batch, seq_len), got {tuple(ids.shape)}")
-        if ids.shape[0] == 0 or ids.shape[1] == 0:
-            raise InputError(f"{name} is empty (shape {tuple(ids.shape)}): need at least one token")
-        if ids.shape[1] > self.config.max_seq_len:
-            raise InputError(f"sequence of {ids.shape[1]} tokens exceeds the context of "
-                             f"{self.config.max_seq_len} tokens (max_seq_len)")
-        lo, hi = int(ids.min()), int(ids.max())
-        if lo < 0 or hi >= self.config.vocab_size:
-            raise InputError(f"{name} holds ids outside 0..{self.config.vocab_size - 1} (min {lo}, max {hi})")
-        return ids.long()
+    def loops_of(self, n_loops: int | None) -> int:
+        """Loop count of an evaluation pass: ``n_loops`` (>= 1) or ``max_loop_depth``."""
+        n = int(n_loops or self.config.max_loop_depth)
+        if n < 1:
+            raise InputError(f"n_loops must be >= 1, got {n_loops}")
+        return n
 
-    def _per_position(self, value: Any, B: int, T: int, name: str, is_domain: bool) -> torch.Tensor:
-        dev = self.rope.cos.device
-        if isinstance(value, torch.Tensor):
-            t = value.to(dev)
-        else:
-            t = torch.as_tensor(value, device=dev)
-        if is_domain:
-            if t.dtype.is_floating_point or t.dtype == torch.bool:
-                raise InputError(f"{name} must hold integer domain ids, got dtype {t.dtype}")
-            t = t.long()
-        else:
-            t = t.float()
-        if t.dim() == 0:
-            t = t.expand(B, T)
-        elif t.dim() == 1 and t.shape[0] == B:
-            t = t[:, None].expand(B, T)
-        elif t.dim() == 1 and t.shape[0] == T:
-            t = t[None].expand(B, T)
-        elif t.shape != (B, T):
-            raise InputError(f"{name} has shape {tuple(t.shape)}; expected (batch,) = ({B},), (seq_len,) = ({T},) "
-                             f"or (batch, seq_len) = ({B}, {T})")
-        if is_domain:
-            if int(t.min()) < 0 or int(t.max()) >= self.config.num_domains:
-                raise InputError(f"{name} holds ids outside 0..{self.config.num_domains - 1}")
-        elif not bool(((t >= 0) & (t <= 1)).all()):
-            raise InputError(f"{name} must lie in [0, 1]")
-        return t
-
-    def _metadata(self, tiles: dict[str, Any] | None, rooms: dict[str, Any] | None, B: int, T: int) -> _Meta:
-        emb = route = None
-        given = (tiles is not None and ("domain_id" in tiles or "confidence" in tiles)) or rooms is not None
-        if given and not self.config.tile_metadata:
-            raise InputError("this model was built with tile_metadata=False: pass token ids only")
-        if not given:
-            return _Meta(None, None)
-        none_dom = torch.full((B, T), self.config.num_domains, dtype=torch.long, device=self.rope.cos.device)
-        ones = torch.ones((B, T), device=self.rope.cos.device)
-        if tiles is not None and ("domain_id" in tiles or "confidence" in tiles):
-            d = (self._per_position(tiles["domain_id"], B, T, "domain_id", True) if "domain_id" in tiles
-                 else none_dom)
-            cf = (self._per_position(tiles["confidence"], B, T, "confidence", False) if "confidence" in tiles
-                  else ones)
-            emb = (d, cf)
-        if rooms is not None:
-            if not isinstance(rooms, dict):
-                raise InputError(f"rooms must be a dict with 'domains' and 'confidences', got {type(rooms).__name__}")
-            doms = rooms.get("domains")
-            confs = rooms.get("confidences")
-            d = none_dom
-            cf = ones
-            if doms is not None:
-                if len(doms) != T:
-                    raise InputError(f"rooms['domains'] has {len(doms)} entries for {T} tokens")
-                try:
-                    ids = [self.config.domain_index(x) for x in doms]
-                except IndexError as e:
-                    raise InputError(f"rooms['domains']: {e}") from None
-                d = torch.tensor(ids, dtype=torch.long, device=none_dom.device)[None].expand(B, T)
-            if confs is not None:
-                if len(confs) != T:
-                    raise InputError(f"rooms['confidences'] has {len(confs)} entries for {T} tokens")
-                cf = self._per_position(torch.as_tensor([float(x) for x in confs]), B, T, "rooms['confidences']",
-                                        False)
-            route = (d, cf)
-        if emb is None:
-            emb = route
-        if route is None:
-            route = emb
-        return _Meta(emb, route)
-
-    # ------------------------------------------------------------------ forward
-    def forward(self, tiles: Any, rooms: dict[str, Any] | None = None, *, n_loops: int | None = None,
-                act: bool | None = None) -> Any:
-        """``(B, T)`` ids -> ``(B, T, vocab)`` logits; a dict of tiles -> a dict whose ``token_ids`` are the
-        logits (plus ``loop_depth (B, T)``: loops each position ran)."""
-        if isinstance(tiles, dict):
-            if "token_ids" not in tiles:
-                raise InputError("a tiles dict needs a 'token_ids' entry")
-            ids = self._check_ids(tiles["token_ids"], "tiles['token_ids']")
-            meta = self._metadata(tiles, rooms, *ids.shape)
-            logits = self._run(ids, meta, n_loops, act)
-            out = {k: v for k, v in tiles.items() if k != "token_ids"}
-            out["token_ids"] = logits
-            out["loop_depth"] = self.last_depth
-            return out
-        ids = self._check_ids(tiles)
-        meta = self._metadata(None, rooms, *ids.shape)
-        return self._run(ids, meta, n_loops, act)
-
-    def _run(self, ids: torch.Tensor, meta: _Meta, n_loops: int | None, act: bool | None) -> torch.Tensor:
-        if self.training:
-            self._extra = None
-            with torch.no_grad():
-                for m in self.moe_layers():
-                    m.apply_balancer()
-            if self.config.curriculum:
-                n, n_grad = self.scheduler.sample(self.training_progress(), int(self.train_steps))
-            else:
-                n, n_grad = self.config.max_loop_depth, min(self.config.max_loop_depth, self.config.bptt_depth)
-            self.train_steps += 1
-        else:
-            n = int(n_loops or self.config.max_loop_depth)
-            n_grad = n
-        use_act = (self.config.act if act is None else bool(act)) and not self.training
-        return self._chunk(ids, meta, n, n_grad, use_act, cache=None)
-
-    def _room_bias(self, meta: _Meta) -> torch.Tensor | None:
-        if meta.route is None:
-            return None
-        d, cf = meta.route
-        return cf[..., None] * self.room_bias(d)
-
-    def _thresholds(self, meta: _Meta, shape: tuple[int, int]) -> torch.Tensor:
-        conf = None if meta.route is None else meta.route[1]
-        return DeadbandACT.token_thresholds(conf, shape, device=self.rope.cos.device)
-
-    def _chunk(self, ids: torch.Tensor, meta: _Meta, n: int, n_grad: int, use_act: bool,
-               cache: MythosCache | None) -> torch.Tensor:
-        """Run positions ``cache.length .. cache.length + t - 1`` (all of them without a cache)."""
+    # ------------------------------------------------------------------ stages
+    def new_chunk(self, ids: torch.Tensor, meta: TileMetadata | None = None,
+                  cache: MythosCache | None = None) -> Chunk:
+        """The :class:`Chunk` of ``ids (B, t)``: positions ``cache.length ..`` (``0 ..`` without a cache)."""
         B, t = ids.shape
-        start = 0 if cache is None else cache.length
-        cos, sin = self.rope.cos_sin(start, t)
-        if meta.emb is None:
-            x = self.embed(ids)
-        else:
-            x = self.embed(ids, *meta.emb)
-        for j, layer in enumerate(self.prelude):
-            x, _ = layer(x, cos, sin, slot=None if cache is None else cache.prelude[j])
-        e = x
-        room_bias = self._room_bias(meta)
-        thresholds = self._thresholds(meta, (B, t)) if use_act else None
+        meta = meta or TileMetadata()
+        cos, sin = self.rope.cos_sin(0 if cache is None else cache.length, t)
+        room_bias = confidence = None
+        if meta.route is not None:
+            d, confidence = meta.route
+            room_bias = confidence[..., None] * self.room_bias(d)
+        return Chunk(cos, sin, room_bias, confidence, cache)
+
+    def embed_tiles(self, ids: torch.Tensor, meta: TileMetadata | None = None) -> torch.Tensor:
+        """Tile embedding ``(B, t) -> (B, t, D)``, conditioned on the tiles' metadata when given."""
+        if meta is None or meta.emb is None:
+            return self.embed(ids)
+        return self.embed(ids, *meta.emb)
+
+    def iterate(self, e: torch.Tensor, chunk: Chunk, n_loops: int | None = None, *, act: bool = False,
+                grad_loops: int | None = None) -> Iterator[LoopState]:
+        """Loop the recurrent block from ``h_0 = e (B, t, D)`` (the prelude output, injected every loop),
+        yielding the :class:`LoopState` after each of ``n_loops`` loops (default ``max_loop_depth``).
+
+        With ``act`` each position halts once :meth:`DeadbandACT.halt_now` says so and keeps its state (and,
+        for later loops' attention, its latents); the generator stops early once every position has halted
+        (with a cache it still fills the remaining loops' slots, yielding the unchanged state). Only the
+        last ``grad_loops`` loops (default all) record a graph.
+        """
+        n = self.loops_of(n_loops)
+        n_grad = n if grad_loops is None else int(grad_loops)
+        B, t = e.shape[:2]
+        thresholds = None
+        if act:
+            thresholds = DeadbandACT.token_thresholds(chunk.confidence, (B, t), device=self.rope.cos.device)
         h = e
-        halted = torch.zeros(B, t, dtype=torch.bool, device=ids.device)
-        depth = torch.full((B, t), n, dtype=torch.long, device=ids.device)
+        halted = torch.zeros(B, t, dtype=torch.bool, device=e.device)
+        depth = torch.full((B, t), n, dtype=torch.long, device=e.device)
         last: list[tuple[torch.Tensor, torch.Tensor]] | None = None
-        aux: list[torch.Tensor] = []
-        # the halting head learns the gain still to come at full depth: only steps that run every loop label it
-        full = n == self.config.max_loop_depth
-        rows = min(B, self.config.act_label_rows) if (self.training and full and n >= 2 and t >= 2) else 0
-        states: list[torch.Tensor] = []
         grad_on = torch.is_grad_enabled()
         for i in range(n):
-            slots = None if cache is None else cache.loops[i]
-            if use_act and bool(halted.all()):
-                if cache is None:
-                    break
+            slots = None if chunk.cache is None else chunk.cache.loops[i]
+            if act and bool(halted.all()):
+                if slots is None:
+                    return
                 for j, s in enumerate(slots):
                     s.extend(*last[j])
+                yield LoopState(i + 1, h, depth, [], [])
                 continue
             with torch.set_grad_enabled(grad_on and i >= n - n_grad):
-                freeze = (halted, last) if (use_act and last is not None and bool(halted.any())) else None
-                h_new, lats = self.recurrent(h, e, i, cos, sin, room_bias, slots, freeze)
-            if self.training and h_new.requires_grad:
-                aux += [layer.ffn.aux_loss for layer in self.recurrent.layers if layer.ffn.aux_loss is not None]
-            if use_act:
+                freeze = (halted, last) if (act and last is not None and bool(halted.any())) else None
+                h_new, lats = self.recurrent(h, e, i, chunk.cos, chunk.sin, chunk.room_bias, slots, freeze)
+            aux = self.recurrent.aux_losses() if h_new.requires_grad else []
+            if act:
                 delta = DeadbandACT.relative_change(h_new, h)
                 h = torch.where(halted[..., None], h, h_new)
                 last = lats
@@ -334,37 +278,75 @@ class PlatoMythos(nn.Module):
                 halted = halted | stop
             else:
                 h = h_new
-            if rows:
-                states.append(h[:rows].detach())
-        y = h
-        for j, layer in enumerate(self.coda):
-            y, _ = layer(y, cos, sin, slot=None if cache is None else cache.coda[j])
-        logits = self._head(y)
-        self.last_depth, self.last_loops = depth, n
-        if cache is not None:
-            cache.length += t
-        if self.training:
-            self._extra = self._training_extra(e[:rows].detach(), states, aux, cos, sin)
-        return logits
+            yield LoopState(i + 1, h, depth, aux, self.recurrent.expert_loads())
 
-    def _head(self, y: torch.Tensor) -> torch.Tensor:
+    def logits(self, y: torch.Tensor) -> torch.Tensor:
+        """Output head ``W_out rmsnorm(y)``: ``(B, t, D) -> (B, t, vocab_size)``."""
         w = self.embed.tokens.weight if self.head is None else self.head.weight
         return F.linear(self.norm_out(y), w)
 
-    def _training_extra(self, e: torch.Tensor, states: list[torch.Tensor],
-                        aux: list[torch.Tensor], cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor | None:
+    # ------------------------------------------------------------------ forward
+    def forward(self, tiles: Any, rooms: dict[str, Any] | None = None, *, n_loops: int | None = None,
+                act: bool | None = None) -> Any:
+        """``(B, T)`` ids -> ``(B, T, vocab)`` logits; a dict of tiles -> a dict whose ``token_ids`` are the
+        logits (plus ``loop_depth (B, T)``: loops each position ran)."""
+        is_dict = isinstance(tiles, dict)
+        if is_dict and "token_ids" not in tiles:
+            raise InputError("a tiles dict needs a 'token_ids' entry")
+        ids = check_ids(tiles["token_ids"] if is_dict else tiles, self.config,
+                        "tiles['token_ids']" if is_dict else "tiles")
+        meta = read_metadata(self.config, tiles if is_dict else None, rooms, *ids.shape, self.rope.cos.device)
+        if self.training:
+            n, n_grad = self.training_depth()
+        else:
+            n = n_grad = self.loops_of(n_loops)
+        use_act = (self.config.act if act is None else bool(act)) and not self.training
+        logits = self._run(ids, meta, n, n_grad, use_act)
+        if not is_dict:
+            return logits
+        out = {k: v for k, v in tiles.items() if k != "token_ids"}
+        out["token_ids"] = logits
+        out["loop_depth"] = self.last_depth
+        return out
+
+    def _run(self, ids: torch.Tensor, meta: TileMetadata, n: int, n_grad: int, act: bool,
+             cache: MythosCache | None = None) -> torch.Tensor:
+        """prelude -> iterate -> coda over the positions of ``ids (B, t)``; records what the forward saw."""
+        B, t = ids.shape
+        chunk = self.new_chunk(ids, meta, cache)
+        e = self.prelude(self.embed_tiles(ids, meta), chunk)
+        # the halting head learns the gain still to come at full depth: only steps that run every loop label it
+        full = n == self.config.max_loop_depth
+        rows = min(B, self.config.act_label_rows) if (self.training and full and n >= 2 and t >= 2) else 0
+        states: list[torch.Tensor] = []
+        aux: list[torch.Tensor] = []
+        loads: list[torch.Tensor] | None = None
+        for state in self.iterate(e, chunk, n, act=act, grad_loops=n_grad):
+            aux += state.aux_losses
+            if state.expert_loads:
+                loads = state.expert_loads if loads is None else [a + b for a, b in zip(loads, state.expert_loads)]
+            if rows:
+                states.append(state.h[:rows].detach())
+        logits = self.logits(self.coda(state.h, chunk))
+        self.last_depth, self.last_loops = state.depth, n
+        if cache is not None:
+            cache.length += t
+        if self.training:
+            self.last_expert_loads = loads
+            self._extra = self._training_extra(e[:rows].detach(), states, aux, chunk)
+        return logits
+
+    def _training_extra(self, e: torch.Tensor, states: list[torch.Tensor], aux: list[torch.Tensor],
+                        chunk: Chunk) -> torch.Tensor | None:
+        """MoE balance loss plus the halting head's loss: its predicted gain after each loop against
+        :meth:`DeadbandACT.remaining_divergence` of the per-loop predictions of the labelled rows."""
         c = self.config
         total = None
         if aux and c.moe_aux_weight > 0:
             total = c.moe_aux_weight * torch.stack(aux).mean()
         if len(states) >= 2 and c.act_loss_weight > 0:
             with torch.no_grad():
-                log_probs = []
-                for h in states:
-                    y = h
-                    for layer in self.coda:
-                        y, _ = layer(y, cos, sin)
-                    log_probs.append(torch.log_softmax(self._head(y).float(), dim=-1))
+                log_probs = [torch.log_softmax(self.logits(self.coda(h, chunk)).float(), dim=-1) for h in states]
                 gains = DeadbandACT.remaining_divergence(torch.stack(log_probs))
             preds = []
             prev = e
@@ -377,20 +359,20 @@ class PlatoMythos(nn.Module):
 
     # ------------------------------------------------------------------ decoding
     def new_cache(self, batch: int, capacity: int | None = None, n_loops: int | None = None) -> MythosCache:
-        return MythosCache(self, batch, capacity or self.config.max_seq_len, int(n_loops or self.config.max_loop_depth))
+        return MythosCache(self, batch, capacity or self.config.max_seq_len, self.loops_of(n_loops))
 
     @torch.no_grad()
-    def step(self, ids: torch.Tensor, cache: MythosCache, meta: _Meta | None = None, act: bool | None = None
+    def step(self, ids: torch.Tensor, cache: MythosCache, meta: TileMetadata | None = None, act: bool | None = None
              ) -> torch.Tensor:
         """Logits ``(B, t, vocab)`` of ``t`` new positions appended to ``cache`` (evaluation mode rules)."""
         if self.training:
             raise RuntimeError("step() decodes in evaluation mode; call model.eval() first")
-        ids = self._check_ids(ids, "ids")
+        ids = check_ids(ids, self.config, "ids")
         if cache.length + ids.shape[1] > cache.capacity:
             raise InputError(f"cache holds {cache.capacity} positions; {cache.length} used, "
                              f"{ids.shape[1]} more requested")
         use_act = self.config.act if act is None else bool(act)
-        return self._chunk(ids, meta or _Meta(None, None), cache.n_loops, cache.n_loops, use_act, cache)
+        return self._run(ids, meta or TileMetadata(), cache.n_loops, cache.n_loops, use_act, cache)
 
     @torch.no_grad()
     def generate(self, tiles: Any, max_new_tokens: int = 32, temperature: float = 1.0, top_k: int | None = None,
@@ -404,7 +386,7 @@ class PlatoMythos(nn.Module):
         inherit the metadata of the last prompt position.
         """
         is_dict = isinstance(tiles, dict)
-        ids = self._check_ids(tiles["token_ids"] if is_dict else tiles, "prompt")
+        ids = check_ids(tiles["token_ids"] if is_dict else tiles, self.config, "prompt")
         B, T = ids.shape
         if not isinstance(max_new_tokens, int) or max_new_tokens < 0:
             raise InputError(f"max_new_tokens must be a non-negative integer, got {max_new_tokens!r}")
@@ -413,22 +395,23 @@ class PlatoMythos(nn.Module):
                              f"{self.config.max_seq_len} tokens (max_seq_len)")
         if temperature < 0:
             raise InputError(f"temperature must be >= 0, got {temperature}")
-        meta = self._metadata(tiles if is_dict else None, rooms, B, T).extend(max_new_tokens)
+        meta = read_metadata(self.config, tiles if is_dict else None, rooms, B, T, self.rope.cos.device)
+        meta = meta.extend(max_new_tokens)
         gen = torch.Generator(device=ids.device)
         gen.manual_seed(0 if seed is None else int(seed))
         was = self.training
         self.eval()
         try:
             out = ids
-            n = int(n_loops or self.config.max_loop_depth)
+            n = self.loops_of(n_loops)
             depths = []
             if use_cache:
                 cache = self.new_cache(B, T + max_new_tokens, n)
                 logits = self.step(ids, cache, meta.slice(0, T), act)[:, -1]
             for k in range(max_new_tokens):
                 if not use_cache:
-                    logits = self._chunk(out, meta.slice(0, out.shape[1]), n, n,
-                                         self.config.act if act is None else bool(act), None)[:, -1]
+                    logits = self._run(out, meta.slice(0, out.shape[1]), n, n,
+                                       self.config.act if act is None else bool(act))[:, -1]
                 nxt = self._sample(logits, temperature, top_k, gen)
                 out = torch.cat((out, nxt[:, None]), dim=1)
                 if use_cache and k < max_new_tokens - 1:
@@ -455,6 +438,3 @@ class PlatoMythos(nn.Module):
             z = z.masked_fill(z < kth, float("-inf"))
         return torch.multinomial(torch.softmax(z, -1), 1, generator=gen)[:, 0]
 
-
-def count_parameters(model: nn.Module, names: Sequence[str] | None = None) -> int:
-    return sum(p.numel() for n, p in model.named_parameters() if names is None or n in names)

@@ -21,10 +21,11 @@ import torch
 from decepticons.codecs import BytesLike, as_byte_array
 from decepticons.errors import InputError
 from decepticons.models.torch_predictor import TorchPredictor
-from decepticons.predictor import LN2, Stream, log_probs_from_chunks
+from decepticons.predictor import LN2, Stream, log_probs_from_chunks, shift_right
 
 from .config import PlatoMythosConfig
 from .model import MythosCache, PlatoMythos
+from .tiles_as_kv import TilesAsKV
 
 #: the byte-level default: small enough to train on two CPU cores
 BYTE_DEFAULTS: dict[str, Any] = dict(
@@ -83,13 +84,9 @@ class MythosPredictor(TorchPredictor):
         return out
 
     def _window_inputs(self, x: np.ndarray, a: int, end: int) -> np.ndarray:
-        ids = np.empty(end - a, dtype=np.int64)
         if a == 0:
-            ids[0] = self.bos_token
-            ids[1:] = x[:end - 1]
-        else:
-            ids[:] = x[a - 1:end - 1]
-        return ids
+            return shift_right(x[:end], self.bos_token)
+        return x[a - 1:end - 1].astype(np.int64)
 
     @torch.no_grad()
     def iter_log_probs(self, data: BytesLike, chunk_size: int = 1 << 16, batch: int = 16):
@@ -166,8 +163,8 @@ class MythosPredictor(TorchPredictor):
         return MythosStream(self)
 
     def describe(self) -> dict[str, Any]:
-        c = self.config
-        return {**super().describe(), "kv_cache_bytes_per_token_per_layer": (c.d_kv_latent + c.rope_dim) * 4}
+        per_layer = TilesAsKV.cache_bytes_per_token(self.config)
+        return {**super().describe(), "kv_cache_bytes_per_token_per_layer": per_layer}
 
 
 class MythosStream(Stream):

@@ -8,9 +8,9 @@ Expert ``e`` lives in room ``e // experts_per_room``. Each token chooses its own
     y      = sum_{e in S} (p_e / sum_{S} p) * expert_e(x) + sum_j shared_j(x)
 
 Load balancing: the switch-style loss ``E * sum_e f_e * P_e`` (``f_e`` fraction of routed slots, ``P_e``
-mean probability) is exposed by :attr:`aux_loss`, and the bias balancer moves ``b_e`` by
-``rate * sign(mean load - load_e)`` between training steps (loads are counted during a forward and
-applied at the start of the next training forward, so one forward's routing is a pure per-token function).
+mean probability) is exposed by :attr:`aux_loss` (auxiliary-loss-free balancing adds the bias ``b``): after
+each optimizer step :meth:`RoomsAsExperts.apply_balancer` moves ``b_e`` by ``rate * sign(mean load - load_e)``
+with the loads the step's forward routed, so within a forward the routing is a pure per-token function.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .config import PlatoMythosConfig
-from .layers import SwiGLU
+from .swiglu import SwiGLU
 
 
 class RoomsAsExperts(nn.Module):
@@ -35,17 +35,18 @@ class RoomsAsExperts(nn.Module):
         self.shared = nn.ModuleList(SwiGLU(D, F_) for _ in range(config.num_shared_experts))
         self.bias_rate = config.moe_bias_rate
         self.register_buffer("balance_bias", torch.zeros(E))
-        self.register_buffer("pending_load", torch.zeros(E), persistent=False)
+        #: balance loss and routed slots per expert ``(E,)`` of the last call
         self.aux_loss: torch.Tensor | None = None
         self.last_load: torch.Tensor | None = None
 
-    def apply_balancer(self) -> None:
-        """Move the balancer bias towards equal loads using the loads counted since the last call."""
-        load = self.pending_load
+    @torch.no_grad()
+    def apply_balancer(self, load: torch.Tensor) -> None:
+        """One balancer step from ``load (E,)``, the routed slots per expert of a training step:
+        ``b_e += rate * sign(mean(load) - load_e)``, then ``b -= mean(b)``."""
+        load = load.to(torch.float32)
         if self.bias_rate > 0 and float(load.sum()) > 0:
             self.balance_bias += self.bias_rate * torch.sign(load.mean() - load)
             self.balance_bias -= self.balance_bias.mean()
-        load.zero_()
 
     def route(self, x: torch.Tensor, room_bias: torch.Tensor | None = None
               ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -70,7 +71,6 @@ class RoomsAsExperts(nn.Module):
         if self.training:
             frac = counts.float() / flat.numel()
             self.aux_loss = self.E * (frac * probs.mean(0)).sum()
-            self.pending_load += counts.float()
         else:
             self.aux_loss = None
         self.last_load = counts

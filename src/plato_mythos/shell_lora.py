@@ -1,11 +1,11 @@
-"""Shells: depth-wise LoRA adapters, one per loop step, on the shared recurrent state mix.
+"""Shells: depth-wise LoRA adapters, one per loop, on the shared recurrent state mix.
 
-For loop step ``s`` and input ``x (..., D)``::
+For shell ``s`` (loop ``s``; loops past ``max_loop_depth`` reuse the last) and input ``x (..., D)``::
 
     ShellLoRA(x, s) = (alpha / r) * B_s A_s dropout(x)          A_s: (r, D), B_s: (D, r)
 
 The recurrent block mixes its state with ``W x + ShellLoRA(x, s)`` = ``(W + (alpha / r) B_s A_s) x`` where
-the shared ``W = diag(g)`` is a learned per-channel gain, so the adapters merge into one weight per step for
+the shared ``W = diag(g)`` is a learned per-channel gain, so the adapters merge into one weight per shell for
 inference (:meth:`ShellLoRA.merged`, :meth:`RecurrentBlock.merge_shells`). Both factors start
 small and random, so different shells already give different outputs at initialisation.
 """

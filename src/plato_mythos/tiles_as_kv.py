@@ -15,7 +15,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from .config import PlatoMythosConfig
-from .layers import RMSNorm, apply_rotary
+from .norms import RMSNorm
+from .rotary import apply_rotary
 
 
 class TileEmbedding(nn.Module):
@@ -42,7 +43,7 @@ class TileEmbedding(nn.Module):
 
 
 class LatentSlot:
-    """Cache of one attention layer (at one loop iteration): latents ``C (B, L, d_kv_latent)`` and rotated
+    """Cache of one attention layer (at one loop): latents ``C (B, L, d_kv_latent)`` and rotated
     keys ``KR (B, L, rope_dim)`` of every position seen so far, in preallocated buffers."""
 
     def __init__(self, batch: int, capacity: int, d_latent: int, rope_dim: int, dtype: torch.dtype,

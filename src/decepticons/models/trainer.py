@@ -715,6 +715,8 @@ class Trainer:
                 p.grad = None
         gnorm = clip_gradients(self.params, cfg.grad_clip)
         self.opt.step()
+        if callable(after := getattr(self.module, "after_optimizer_step", None)):  # per-step model state
+            after()
         self.opt.zero_grad(set_to_none=True)
         self.step += 1
         lv = float(loss.detach())

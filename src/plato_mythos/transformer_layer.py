@@ -10,8 +10,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from .config import PlatoMythosConfig
-from .layers import RMSNorm, SwiGLU
+from .norms import RMSNorm
 from .rooms_as_experts import RoomsAsExperts
+from .swiglu import SwiGLU
 from .tiles_as_kv import LatentSlot, TilesAsKV
 
 
