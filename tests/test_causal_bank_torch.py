@@ -142,32 +142,6 @@ def _predictor(**kw) -> CausalBankPredictor:
 DATA = np.frombuffer(b"To be, or not to be, that is the question:\nWhether 'tis nobler in the mind", dtype=np.uint8)
 
 
-@pytest.mark.parametrize("kw", [dict(), dict(substrate_mode="frozen", readout="gru", state_dim=2),
-                                dict(readout="routed", readout_bands=2), dict(readout="banded", readout_bands=3)],
-                         ids=_id)
-def test_stream_equals_log_probs(kw):
-    p = _predictor(**kw)
-    lp = p.log_probs(DATA)
-    assert lp.shape == (len(DATA), 256) and lp.dtype == np.float64
-    np.testing.assert_allclose(np.exp(lp).sum(1), 1.0, atol=1e-9)
-    st = p.stream()
-    rows = []
-    for b in DATA:
-        rows.append(st.log_probs())
-        st.push(int(b))
-    assert np.abs(np.exp(np.array(rows)) - np.exp(lp)).max() < 1e-5
-    # chunked scoring carries state: any chunking gives the same rows
-    for chunk in [1, 5, 64]:
-        blocks = list(p.iter_log_probs(DATA, chunk_size=chunk))
-        assert len(blocks) == -(-len(DATA) // chunk)
-        np.testing.assert_allclose(np.concatenate(blocks), lp, atol=1e-4)
-    # one unchunked module pass agrees too (the base class path)
-    x = torch.from_numpy(np.concatenate([[0], DATA[:-1]]).astype(np.int64))[None]
-    with torch.no_grad():
-        direct = torch.log_softmax(p.module(x)[0].double(), -1).numpy()
-    np.testing.assert_allclose(direct, lp, atol=1e-4)
-
-
 def test_predictor_basics():
     p = CausalBankPredictor()
     assert p.name == "causal-bank" and p.context_length is None

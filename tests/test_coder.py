@@ -17,30 +17,6 @@ def fitted():
     return m
 
 
-def test_log_probs_normalised_and_finite(fitted):
-    lp = fitted.log_probs(TEXT[:300])
-    assert lp.shape == (300, 256)
-    np.testing.assert_allclose(np.exp(lp).sum(1), 1.0, atol=1e-9)
-    assert np.all(np.isfinite(lp))
-    unseen = fitted.log_probs(bytes([200, 201, 0, 255]))
-    assert np.all(np.isfinite(unseen))
-
-
-def test_target_fast_path_matches_full(fitted):
-    x = ByteCodec.encode_text(TEXT[:700] + "zebra!")
-    full = fitted.log_probs(x)[np.arange(len(x)), x]
-    np.testing.assert_allclose(fitted.target_log_probs(x, chunk_size=300), full, atol=1e-10)
-
-
-def test_stream_parity(fitted):
-    x = ByteCodec.encode_text("the lazy fox codes. " * 3)
-    lp = fitted.log_probs(x)
-    st = fitted.stream()
-    for t, b in enumerate(x):
-        np.testing.assert_allclose(np.exp(st.log_probs()), np.exp(lp[t]), atol=1e-6)
-        st.push(int(b))
-
-
 @pytest.mark.parametrize("substrate", sorted(SUBSTRATES))
 def test_causality_every_substrate(substrate):
     m = ByteLatentPredictiveCoder(substrate=substrate, max_order=3, chunk_size=256)

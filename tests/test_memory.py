@@ -44,52 +44,6 @@ def fitted(request):
     return m
 
 
-def test_rows_are_distributions(fitted):
-    lp = fitted.log_probs(TEST)
-    assert lp.shape == (len(TEST), 256) and lp.dtype == np.float64
-    assert np.all(np.isfinite(lp))
-    assert np.allclose(np.exp(lp).sum(axis=1), 1.0, atol=1e-12)
-
-
-def test_causal_with_online_updates(fitted):
-    assert fitted.adaptive
-    base = fitted.log_probs(TEST)
-    rng = np.random.default_rng(0)
-    for t in (0, 1, 5, 57, len(TEST) - 1):
-        y = TEST.copy()
-        y[t:] = rng.integers(0, 256, size=len(y) - t, dtype=np.uint8)
-        lp = fitted.log_probs(y)
-        assert np.array_equal(lp[:t + 1], base[:t + 1]), f"row <= {t} changed when bytes >= {t} changed"
-        if t + 1 < len(TEST):
-            assert not np.array_equal(lp[t + 1:], base[t + 1:])
-
-
-def test_stream_parity(fitted):
-    lp = fitted.log_probs(TEST)
-    st = fitted.stream()
-    rows = []
-    for b in TEST:
-        rows.append(st.log_probs())
-        st.push(int(b))
-    assert np.max(np.abs(np.array(rows) - lp)) < 1e-12
-
-
-def test_chunked_scoring_equals_whole(fitted):
-    whole = fitted.log_probs(TEST)
-    parts = np.concatenate(list(fitted.iter_log_probs(TEST, chunk_size=37)), axis=0)
-    assert np.array_equal(parts, whole)
-
-
-def test_fitted_state_is_never_mutated(fitted):
-    fp = fitted.fingerprint()
-    a = fitted.log_probs(TEST)
-    st = fitted.stream()
-    st.push_many(TEST)
-    fitted.score(TEST)
-    assert fitted.fingerprint() == fp
-    assert np.array_equal(fitted.log_probs(TEST), a)
-
-
 @pytest.mark.skipif(not numba_available(), reason="numba not installed")
 @pytest.mark.parametrize("name", sorted(MEMORIES))
 def test_reference_path_matches_numba(name):
@@ -99,15 +53,6 @@ def test_reference_path_matches_numba(name):
     b = ref.fit(TRAIN[:300]).train_bits_per_byte
     assert a == b
     assert np.array_equal(fast.log_probs(TEST[:80]), ref.log_probs(TEST[:80]))
-
-
-def test_save_load_round_trip(tmp_path, fitted):
-    path = tmp_path / "m.safetensors"
-    fp = fitted.save(path)
-    back = type(fitted).load(path)
-    assert back.fingerprint() == fp
-    assert back.config_dict() == fitted.config_dict()
-    assert np.array_equal(back.log_probs(TEST), fitted.log_probs(TEST))
 
 
 def test_online_updates_help_on_repeated_text():

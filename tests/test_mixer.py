@@ -66,27 +66,6 @@ def _stream_rows(model, data):
     return np.array(rows)
 
 
-@pytest.mark.parametrize("which", ["plain", "experts"])
-def test_causal_with_online_learning(which, fitted, with_experts):
-    m = fitted if which == "plain" else with_experts
-    assert m.adaptive
-    base = m.log_probs(TEST)
-    rng = np.random.default_rng(0)
-    for t in (0, 3, 40, len(TEST) - 1):
-        y = TEST.copy()
-        y[t:] = rng.integers(0, 256, size=len(y) - t, dtype=np.uint8)
-        lp = m.log_probs(y)
-        assert np.array_equal(lp[:t + 1], base[:t + 1])
-
-
-@pytest.mark.parametrize("which", ["plain", "experts"])
-def test_stream_parity(which, fitted, with_experts):
-    m = fitted if which == "plain" else with_experts
-    lp = m.log_probs(TEST)
-    assert np.allclose(np.exp(lp).sum(axis=1), 1.0, atol=1e-12)
-    assert np.max(np.abs(_stream_rows(m, TEST) - lp)) < 1e-12
-
-
 def test_stream_pushes_without_asking_then_predicts(fitted):
     """``push`` defers learning to the next compiled call; pushing a run of bytes with no prediction asked
     in between must land in the same state as asking at every step."""
@@ -104,13 +83,6 @@ def test_stream_pushes_without_asking_then_predicts(fitted):
         st.push(256)
 
 
-def test_target_log_probs_and_chunks_match_rows(fitted):
-    lp = fitted.log_probs(TEST)
-    tgt = fitted.target_log_probs(TEST, chunk_size=33)
-    assert np.array_equal(tgt, lp[np.arange(len(TEST)), TEST])
-    assert np.array_equal(np.concatenate(list(fitted.iter_log_probs(TEST, chunk_size=29))), lp)
-
-
 @pytest.mark.skipif(not numba_available(), reason="numba not installed")
 def test_reference_path_matches_numba():
     fast, ref = _make(use_numba=True), _make(use_numba=False)
@@ -120,14 +92,6 @@ def test_reference_path_matches_numba():
     # the stream path too (one compiled call per byte vs the interpreted reference)
     assert np.array_equal(_stream_rows(fast, TEST[:40]), _stream_rows(ref, TEST[:40]))
     assert np.array_equal(_stream_rows(ref, TEST[:40]), ref.log_probs(TEST[:40]))
-
-
-def test_fitted_state_is_never_mutated(fitted):
-    fp = fitted.fingerprint()
-    a = fitted.log_probs(TEST)
-    fitted.stream().push_many(TEST)
-    assert fitted.fingerprint() == fp
-    assert np.array_equal(fitted.log_probs(TEST), a)
 
 
 def test_fit_trains_weights_and_adaptation_helps():
@@ -149,15 +113,6 @@ def test_mixer_beats_its_inputs_on_text():
     mx = MixerPredictor(orders=4, match_min=5, experts=[ExactContextPredictor(order=2)])
     mx.fit(TRAIN)
     assert mx.score(TEST).bits_per_byte < ng.score(TEST).bits_per_byte
-
-
-def test_save_load_with_experts(tmp_path, with_experts, fitted):
-    for m in (fitted, MixerPredictor(orders=3, experts=[NGramPredictor(orders=2)])):
-        path = tmp_path / "mx.safetensors"
-        fp = m.save(path)
-        back = MixerPredictor.load(path)
-        assert back.fingerprint() == fp and back.input_names() == m.input_names()
-        assert np.array_equal(back.log_probs(TEST), m.log_probs(TEST))
 
 
 def test_substrate_coder_as_expert():
