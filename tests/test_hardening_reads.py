@@ -20,7 +20,7 @@ import pytest
 
 from decepticons import InputError, ModelFileError
 from decepticons.data import corpus, read_corpus
-from decepticons.runtime import checkpoints, files
+from decepticons.runtime import files, tensor_file
 from decepticons.runtime.checkpoints import metadata_checksum, read_model_file, save_model_file
 from decepticons.runtime.files import open_regular_file, read_regular_file
 
@@ -123,7 +123,7 @@ def shrink_after_open(monkeypatch):
         return Wrapped()
 
     monkeypatch.setattr(corpus, "open_regular_file", shrinking)
-    monkeypatch.setattr(checkpoints, "open_regular_file", shrinking)
+    monkeypatch.setattr(tensor_file, "open_regular_file", shrinking)
 
 
 def test_a_corpus_shrinking_while_read_is_a_clear_error(tmp_path, shrink_after_open):
@@ -212,11 +212,11 @@ def test_well_formed_but_hostile_tensor_tables_are_refused(tmp_path, tensors, da
 
 
 def test_too_many_tensors_and_too_long_a_header_are_refused(tmp_path, monkeypatch):
-    monkeypatch.setattr(checkpoints, "MAX_TENSORS", 3)
+    monkeypatch.setattr(tensor_file, "MAX_TENSORS", 3)
     table = {f"t{i}": {"dtype": "U8", "shape": [1], "data_offsets": [i, i + 1]} for i in range(4)}
     with pytest.raises(ModelFileError, match="lists 4 tensors, more than the 3 allowed"):
         read_model_file(hostile(tmp_path / "many.safetensors", table, b"\0" * 4))
-    monkeypatch.setattr(checkpoints, "MAX_HEADER_BYTES", 64)
+    monkeypatch.setattr(tensor_file, "MAX_HEADER_BYTES", 64)
     with pytest.raises(ModelFileError, match="header, more than the 64 allowed"):
         read_model_file(hostile(tmp_path / "long.safetensors", {"w": F64}, b"\0" * 16))
 
@@ -245,7 +245,7 @@ def test_a_valid_layout_reaches_the_fingerprint_check(tmp_path):
 
 def test_every_numpy_dtype_round_trips_through_the_reader(tmp_path):
     tensors = {name.lower(): (np.arange(6) % 2).astype(dt).reshape(2, 3)
-               for name, dt in checkpoints.NUMPY_DTYPES.items()}
+               for name, dt in tensor_file.NUMPY_DTYPES.items()}
     p = tmp_path / "all.safetensors"
     fp = save_model_file(p, "k", {}, tensors)
     mf = read_model_file(p)

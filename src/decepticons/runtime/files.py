@@ -5,7 +5,8 @@ Writing (:func:`atomic_write_bytes`), by what the target is:
 * a regular file, or a name that does not exist yet: the payload goes to a temporary file in the same
   folder, is flushed and fsynced, and ``os.replace`` moves it over the target. Readers see the old file
   or the new one, never a mixture; a failed or interrupted write leaves the old file untouched and removes
-  its temporary. A file that already existed keeps its permission bits; a new one gets ``0o666 & ~umask``.
+  its temporary. A file that already existed keeps its permission bits (never set-uid or set-gid); a new
+  one gets ``0o666 & ~umask``.
 * a symbolic link: the file the link points to is replaced (atomically, as above) and the link is kept;
   a dangling link creates the file it names.
 * a character device (``/dev/null``, ``/dev/full``, a terminal) or a FIFO: written straight, with no
@@ -217,7 +218,7 @@ def atomic_write_bytes(path: str | os.PathLike, payload: bytes | bytearray | mem
     mode = st.st_mode
     if stat.S_ISREG(mode):
         target = Path(os.path.realpath(p)) if os.path.islink(p) else p
-        return _replace_regular(target, view, stat.S_IMODE(mode))
+        return _replace_regular(target, view, stat.S_IMODE(mode) & 0o777)  # never set-id bits
     if stat.S_ISCHR(mode) or stat.S_ISFIFO(mode):
         return _write_straight(p, view)
     raise InputError(f"cannot write {p}: it is a {file_type(mode)}")
