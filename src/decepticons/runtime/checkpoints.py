@@ -11,9 +11,16 @@ Metadata keys (all strings, as safetensors requires)::
     extra           JSON of anything else the model wants to keep (optional)
     checksum        sha256 over every other metadata entry
 
-Writes are atomic: the file is written beside the target and moved into place, so an interrupted save
-never leaves a half-written model where a good one was. Loading verifies the fingerprint, so a flipped
-byte anywhere in the file is reported rather than silently producing a different model.
+Writes go through :func:`decepticons.runtime.files.atomic_write_bytes`: the file is written beside the
+target and moved into place, so an interrupted save never leaves a half-written model where a good one was.
+
+Reading (:func:`read_model_file`) goes through :func:`decepticons.runtime.tensor_file.read_safetensors`:
+the path must be a regular file, the header is bounded by the file and checked (metadata here: ``format``,
+``format_version``, checksum, kind; then the tensor table) before any tensor is allocated, and the data is
+read by ``read()`` calls. Then the fingerprint is verified, so a flipped byte anywhere in the file is
+reported rather than silently producing a different model. What these checks cannot tell is whether
+well-formed tensors make sense for their model (count tables consistent with each other, indices in
+range): that is each model class's ``from_state``.
 """
 
 from __future__ import annotations
@@ -21,7 +28,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,6 +35,8 @@ from typing import Any
 import numpy as np
 
 from ..errors import ModelFileError
+from .files import atomic_write_bytes
+from .tensor_file import read_safetensors
 
 FORMAT = "decepticons-model"
 FORMAT_VERSION = "1"
@@ -46,26 +54,6 @@ def fingerprint(kind: str, config: dict[str, Any], tensors: dict[str, np.ndarray
         h.update(repr(a.shape).encode())
         h.update(a.tobytes())
     return h.hexdigest()
-
-
-def atomic_write_bytes(path: str | os.PathLike, payload: bytes) -> None:
-    """Write ``payload`` to ``path`` via a temporary file in the same folder and ``os.replace``."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        umask = os.umask(0o022)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600 files; give the usual permissions
-        with os.fdopen(fd, "wb") as f:
-            f.write(payload)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 def metadata_checksum(meta: dict[str, str]) -> str:
@@ -103,46 +91,33 @@ def save_model_file(path: str | os.PathLike, kind: str, config: dict[str, Any],
     return fp
 
 
-def read_model_file(path: str | os.PathLike, expected_kind: str | None = None) -> ModelFile:
-    """Read and verify a model file; every failure is a :class:`ModelFileError` with a clear message."""
-    from safetensors.numpy import load
-
-    p = Path(path)
-    if not p.exists():
-        raise ModelFileError(f"model file not found: {p}")
-    if p.is_dir():
-        raise ModelFileError(f"expected a model file, got a directory: {p}")
-    raw = p.read_bytes()
-    if len(raw) < 8:
-        raise ModelFileError(f"{p} is not a decepticons model file (only {len(raw)} bytes; truncated?)")
-    header_len = int.from_bytes(raw[:8], "little")
-    if header_len <= 0 or 8 + header_len > len(raw):
-        raise ModelFileError(f"{p} is truncated or not a safetensors model file "
-                             f"(header says {header_len} bytes, file has {len(raw)})")
-    try:
-        header = json.loads(raw[8:8 + header_len])
-        meta = header.get("__metadata__") or {}
-        if not isinstance(meta, dict):
-            raise ValueError(f"metadata is a {type(meta).__name__}, not a mapping")
-    except (ValueError, UnicodeDecodeError, AttributeError) as e:
-        raise ModelFileError(f"{p} has a corrupted header: {e}") from None
+def _check_metadata(meta: dict[str, str], p: Path, expected_kind: str | None) -> None:
     if meta.get("format") != FORMAT:
         raise ModelFileError(f"{p} is a safetensors file but not a decepticons model "
-                             f"(format={meta.get('format')!r})")
+                             f"(format={meta.get('format')!r:.80})")
     if meta.get("format_version") != FORMAT_VERSION:
-        raise ModelFileError(f"{p} uses model format version {meta.get('format_version')!r}; "
+        raise ModelFileError(f"{p} uses model format version {meta.get('format_version')!r:.80}; "
                              f"this version reads {FORMAT_VERSION!r}")
     if meta.get("checksum") != metadata_checksum(meta):
         raise ModelFileError(f"{p} is corrupted: its metadata does not match the checksum stored in it")
     kind = meta.get("kind", "")
     if expected_kind is not None and kind != expected_kind:
         raise ModelFileError(f"{p} holds a {kind!r} model, not a {expected_kind!r} model")
+
+
+def read_model_file(path: str | os.PathLike, expected_kind: str | None = None) -> ModelFile:
+    """Read and verify a model file; every failure is a :class:`ModelFileError` with a clear message.
+
+    Memory: the file's size (bounded before reading by the header) plus the tensors built from it.
+    """
+    p = Path(path)
+    meta, tensors = read_safetensors(p, lambda m: _check_metadata(m, p, expected_kind), what="model file")
+    kind = meta.get("kind", "")
     try:
-        tensors = load(raw)
         config = json.loads(meta["config"])
         extra = json.loads(meta.get("extra", "{}"))
-    except Exception as e:  # safetensors raises its own error types
-        raise ModelFileError(f"{p} is truncated or corrupted: {e}") from None
+    except (KeyError, ValueError, RecursionError) as e:
+        raise ModelFileError(f"{p} is corrupted: its config or extra is not valid JSON ({str(e)[:200]})") from None
     fp = fingerprint(kind, config, tensors)
     if fp != meta.get("fingerprint"):
         raise ModelFileError(f"{p} is corrupted: its contents do not match the fingerprint stored in it")
@@ -150,3 +125,7 @@ def read_model_file(path: str | os.PathLike, expected_kind: str | None = None) -
         del tensors["_empty"]
     return ModelFile(kind=kind, config=config, tensors=tensors, version=meta.get("version", "?"),
                      fingerprint=fp, extra=extra)
+
+
+__all__ = ["FORMAT", "FORMAT_VERSION", "ModelFile", "atomic_write_bytes", "fingerprint", "metadata_checksum",
+           "read_model_file", "save_model_file"]
