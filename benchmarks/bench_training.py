@@ -50,10 +50,10 @@ def heldout_bpb(predictor, valid) -> tuple[float, float]:
     """Bits/byte on all of ``valid`` and the seconds it took."""
     import numpy as np
 
-    from decepticons.models.trainer import _is_stateful, evaluate
+    from decepticons.training.evaluation import evaluate, is_stateful
 
     t0 = time.perf_counter()
-    if _is_stateful(predictor.module):
+    if is_stateful(predictor.module):
         bpb = evaluate(predictor, np.asarray(valid), seq_len=8192)
     else:
         bpb = predictor.score(np.asarray(valid), progress=False).bits_per_byte
@@ -61,7 +61,7 @@ def heldout_bpb(predictor, valid) -> tuple[float, float]:
 
 
 def train_config(predictor, args: argparse.Namespace, budget: float, mode: str):
-    from decepticons.models.trainer import TrainConfig
+    from decepticons.training import TrainConfig
 
     kw = dict(getattr(predictor, "train_defaults", {}) or {})
     kw.update(budget_seconds=budget, seed=args.seed, device="cpu", mode=mode, eval_every=args.eval_every,
@@ -73,7 +73,7 @@ def train_config(predictor, args: argparse.Namespace, budget: float, mode: str):
 
 
 def run_one(label: str, predictor, args: argparse.Namespace, budget: float, mode: str, train, valid) -> dict:
-    from decepticons.models.trainer import train as train_fn
+    from decepticons.training import train as train_fn
 
     cfg = train_config(predictor, args, budget, mode)
     run_dir = Path(args.runs) / label.replace(":", "-")
@@ -111,7 +111,7 @@ def _share(v: dict) -> str:
 
 
 def render(results: dict) -> str:
-    from decepticons.models.trainer import plot_learning_curves
+    from decepticons.training import plot_learning_curves
 
     lines = ["## Training (shared trainer, CPU)", ""]
     modes = {k: v for k, v in results.items() if k.startswith("mode:")}

@@ -12,7 +12,7 @@ from _torch_tiny import corpus  # noqa: E402
 from decepticons import registry  # noqa: E402
 from decepticons.cli import main  # noqa: E402
 from decepticons.errors import InputError  # noqa: E402
-from decepticons.models.train_cli import parse_budget  # noqa: E402
+from decepticons.training.cli import parse_budget  # noqa: E402
 
 
 @pytest.fixture

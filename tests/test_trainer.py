@@ -13,7 +13,7 @@ torch = pytest.importorskip("torch")
 
 from _torch_tiny import TinyConvPredictor, TinyGRUPredictor, corpus  # noqa: E402
 from decepticons.errors import InputError, ModelFileError  # noqa: E402
-from decepticons.models.trainer import (  # noqa: E402
+from decepticons.training import (  # noqa: E402
     ByteDataset,
     CarriedWindows,
     TrainConfig,
@@ -215,6 +215,22 @@ def test_sparse_slow_updates_step_every_k():
         train(TinyConvPredictor(), DATA, VALID, small(slow_every=2, slow_params=("nothing*",)))
 
 
+def test_hooks_are_protocols_and_after_optimizer_step_follows_every_step():
+    from decepticons.training.hooks import AfterOptimizerStep, ExtraLoss, StatefulModule, TrainingProgress
+
+    p = TinyConvPredictor(seed=0)
+    assert isinstance(p.module, ExtraLoss) and not isinstance(p.module, StatefulModule)
+    assert isinstance(TinyGRUPredictor().module, StatefulModule)
+    w0 = p.module.out.weight.detach().clone()
+    seen, progress = [], []
+    p.module.after_optimizer_step = lambda: seen.append(p.module.out.weight.detach().clone())
+    p.module.set_training_progress = progress.append
+    assert isinstance(p.module, AfterOptimizerStep) and isinstance(p.module, TrainingProgress)
+    train(p, DATA, VALID, small(max_steps=5))
+    assert len(seen) == 5 and not torch.equal(seen[0], w0)  # called after the step, once per step
+    assert progress == pytest.approx([0.0, 0.2, 0.4, 0.6, 0.8])
+
+
 # ------------------------------------------------------------------------------------------ errors, fit
 def test_bad_settings_raise_clear_errors():
     with pytest.raises(InputError, match="mode must be"):
@@ -258,7 +274,7 @@ def test_hard_kill_then_resume_matches_the_uninterrupted_run(tmp_path):
         import torch
         torch.set_num_threads({torch.get_num_threads()})
         from _torch_tiny import TinyGRUPredictor, corpus
-        from decepticons.models.trainer import TrainConfig, train
+        from decepticons.training import TrainConfig, train
         def cb(step, rec):
             if step == 11:
                 os.kill(os.getpid(), signal.SIGKILL)

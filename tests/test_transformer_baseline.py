@@ -11,7 +11,7 @@ import pytest
 torch = pytest.importorskip("torch")
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
 
-from decepticons.models.trainer import TrainConfig, train  # noqa: E402
+from decepticons.training import TrainConfig, train  # noqa: E402
 from transformer_baseline import TransformerBaseline, count_parameters, matched_config  # noqa: E402
 
 CFG = dict(d_model=16, n_layer=2, n_head=2, block_size=16)

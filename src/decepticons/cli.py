@@ -187,7 +187,7 @@ def cmd_decompress(args: argparse.Namespace) -> int:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from .models.train_cli import run_train
+    from .training.cli import run_train
 
     return run_train(args)
 

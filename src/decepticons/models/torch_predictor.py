@@ -6,7 +6,7 @@ bytes 0..t and predicts byte t+1). The predictor contract shifts by one: row t o
 predicts ``data[t]`` from ``data[:t]``, so the module is fed ``[BOS] + data[:-1]`` where BOS is a learned
 start byte handled by the module (see ``bos_token``): by default byte 0 is used as the start symbol.
 
-Optional module hooks used by the trainer (:mod:`decepticons.models.trainer`):
+Optional module hooks used by the trainer (:mod:`decepticons.training`):
 
 * ``forward_with_state(x, state) -> (logits, state)`` and ``init_state(batch) -> state`` for training with
   the state carried across windows (``mode="carried"``) and for evaluation over long inputs;
@@ -45,7 +45,7 @@ class TorchPredictor(CausalPredictor):
     config_cls: ClassVar[type] = object
     #: the byte fed before the first real byte (row 0 of ``log_probs`` conditions only on it)
     bos_token: ClassVar[int] = 0
-    #: the model's preferred :class:`~decepticons.models.trainer.TrainConfig` values (lr, seq_len, ...)
+    #: the model's preferred :class:`~decepticons.training.TrainConfig` values (lr, seq_len, ...)
     train_defaults: ClassVar[dict[str, Any]] = {}
 
     def __init__(self, config: Any = None, *, seed: int = 0, device: str | None = None, **overrides: Any):
@@ -100,10 +100,11 @@ class TorchPredictor(CausalPredictor):
         """Train with the shared trainer; ``train_kwargs`` are :class:`TrainConfig` fields.
 
         Without ``budget_seconds`` or ``max_steps`` the run is short (``FIT_DEFAULT_BUDGET`` seconds); use
-        ``decepticons train`` or :func:`decepticons.models.trainer.train` for long runs, checkpoints and
+        ``decepticons train`` or :func:`decepticons.training.train` for long runs, checkpoints and
         DDP. ``workers`` is accepted for the common ``fit`` signature; torch uses its own threads.
         """
-        from .trainer import TrainConfig, train
+        from ..training.config import TrainConfig
+        from ..training.loop import train
 
         x = as_byte_array(data, name="training data")
         if len(x) == 0:
