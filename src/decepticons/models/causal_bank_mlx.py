@@ -254,11 +254,12 @@ def load_model_file(path: str | os.PathLike) -> CausalBankModel:
 def log_probs(model: CausalBankModel, data: Any, bos: int = 0) -> np.ndarray:
     """``float64[T, 256]`` log-probabilities with the predictor contract's shift (row t predicts data[t])."""
     from ..codecs import as_byte_array
+    from ..predictor import shift_right
 
     x = as_byte_array(data)
     if len(x) == 0:
         return np.zeros((0, model.vocab_size))
-    inp = np.concatenate([[bos], x[:-1]]).astype(np.int32)
+    inp = shift_right(x, bos).astype(np.int32)
     logits = model(mx.array(inp)[None])[0]
     lp = logits - mx.logsumexp(logits, axis=-1, keepdims=True)
     return np.array(lp).astype(np.float64)

@@ -19,7 +19,7 @@ from torch import nn
 from ..causal_bank import CausalBankConfig
 from ..codecs import BytesLike, as_byte_array
 from ..errors import InputError
-from ..predictor import Stream, log_probs_from_chunks
+from ..predictor import Stream, log_probs_from_chunks, shift_right
 from .causal_bank_torch import CausalBankModel
 from .torch_predictor import TorchPredictor
 
@@ -84,9 +84,7 @@ class CausalBankPredictor(TorchPredictor):
         try:
             state = self.module.init_state(1, self.device)
             for s in range(0, len(x), step):
-                chunk = np.empty(min(step, len(x) - s), dtype=np.int64)  # [previous byte or BOS] + x[s:...-1]
-                chunk[0] = x[s - 1] if s > 0 else self.bos_token
-                chunk[1:] = x[s:s + len(chunk) - 1]
+                chunk = shift_right(x[s:s + step], int(x[s - 1]) if s > 0 else self.bos_token)
                 ids = torch.from_numpy(chunk)[None].to(self.device)
                 logits, state = self.module.forward_with_state(ids, state)
                 yield torch.log_softmax(logits[0].double(), dim=-1).cpu().numpy()

@@ -31,7 +31,7 @@ from torch import nn
 
 from ..codecs import BytesLike, as_byte_array
 from ..errors import InputError, ModelFileError
-from ..predictor import CausalPredictor, RecomputeStream, Stream
+from ..predictor import CausalPredictor, RecomputeStream, Stream, shift_right
 from ..runtime.reports import FitReport
 
 #: wall-clock budget of :meth:`TorchPredictor.fit` when none is given (seconds)
@@ -73,10 +73,7 @@ class TorchPredictor(CausalPredictor):
 
     # --------------------------------------------------------------------------- contract
     def _inputs(self, x: np.ndarray) -> torch.Tensor:
-        shifted = np.empty(len(x), dtype=np.int64)
-        shifted[0] = self.bos_token
-        shifted[1:] = x[:-1]
-        return torch.from_numpy(shifted).to(self.device)[None]
+        return torch.from_numpy(shift_right(x, self.bos_token)).to(self.device)[None]
 
     @torch.no_grad()
     def log_probs(self, data: BytesLike) -> np.ndarray:

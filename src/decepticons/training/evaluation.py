@@ -12,6 +12,8 @@ import torch
 
 from ..codecs import BytesLike, as_byte_array
 from ..errors import InputError
+from ..predictor import shift_right
+from .data import shift_right_torch
 from .hooks import StatefulModule, TrainablePredictor
 
 LN2 = math.log(2.0)
@@ -42,10 +44,7 @@ def evaluate(predictor: TrainablePredictor, data: BytesLike, seq_len: int | None
         ctx = predictor.context_length
         seq_len = 4096 if stateful else (ctx or 1024)
     bos = int(predictor.bos_token)
-    inputs = np.empty(len(x), dtype=np.int64)
-    inputs[0] = bos
-    inputs[1:] = x[:-1]
-    inp = torch.from_numpy(inputs)
+    inp = torch.from_numpy(shift_right(x, bos))
     tgt = torch.from_numpy(np.asarray(x, dtype=np.int64))
     was_training = module.training
     module.eval()
@@ -67,14 +66,11 @@ def evaluate(predictor: TrainablePredictor, data: BytesLike, seq_len: int | None
                 parts = []
                 if full:
                     idx = torch.tensor(full)[:, None] + torch.arange(seq_len)[None]
-                    xi = tgt[idx]
-                    xi = torch.cat([torch.full((len(full), 1), bos, dtype=torch.int64), xi[:, :-1]], 1)
-                    parts.append((xi, tgt[idx]))
+                    parts.append((shift_right_torch(tgt[idx], bos), tgt[idx]))
                 for s in group:
                     if s + seq_len > len(x):  # the last, shorter chunk
                         yi = tgt[s:][None]
-                        xi = torch.cat([torch.full((1, 1), bos, dtype=torch.int64), yi[:, :-1]], 1)
-                        parts.append((xi, yi))
+                        parts.append((shift_right_torch(yi, bos), yi))
                 for xi, yi in parts:
                     with torch.autocast(device.type, dtype=torch.bfloat16, enabled=autocast):
                         logits = module(xi.to(device))
