@@ -22,6 +22,7 @@ import re
 import sys
 from typing import Any
 
+from ..cli_common import parse_overrides, read_input
 from ..errors import InputError
 
 #: budget used when neither --budget nor --steps is given
@@ -47,8 +48,6 @@ def parse_budget(text: str) -> float:
 
 
 def _split_overrides(items: list[str] | None) -> tuple[dict[str, Any], dict[str, Any]]:
-    from ..cli import parse_overrides
-
     model_kw: dict[str, Any] = {}
     train_kw: dict[str, Any] = {}
     for key, value in parse_overrides(items).items():
@@ -120,7 +119,6 @@ def train_config_from_args(args: argparse.Namespace, model: Any, train_kw: dict[
 
 def run_train(args: argparse.Namespace) -> int:
     """Entry point of ``decepticons train`` (see :func:`decepticons.cli.build_parser` for the flags)."""
-    from ..cli import _read_input
     from .distributed import init_distributed
     from .loop import Trainer
 
@@ -129,8 +127,8 @@ def run_train(args: argparse.Namespace) -> int:
         raise InputError("--resume needs --run-dir (the folder holding the run's checkpoints)")
     model = _build_model(args, model_kw)
     config = train_config_from_args(args, model, train_kw)
-    train_data = _read_input(args.input)
-    valid_data = _read_input(args.valid) if args.valid else None
+    train_data = read_input(args.input)
+    valid_data = read_input(args.valid) if args.valid else None
     rank, world = init_distributed(config.device)
     talk = rank == 0 and not (args.quiet or args.json)
     if talk:

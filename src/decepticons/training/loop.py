@@ -56,7 +56,7 @@ from torch import nn
 from ..codecs import BytesLike, as_byte_array
 from ..errors import InputError, ModelFileError
 from ..predictor import LN2
-from ..runtime.reports import _fmt, _Report
+from ..runtime.reports import Report, fmt
 from .checkpoints import latest_checkpoint, load_checkpoint, save_checkpoint
 from .config import TrainConfig
 from .data import ByteDataset, CarriedWindows, RandomWindows, split_train_valid
@@ -80,7 +80,7 @@ def tree_map(fn: Callable[[torch.Tensor], Any], tree: Any) -> Any:
 
 
 @dataclass
-class TrainResult(_Report):
+class TrainResult(Report):
     """What a training run did: steps, tokens, time, the last loss and the held-out bits per byte."""
 
     model: str
@@ -116,12 +116,12 @@ class TrainResult(_Report):
             f"{self.world_size} process{'es' if self.world_size != 1 else ''})",
             f"tokens             {self.tokens:,} ({self.tokens_per_second / 1e3:,.1f} k tokens/s)",
             f"time               {self.seconds:.1f} s",
-            f"last train loss    {_fmt(None if self.final_loss is None else self.final_loss / LN2)} bits/byte",
+            f"last train loss    {fmt(None if self.final_loss is None else self.final_loss / LN2)} bits/byte",
         ]
         if self.train_bits_per_byte is not None:
-            lines.append(f"train bits/byte    {_fmt(self.train_bits_per_byte)}")
+            lines.append(f"train bits/byte    {fmt(self.train_bits_per_byte)}")
         if self.valid_bits_per_byte is not None:
-            lines.append(f"held-out bits/byte {_fmt(self.valid_bits_per_byte)} ({self.valid_bytes:,} bytes)")
+            lines.append(f"held-out bits/byte {fmt(self.valid_bits_per_byte)} ({self.valid_bytes:,} bytes)")
         if self.run_dir:
             lines.append(f"run folder         {self.run_dir}")
         return "\n".join(lines)
