@@ -8,7 +8,7 @@ Per layer (pre-norm), with ``h`` of shape ``(B, T, d)``::
 with ``h_0 = E[x_t] + P[t]`` (learned byte and position embeddings, ``t < block_size``), a final LayerNorm
 and a head tied to ``E``. The mask is causal, so position ``t`` sees ``x_0..x_t`` only.
 
-It is a :class:`~decepticons.models.torch_predictor.TorchPredictor` (trained by the same trainer as the
+It is a :class:`~decepticons.training.predictor.TorchPredictor` (trained by the same trainer as the
 causal bank) but not registered in the kernel. ``log_probs`` of inputs longer than ``block_size`` uses a
 sliding window with stride ``block_size // 2``: row ``t >= block_size`` is read from the window starting at
 ``stride * (t // stride - 1)``, so it sees between ``block_size // 2`` and ``block_size`` bytes of context,
@@ -27,7 +27,7 @@ from torch import nn
 
 from decepticons.codecs import BytesLike, as_byte_array
 from decepticons.errors import InputError
-from decepticons.models.torch_predictor import TorchPredictor
+from decepticons.training.predictor import TorchPredictor
 
 
 @dataclass

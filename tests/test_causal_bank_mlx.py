@@ -11,9 +11,9 @@ mx = pytest.importorskip("mlx.core")
 torch = pytest.importorskip("torch")
 
 from decepticons.causal_bank import READOUT_KINDS, SUBSTRATE_MODES, CausalBankConfig  # noqa: E402
-from decepticons.models import causal_bank_mlx as cbm  # noqa: E402
-from decepticons.models.causal_bank_predictor import CausalBankPredictor  # noqa: E402
-from decepticons.models.causal_bank_torch import CausalBankModel  # noqa: E402
+from decepticons.causal_bank import model_mlx as cbm  # noqa: E402
+from decepticons.causal_bank.model_torch import CausalBankModel  # noqa: E402
+from decepticons.causal_bank.predictor import CausalBankPredictor  # noqa: E402
 
 
 @pytest.fixture(autouse=True, scope="module")

@@ -25,7 +25,8 @@ SOURCES = sorted(PACKAGE_DIR.rglob("*.py"))
 FORBIDDEN_DESCENDANT = "plato_mythos"
 HEAVY = ("torch", "mlx")
 #: the torch / MLX backends (packages by prefix, single modules by name); every other module is the numpy kernel
-BACKENDS = ("decepticons.models.", "decepticons.training")
+BACKENDS = ("decepticons.training", "decepticons.causal_bank.model_torch", "decepticons.causal_bank.model_mlx",
+            "decepticons.causal_bank.scans", "decepticons.causal_bank.predictor")
 
 
 def _is_backend(name: str) -> bool:

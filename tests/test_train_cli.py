@@ -97,7 +97,7 @@ def test_missing_input_and_non_torch_model(files, capsys):
 
 
 def test_causal_bank_train_then_score_generate_compress(tmp_path, capsys):
-    pytest.importorskip("decepticons.models.causal_bank_predictor")
+    pytest.importorskip("decepticons.causal_bank.predictor")
     tr, va = tmp_path / "train.txt", tmp_path / "valid.txt"
     tr.write_bytes(corpus(20_000))
     va.write_bytes(corpus(1_000, seed=1))

@@ -59,8 +59,8 @@ def _split_overrides(items: list[str] | None) -> tuple[dict[str, Any], dict[str,
 
 
 def _build_model(args: argparse.Namespace, model_kw: dict[str, Any]) -> Any:
-    from ..models.torch_predictor import TorchPredictor
     from ..registry import load_model, model_class
+    from .predictor import TorchPredictor
 
     if args.load:
         if model_kw or args.mode:

@@ -38,7 +38,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..causal_bank import CausalBankConfig, build_substrate
+from .config import CausalBankConfig, build_substrate
 from .scans import linear_scan
 
 State = dict[str, torch.Tensor]

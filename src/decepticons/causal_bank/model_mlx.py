@@ -1,4 +1,4 @@
-"""MLX causal-bank model: the same equations and the same weights as :mod:`.causal_bank_torch` (inference).
+"""MLX causal-bank model: the same equations and the same weights as :mod:`.model_torch` (inference).
 
 Every substrate mode (``frozen``, ``learnable_decays``, ``learnable_mixing``, ``learned_recurrence``,
 ``gated_retention``), the selective augment (``state_dim > 0``), the local window, banded normalisation and
@@ -21,7 +21,7 @@ import mlx.core as mx
 import mlx.nn as nn
 import numpy as np
 
-from ..causal_bank import CausalBankConfig
+from .config import CausalBankConfig
 
 State = dict[str, mx.array]
 
@@ -223,7 +223,7 @@ def _fresh_torch_tensors(vocab_size: int, config: CausalBankConfig) -> dict[str,
     try:
         import torch
 
-        from .causal_bank_torch import CausalBankModel as TorchModel
+        from .model_torch import CausalBankModel as TorchModel
 
         with torch.random.fork_rng():
             torch.manual_seed(config.seed)

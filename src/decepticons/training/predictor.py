@@ -6,12 +6,8 @@ bytes 0..t and predicts byte t+1). The predictor contract shifts by one: row t o
 predicts ``data[t]`` from ``data[:t]``, so the module is fed ``[BOS] + data[:-1]`` where BOS is a learned
 start byte handled by the module (see ``bos_token``): by default byte 0 is used as the start symbol.
 
-Optional module hooks used by the trainer (:mod:`decepticons.training`):
-
-* ``forward_with_state(x, state) -> (logits, state)`` and ``init_state(batch) -> state`` for training with
-  the state carried across windows (``mode="carried"``) and for evaluation over long inputs;
-* ``extra_loss() -> Tensor | None``, valid after a forward, added to the cross-entropy (auxiliary losses);
-* ``slow_parameters() -> names`` (sparse slow updates) and ``no_weight_decay() -> names``.
+The module may implement the optional trainer hooks declared as protocols in :mod:`decepticons.training.hooks`
+(carried state, auxiliary loss, weight-decay exclusions, slow parameters, run progress, a per-step update).
 
 :meth:`TorchPredictor.fit` trains with that trainer under a short default budget, so every torch model also
 works with ``decepticons fit``; ``decepticons train`` exposes the trainer in full.
@@ -100,8 +96,8 @@ class TorchPredictor(CausalPredictor):
         ``decepticons train`` or :func:`decepticons.training.train` for long runs, checkpoints and
         DDP. ``workers`` is accepted for the common ``fit`` signature; torch uses its own threads.
         """
-        from ..training.config import TrainConfig
-        from ..training.loop import train
+        from .config import TrainConfig
+        from .loop import train
 
         x = as_byte_array(data, name="training data")
         if len(x) == 0:

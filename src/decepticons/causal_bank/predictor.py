@@ -16,12 +16,12 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..causal_bank import CausalBankConfig
 from ..codecs import BytesLike, as_byte_array
 from ..errors import InputError
 from ..predictor import Stream, log_probs_from_chunks, shift_right
-from .causal_bank_torch import CausalBankModel
-from .torch_predictor import TorchPredictor
+from ..training.predictor import TorchPredictor
+from .config import CausalBankConfig
+from .model_torch import CausalBankModel
 
 #: bytes per module call when scoring (bounds activation memory: about 4 * chunk * (features + hidden) bytes)
 SCORE_CHUNK = 8192

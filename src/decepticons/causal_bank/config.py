@@ -39,7 +39,7 @@ from typing import Any
 
 import numpy as np
 
-from .errors import InputError
+from ..errors import InputError
 
 SUBSTRATE_MODES = ("frozen", "learnable_decays", "learnable_mixing", "learned_recurrence", "gated_retention")
 READOUT_KINDS = ("plain", "banded", "gru", "routed")
