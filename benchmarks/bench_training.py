@@ -259,10 +259,11 @@ def main(argv: list[str] | None = None) -> int:
             save_results(results)
             write_section("training", render(results), doc=DOC)
         if not args.skip_transformer:
-            from transformer_baseline import TransformerBaseline, matched_config
+            from decepticons.transformer import matched_config
+            from decepticons.transformer.predictor import TransformerPredictor
 
             tcfg = matched_config(pred.num_parameters())
-            tf = TransformerBaseline(tcfg, seed=args.seed)
+            tf = TransformerPredictor(tcfg, seed=args.seed)
             targs = argparse.Namespace(**{**vars(args), "seq_len": tcfg.block_size, "lr": None})
             label = f"final:transformer d{tcfg.d_model} L{tcfg.n_layer}"
             for k in [k for k in results if k.startswith("final:transformer")]:

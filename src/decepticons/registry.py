@@ -19,6 +19,7 @@ _BUILTIN: dict[str, str] = {
     "online-ngram": "decepticons.memory.online:OnlineNGramPredictor",
     "mixer": "decepticons.mixer:MixerPredictor",
     "causal-bank": "decepticons.causal_bank.predictor:CausalBankPredictor",
+    "transformer": "decepticons.transformer.predictor:TransformerPredictor",
 }
 
 

@@ -1,18 +1,21 @@
-"""The benchmark's transformer baseline: causal, exact sliding-window scoring, parameter matching."""
+"""The ``transformer`` model: causal, exact sliding-window scoring, parameter matching, validated config,
+trained by the shared trainer and through ``decepticons train``."""
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
+import json
 
 import numpy as np
 import pytest
 
 torch = pytest.importorskip("torch")
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
 
+from decepticons.cli import main  # noqa: E402
+from decepticons.errors import InputError  # noqa: E402
+from decepticons.registry import model_class  # noqa: E402
 from decepticons.training import TrainConfig, train  # noqa: E402
-from transformer_baseline import TransformerBaseline, count_parameters, matched_config  # noqa: E402
+from decepticons.transformer import TransformerConfig, count_parameters, matched_config  # noqa: E402
+from decepticons.transformer.predictor import TransformerPredictor as TransformerBaseline  # noqa: E402
 
 CFG = dict(d_model=16, n_layer=2, n_head=2, block_size=16)
 TEXT = np.frombuffer(b"To be, or not to be, that is the question: whether 'tis nobler in the mind", dtype=np.uint8)
@@ -60,3 +63,30 @@ def test_trains_with_the_shared_trainer():
                                            eval_every=0, eval_seq_len=16, eval_bytes=512,
                                            checkpoint_seconds=None))
     assert res.valid_bits_per_byte < 7.0
+
+
+def test_registered_and_config_validated():
+    assert model_class("transformer") is TransformerBaseline
+    for bad in (dict(d_model=0), dict(n_head=3), dict(block_size=1), dict(dropout=1.0), dict(dropout=float("nan")),
+                dict(n_layer=2.5)):
+        with pytest.raises(InputError, match="TransformerConfig"):
+            TransformerConfig(**{**CFG, **bad})
+    m = TransformerBaseline(**CFG)
+    assert m.context_length == 16 and m.slides_window
+    assert len(m.generate(b"ab", steps=40, seed=0)) == 42  # past the block size: the window slides
+
+
+def test_train_command_then_score(tmp_path, capsys):
+    tr = tmp_path / "train.txt"
+    tr.write_bytes(np.tile(TEXT, 40).tobytes())
+    model = str(tmp_path / "t.safetensors")
+    small = ["--config", "d_model=16", "--config", "n_layer=1", "--config", "n_head=2", "--config", "block_size=16"]
+    assert main(["train", "--model", "transformer", "--input", str(tr), "--steps", "3", "--batch-size", "4",
+                 "--save", model, "--json", *small, "--config", "train.eval_bytes=256"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["train"]["steps"] == 3
+    assert main(["score", "--load", model, "--input", str(tr), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["score"]["bits_per_byte"] > 0
+    assert main(["train", "--model", "transformer", "--input", str(tr), "--steps", "1", "--config", "d_model=0"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("error:") == 1 and "d_model" in err
