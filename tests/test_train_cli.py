@@ -77,7 +77,10 @@ def test_resume_and_load_continue_training(files, capsys):
     (["--resume"], "--resume needs --run-dir"),
     (["--mode", "frozen"], "substrate mode"),
     (["--config", "colour=3"], "unknown tiny-conv configuration"),
-    (["--config", "train.bogus=1"], "unknown training option"),
+    (["--config", "train.bogus=1"], "unknown TrainConfig option"),
+    (["--config", "train.lr=NaN"], "TrainConfig.lr"),
+    (["--lr", "inf"], "TrainConfig.lr"),
+    (["--config", "train.grad_clip=NaN"], "TrainConfig.grad_clip"),
     (["--budget", "soon"], "cannot read budget"),
     (["--config", "train.mode=carried"], "forward_with_state"),
 ])
@@ -120,3 +123,12 @@ def test_causal_bank_train_then_score_generate_compress(tmp_path, capsys):
     assert main(["compress", "--load", model, "--input", str(va), "--output", packed, "--quiet"]) == 0
     assert main(["decompress", "--load", model, "--input", packed, "--output", back, "--quiet"]) == 0
     assert (tmp_path / "v.out").read_bytes() == va.read_bytes()
+
+
+@pytest.mark.parametrize("bad", ["embed_dim=0", "half_life_min=NaN", "readout=mlp", "num_modes=2.5"])
+def test_bad_causal_bank_config_is_one_error_line(files, capsys, bad):
+    _, tr, _ = files
+    assert main(["train", "--model", "causal-bank", "--input", tr, "--steps", "1", "--config", bad]) == 2
+    err = capsys.readouterr().err
+    assert err.count("error:") == 1 and len(err.strip().splitlines()) == 1
+    assert "CausalBankConfig." + bad.split("=")[0] in err

@@ -233,10 +233,16 @@ def test_hooks_are_protocols_and_after_optimizer_step_follows_every_step():
 
 # ------------------------------------------------------------------------------------------ errors, fit
 def test_bad_settings_raise_clear_errors():
-    with pytest.raises(InputError, match="mode must be"):
+    with pytest.raises(InputError, match="TrainConfig.mode"):
         TrainConfig(mode="sideways")
-    with pytest.raises(InputError, match="unknown training option"):
+    with pytest.raises(InputError, match="unknown TrainConfig option"):
         TrainConfig.from_dict({"lr": 1e-3, "learning_rate": 1})
+    for bad in (dict(lr=float("nan")), dict(lr=float("inf")), dict(grad_clip=float("nan")), dict(lr=0.0),
+                dict(min_lr=1.0, lr=0.1), dict(beta2=1.0), dict(batch_size=0), dict(seq_len=2.5),
+                dict(budget_seconds=float("inf")), dict(amp="yes"), dict(slow_params=("a", 3))):
+        with pytest.raises(InputError, match="TrainConfig"):
+            TrainConfig(**bad)
+    assert TrainConfig(slow_params=["a*"]).slow_params == ("a*",)
     with pytest.raises(InputError, match="forward_with_state"):
         train(TinyConvPredictor(), DATA, VALID, small(mode="carried"))
     with pytest.raises(InputError, match="need more than"):

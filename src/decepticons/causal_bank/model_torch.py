@@ -152,11 +152,6 @@ class CausalBankModel(nn.Module):
             st["gru"] = torch.zeros(1, batch, cfg.readout_hidden, dtype=dt, device=dev)
         return st
 
-    @staticmethod
-    def detach_state(state: State) -> State:
-        """The same state cut from the autograd graph (truncated backpropagation between windows)."""
-        return {k: v.detach() for k, v in state.items()}
-
     # ------------------------------------------------------------------ forward
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """``(B, T)`` byte ids -> ``(B, T, V)`` logits, from the start state."""
