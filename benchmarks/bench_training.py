@@ -8,9 +8,10 @@ Phases (each stores its runs in ``docs/figures/training_results.json`` and re-re
   ``--budget`` seconds, and a nanoGPT-style transformer with a matched parameter count trained for the same
   budget by the same trainer.
 
-Held-out bits/byte is measured on the whole validation split through the predictor contract: the causal bank
-runs over it once with its state carried (identical to ``predictor.score``), the transformer scores it with
-its sliding window (``predictor.score``). Run it under the CPU lock::
+Held-out bits/byte is measured on the whole validation split through the predictor contract
+(``predictor.score``): a bank trained on detached windows and the transformer both read every row from a
+staggered window of their training length (a bank trained with carried state reads the whole history).
+Run it under the CPU lock::
 
     flock /tmp/decepticons-cpu.lock python benchmarks/bench_training.py --phase modes --mode-budget 120
     flock /tmp/decepticons-cpu.lock python benchmarks/bench_training.py --phase final --budget 600
@@ -50,13 +51,10 @@ def heldout_bpb(predictor, valid) -> tuple[float, float]:
     """Bits/byte on all of ``valid`` and the seconds it took."""
     import numpy as np
 
-    from decepticons.training.evaluation import evaluate, is_stateful
+    from decepticons.training import evaluate
 
     t0 = time.perf_counter()
-    if is_stateful(predictor.module):
-        bpb = evaluate(predictor, np.asarray(valid), seq_len=8192)
-    else:
-        bpb = predictor.score(np.asarray(valid), progress=False).bits_per_byte
+    bpb = evaluate(predictor, np.asarray(valid))  # = predictor.score(valid): the predictor's own scoring path
     return float(bpb), time.perf_counter() - t0
 
 

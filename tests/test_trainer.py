@@ -75,17 +75,25 @@ def test_parameter_groups_spare_norms_biases_and_embeddings():
 
 # ------------------------------------------------------------------------------------------ evaluation
 def test_eval_bits_per_byte_agrees_with_score():
-    torch.manual_seed(0)
-    conv = TinyConvPredictor(seed=3)
     x = np.frombuffer(VALID[:700], dtype=np.uint8)
-    assert evaluate(conv, x, seq_len=len(x)) == pytest.approx(conv.score(x).bits_per_byte, abs=1e-5)
-    # stateless chunks are scored each as a fresh sequence (the last one shorter)
-    chunks = [x[i:i + 256] for i in range(0, len(x), 256)]
-    expect = sum(conv.score(c).total_bits for c in chunks) / len(x)
-    assert evaluate(conv, x, seq_len=256, batch_size=2) == pytest.approx(expect, abs=1e-5)
-    # a stateful module carries its state across chunks: equal to one pass over everything
+    for p in (TinyConvPredictor(seed=3), TinyGRUPredictor(seed=3)):
+        assert evaluate(p, x) == p.score(x).bits_per_byte
+    # a windowed predictor is evaluated through its windows too
     gru = TinyGRUPredictor(seed=3)
-    assert evaluate(gru, x, seq_len=100) == pytest.approx(gru.score(x).bits_per_byte, abs=1e-5)
+    gru.scores_in_train_window, gru.train_window = True, 64
+    assert evaluate(gru, x) == gru.score(x).bits_per_byte
+
+
+def test_the_trainer_records_what_it_trained_for(tmp_path):
+    p = TinyConvPredictor(seed=0)
+    train(p, DATA, VALID, small(max_steps=2))
+    assert (p.train_window, p.train_mode) == (32, "detached")
+    q = TinyGRUPredictor(seed=0)
+    train(q, DATA, VALID, small(max_steps=2, mode="carried"))
+    assert (q.train_window, q.train_mode) == (None, "carried")
+    q.save(tmp_path / "q.safetensors")
+    r = TinyGRUPredictor.load(tmp_path / "q.safetensors")
+    assert (r.train_window, r.train_mode, r.window) == (None, "carried", None)
 
 
 # ------------------------------------------------------------------------------------------ runs

@@ -60,7 +60,7 @@ def test_trains_with_the_shared_trainer():
     m = TransformerBaseline(**CFG, seed=0)
     data = np.tile(TEXT, 60)
     res = train(m, data, TEXT, TrainConfig(batch_size=4, seq_len=16, max_steps=30, lr=1e-2, warmup_steps=3,
-                                           eval_every=0, eval_seq_len=16, eval_bytes=512,
+                                           eval_every=0, eval_bytes=512,
                                            checkpoint_seconds=None))
     assert res.valid_bits_per_byte < 7.0
 

@@ -35,10 +35,6 @@ class TrainConfig(Validated):
     eval_every: int = spec(200, lo=0, doc="evaluate every this many steps (0: only at the end)")
     eval_bytes: int | None = spec(65536, lo=0, optional=True,
                                   doc="held-out bytes per evaluation (0 or null: the whole validation split)")
-    eval_seq_len: int | None = spec(None, lo=1, optional=True,
-                                    doc="evaluation chunk length (default: 4096 for stateful modules, else "
-                                        "seq_len / the model context)")
-    eval_batch_size: int = spec(16, lo=1, doc="evaluation chunks per forward (stateless modules)")
     mode: str = spec("detached", choices=TRAIN_MODES,
                      doc="detached (each window from zero state) or carried (state carried, truncated backprop)")
     slow_every: int = spec(1, lo=1, doc="slow parameters step every this many steps (1: all every step)")

@@ -27,7 +27,6 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any, Protocol, runtime_checkable
 
-import numpy as np
 import torch
 from torch import nn
 
@@ -88,14 +87,17 @@ class TrainablePredictor(Protocol):
     device: torch.device
     #: the byte fed before the first real byte
     bos_token: int
-    #: longest history the model conditions on (``None``: unbounded)
-    context_length: int | None
+    #: the trainer's window length when training on detached windows (``None``: carried state); the
+    #: trainer sets it and the predictor may score in windows of it
+    train_window: int | None
+    #: the trainer's mode (``detached`` / ``carried``), set by the trainer
+    train_mode: str | None
 
     def config_dict(self) -> dict[str, Any]: ...
 
     def save(self, path: Any) -> str: ...
 
-    def target_log_probs(self, data: Any, chunk_size: int = ..., progress: bool | None = ...) -> np.ndarray: ...
+    def score(self, data: Any, trace: bool = ..., progress: bool | None = ...) -> Any: ...
 
 
 __all__ = ["AfterOptimizerStep", "ExtraLoss", "FindsUnusedParameters", "NoWeightDecay", "SlowParameters",

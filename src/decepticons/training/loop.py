@@ -25,11 +25,12 @@ Train modes.
   or the module's ``slow_parameters()`` hook) accumulate their gradients and take one AdamW step every ``k``
   steps with the mean gradient of those ``k`` steps; the other parameters step every time.
 
-Evaluation is in bits per byte on held-out bytes, over fixed windows (deterministic): the first
-``eval_bytes`` bytes of the validation split, scored exactly as :meth:`CausalPredictor.score` scores them
-(row 0 conditions on the start byte). Stateful modules carry their state across the evaluation chunks, so
-the figure equals ``predictor.score(valid[:eval_bytes])``; stateless modules are scored chunk by chunk,
-each chunk as a fresh sequence of ``eval_seq_len`` bytes.
+The trainer records on the predictor what it trains for (``train_window = seq_len`` in detached mode,
+``None`` in carried mode; ``train_mode``); a predictor that scores in windows (``scores_in_train_window``)
+then reads every row from a window of that length, so its predictions stay in the training distribution
+for inputs of any length. Evaluation is in bits per byte on the first ``eval_bytes`` held-out bytes, through
+the predictor's own scoring path: the figure equals ``predictor.score(valid[:eval_bytes])`` and
+``decepticons score`` of the saved model on the same bytes.
 
 Runs are resumable: a checkpoint (model file + optimizer state + RNG states + data position + carried
 state + step) is written atomically into ``run_dir/checkpoints/``; resuming reproduces the uninterrupted
@@ -208,6 +209,9 @@ class Trainer:
                                       else None, find_unused_parameters=unused)
         else:
             self.net = stepper
+        # what the predictor is trained for: windows of seq_len from the start state, or a carried state
+        predictor.train_window = None if carried else cfg.seq_len
+        predictor.train_mode = cfg.mode
 
     # ---------------------------------------------------------------------------------- helpers
     @property
@@ -235,8 +239,7 @@ class Trainer:
         n = self.cfg.eval_bytes
         if n:
             data = data[:n]
-        return evaluate(self.predictor, data, seq_len=self.cfg.eval_seq_len,
-                        batch_size=self.cfg.eval_batch_size, amp=self.cfg.amp)
+        return evaluate(self.predictor, data)
 
     # ---------------------------------------------------------------------------------- one step
     def train_step(self) -> dict[str, Any]:
