@@ -213,7 +213,8 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--output", required=True)
         p.set_defaults(func=fn)
 
-    p = sub.add_parser("train", parents=[common], help="gradient-train a torch model (causal-bank, mythos)")
+    p = sub.add_parser("train", parents=[common],
+                       help="gradient-train a torch model (causal-bank, transformer, mythos)")
     p.add_argument("--model", default="causal-bank", help="registered model kind (default: causal-bank)")
     p.add_argument("--mode", help="causal-bank substrate mode (frozen, learnable_decays, learnable_mixing, "
                                   "learned_recurrence, gated_retention)")

@@ -6,6 +6,13 @@ bytes 0..t and predicts byte t+1). The predictor contract shifts by one: row t o
 predicts ``data[t]`` from ``data[:t]``, so the module is fed ``[BOS] + data[:-1]`` where BOS is a learned
 start byte handled by the module (see ``bos_token``): by default byte 0 is used as the start symbol.
 
+Bounded history: the trainer records on the predictor what it trained for (``train_window``: its ``seq_len``
+in detached mode, ``None`` with a carried state; ``train_mode``), kept in the model file's ``extra``. A
+subclass with ``scores_in_train_window = True`` (the causal bank) then reads every row of ``log_probs`` and
+``stream`` from the module's start state run over a staggered window of the last ``W // 2`` to ``W`` bytes
+(:mod:`decepticons.windows`, :mod:`.windowed`), the ages of state it was trained on, for inputs of any
+length; otherwise rows condition on the whole history (one module pass; the stream recomputes it).
+
 The module may implement the optional trainer hooks declared as protocols in :mod:`decepticons.training.hooks`
 (carried state, auxiliary loss, weight-decay exclusions, slow parameters, run progress, a per-step update).
 
