@@ -245,7 +245,7 @@ def generation_speed(n_bytes: int = 512, reps: int = 1) -> dict:
 
 # ---------------------------------------------------------------------------------------------- training
 def train_phase(args) -> None:
-    from decepticons.models.trainer import TrainConfig, train
+    from decepticons.training import TrainConfig, train
     from plato_mythos.predictor import MythosPredictor
 
     torch.set_num_threads(2)

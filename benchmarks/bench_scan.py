@@ -43,7 +43,7 @@ def timed(fn, reps: int) -> float:
 def scan_rate(method: str, T: int, tokens: int, N: int, reps: int) -> float:
     import torch
 
-    from decepticons.models import scans
+    from decepticons.causal_bank import scans
 
     B = max(1, tokens // T)
     gen = torch.Generator().manual_seed(0)
@@ -62,7 +62,7 @@ def layer_rate(kind: str, T: int, tokens: int, d: int, reps: int) -> float:
     import torch
     import torch.nn.functional as F
 
-    from decepticons.models.scans import linear_scan
+    from decepticons.causal_bank.scans import linear_scan
 
     B = max(1, tokens // T)
     torch.manual_seed(0)
@@ -96,7 +96,7 @@ def layer_rate(kind: str, T: int, tokens: int, d: int, reps: int) -> float:
 def model_rate(B: int, T: int, reps: int) -> tuple[float, int]:
     import torch
 
-    from decepticons.models.causal_bank_predictor import CausalBankPredictor
+    from decepticons.causal_bank.predictor import CausalBankPredictor
 
     p = CausalBankPredictor()
     m = p.module.train()
@@ -113,7 +113,7 @@ def model_rate(B: int, T: int, reps: int) -> tuple[float, int]:
 
 
 def stream_rate(steps: int) -> float:
-    from decepticons.models.causal_bank_predictor import CausalBankPredictor
+    from decepticons.causal_bank.predictor import CausalBankPredictor
 
     p = CausalBankPredictor()
     p.generate(b"warm", steps=16, seed=0)
@@ -158,7 +158,7 @@ def main(argv: list[str] | None = None) -> None:
 
     import torch
 
-    from decepticons.models.scans import numba_available
+    from decepticons.causal_bank.scans import numba_available
 
     lengths = [int(v) for v in args.lengths.split(",")]
     methods = ["reference", "chunked"] + (["compiled"] if numba_available() else [])

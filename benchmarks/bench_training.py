@@ -8,9 +8,10 @@ Phases (each stores its runs in ``docs/figures/training_results.json`` and re-re
   ``--budget`` seconds, and a nanoGPT-style transformer with a matched parameter count trained for the same
   budget by the same trainer.
 
-Held-out bits/byte is measured on the whole validation split through the predictor contract: the causal bank
-runs over it once with its state carried (identical to ``predictor.score``), the transformer scores it with
-its sliding window (``predictor.score``). Run it under the CPU lock::
+Held-out bits/byte is measured on the whole validation split through the predictor contract
+(``predictor.score``): a bank trained on detached windows and the transformer both read every row from a
+staggered window of their training length (a bank trained with carried state reads the whole history).
+Run it under the CPU lock::
 
     flock /tmp/decepticons-cpu.lock python benchmarks/bench_training.py --phase modes --mode-budget 120
     flock /tmp/decepticons-cpu.lock python benchmarks/bench_training.py --phase final --budget 600
@@ -50,18 +51,15 @@ def heldout_bpb(predictor, valid) -> tuple[float, float]:
     """Bits/byte on all of ``valid`` and the seconds it took."""
     import numpy as np
 
-    from decepticons.models.trainer import _is_stateful, evaluate
+    from decepticons.training import evaluate
 
     t0 = time.perf_counter()
-    if _is_stateful(predictor.module):
-        bpb = evaluate(predictor, np.asarray(valid), seq_len=8192)
-    else:
-        bpb = predictor.score(np.asarray(valid), progress=False).bits_per_byte
+    bpb = evaluate(predictor, np.asarray(valid))  # = predictor.score(valid): the predictor's own scoring path
     return float(bpb), time.perf_counter() - t0
 
 
 def train_config(predictor, args: argparse.Namespace, budget: float, mode: str):
-    from decepticons.models.trainer import TrainConfig
+    from decepticons.training import TrainConfig
 
     kw = dict(getattr(predictor, "train_defaults", {}) or {})
     kw.update(budget_seconds=budget, seed=args.seed, device="cpu", mode=mode, eval_every=args.eval_every,
@@ -73,7 +71,7 @@ def train_config(predictor, args: argparse.Namespace, budget: float, mode: str):
 
 
 def run_one(label: str, predictor, args: argparse.Namespace, budget: float, mode: str, train, valid) -> dict:
-    from decepticons.models.trainer import train as train_fn
+    from decepticons.training import train as train_fn
 
     cfg = train_config(predictor, args, budget, mode)
     run_dir = Path(args.runs) / label.replace(":", "-")
@@ -111,7 +109,7 @@ def _share(v: dict) -> str:
 
 
 def render(results: dict) -> str:
-    from decepticons.models.trainer import plot_learning_curves
+    from decepticons.training import plot_learning_curves
 
     lines = ["## Training (shared trainer, CPU)", ""]
     modes = {k: v for k, v in results.items() if k.startswith("mode:")}
@@ -259,10 +257,11 @@ def main(argv: list[str] | None = None) -> int:
             save_results(results)
             write_section("training", render(results), doc=DOC)
         if not args.skip_transformer:
-            from transformer_baseline import TransformerBaseline, matched_config
+            from decepticons.transformer import matched_config
+            from decepticons.transformer.predictor import TransformerPredictor
 
             tcfg = matched_config(pred.num_parameters())
-            tf = TransformerBaseline(tcfg, seed=args.seed)
+            tf = TransformerPredictor(tcfg, seed=args.seed)
             targs = argparse.Namespace(**{**vars(args), "seq_len": tcfg.block_size, "lr": None})
             label = f"final:transformer d{tcfg.d_model} L{tcfg.n_layer}"
             for k in [k for k in results if k.startswith("final:transformer")]:

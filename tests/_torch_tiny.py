@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from decepticons.models.torch_predictor import TorchPredictor
+from decepticons.training.predictor import TorchPredictor
 
 
 @dataclass

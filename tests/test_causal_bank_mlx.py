@@ -11,9 +11,9 @@ mx = pytest.importorskip("mlx.core")
 torch = pytest.importorskip("torch")
 
 from decepticons.causal_bank import READOUT_KINDS, SUBSTRATE_MODES, CausalBankConfig  # noqa: E402
-from decepticons.models import causal_bank_mlx as cbm  # noqa: E402
-from decepticons.models.causal_bank_predictor import CausalBankPredictor  # noqa: E402
-from decepticons.models.causal_bank_torch import CausalBankModel  # noqa: E402
+from decepticons.causal_bank import model_mlx as cbm  # noqa: E402
+from decepticons.causal_bank.model_torch import CausalBankModel  # noqa: E402
+from decepticons.causal_bank.predictor import CausalBankPredictor  # noqa: E402
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -82,3 +82,16 @@ def test_fresh_mlx_model_matches_fresh_torch_init():
     assert set(mm.params) == set(ref)
     for k, v in ref.items():
         np.testing.assert_array_equal(np.array(mm.params[k]), v.numpy())
+
+
+def test_windowed_model_file_scores_like_torch(tmp_path):
+    p = CausalBankPredictor(CausalBankConfig.variant("tiny", state_dim=2), seed=6)
+    with torch.no_grad():
+        for q in p.module.parameters():
+            q.add_(0.1 * torch.randn_like(q))
+    p.train_window, p.train_mode = 16, "detached"
+    p.save(tmp_path / "w.safetensors")
+    mm = cbm.load_model_file(tmp_path / "w.safetensors")
+    assert mm.window == 16
+    data = b"windows of sixteen bytes, staggered by eight, read every row from a bounded history"
+    np.testing.assert_allclose(cbm.log_probs(mm, data), p.log_probs(data), atol=1e-4)

@@ -9,9 +9,9 @@ import pytest
 import torch
 
 from decepticons.causal_bank import READOUT_KINDS, SUBSTRATE_MODES, CausalBankConfig
+from decepticons.causal_bank.model_torch import CausalBankModel
+from decepticons.causal_bank.predictor import CausalBankPredictor
 from decepticons.errors import ModelFileError
-from decepticons.models.causal_bank_predictor import CausalBankPredictor
-from decepticons.models.causal_bank_torch import CausalBankModel
 
 
 @pytest.fixture(autouse=True, scope="module")

@@ -11,7 +11,7 @@ torch = pytest.importorskip("torch")
 dist = pytest.importorskip("torch.distributed")
 
 from _torch_tiny import TinyGRUPredictor, corpus  # noqa: E402
-from decepticons.models.trainer import TrainConfig, train  # noqa: E402
+from decepticons.training import TrainConfig, train  # noqa: E402
 
 pytestmark = pytest.mark.skipif(not (dist.is_available() and dist.is_gloo_available()),
                                 reason="torch.distributed with gloo is not available")

@@ -87,7 +87,7 @@ def test_generate_slides_the_window_past_the_context():
 
 
 def test_trains_with_the_kernel_trainer(tmp_path):
-    from decepticons.models.trainer import TrainConfig, train
+    from decepticons.training import TrainConfig, train
 
     p = tiny(halting=False)
     corpus = np.frombuffer(b"the cat sat on the mat. " * 60, dtype=np.uint8)

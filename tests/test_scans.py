@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import torch
 
+from decepticons.causal_bank import scans
 from decepticons.errors import InputError
-from decepticons.models import scans
 
 FAST = ["chunked"] + (["compiled"] if scans.numba_available() else [])
 

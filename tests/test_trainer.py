@@ -13,7 +13,7 @@ torch = pytest.importorskip("torch")
 
 from _torch_tiny import TinyConvPredictor, TinyGRUPredictor, corpus  # noqa: E402
 from decepticons.errors import InputError, ModelFileError  # noqa: E402
-from decepticons.models.trainer import (  # noqa: E402
+from decepticons.training import (  # noqa: E402
     ByteDataset,
     CarriedWindows,
     TrainConfig,
@@ -75,17 +75,25 @@ def test_parameter_groups_spare_norms_biases_and_embeddings():
 
 # ------------------------------------------------------------------------------------------ evaluation
 def test_eval_bits_per_byte_agrees_with_score():
-    torch.manual_seed(0)
-    conv = TinyConvPredictor(seed=3)
     x = np.frombuffer(VALID[:700], dtype=np.uint8)
-    assert evaluate(conv, x, seq_len=len(x)) == pytest.approx(conv.score(x).bits_per_byte, abs=1e-5)
-    # stateless chunks are scored each as a fresh sequence (the last one shorter)
-    chunks = [x[i:i + 256] for i in range(0, len(x), 256)]
-    expect = sum(conv.score(c).total_bits for c in chunks) / len(x)
-    assert evaluate(conv, x, seq_len=256, batch_size=2) == pytest.approx(expect, abs=1e-5)
-    # a stateful module carries its state across chunks: equal to one pass over everything
+    for p in (TinyConvPredictor(seed=3), TinyGRUPredictor(seed=3)):
+        assert evaluate(p, x) == p.score(x).bits_per_byte
+    # a windowed predictor is evaluated through its windows too
     gru = TinyGRUPredictor(seed=3)
-    assert evaluate(gru, x, seq_len=100) == pytest.approx(gru.score(x).bits_per_byte, abs=1e-5)
+    gru.scores_in_train_window, gru.train_window = True, 64
+    assert evaluate(gru, x) == gru.score(x).bits_per_byte
+
+
+def test_the_trainer_records_what_it_trained_for(tmp_path):
+    p = TinyConvPredictor(seed=0)
+    train(p, DATA, VALID, small(max_steps=2))
+    assert (p.train_window, p.train_mode) == (32, "detached")
+    q = TinyGRUPredictor(seed=0)
+    train(q, DATA, VALID, small(max_steps=2, mode="carried"))
+    assert (q.train_window, q.train_mode) == (None, "carried")
+    q.save(tmp_path / "q.safetensors")
+    r = TinyGRUPredictor.load(tmp_path / "q.safetensors")
+    assert (r.train_window, r.train_mode, r.window) == (None, "carried", None)
 
 
 # ------------------------------------------------------------------------------------------ runs
@@ -215,12 +223,34 @@ def test_sparse_slow_updates_step_every_k():
         train(TinyConvPredictor(), DATA, VALID, small(slow_every=2, slow_params=("nothing*",)))
 
 
+def test_hooks_are_protocols_and_after_optimizer_step_follows_every_step():
+    from decepticons.training.hooks import AfterOptimizerStep, ExtraLoss, StatefulModule, TrainingProgress
+
+    p = TinyConvPredictor(seed=0)
+    assert isinstance(p.module, ExtraLoss) and not isinstance(p.module, StatefulModule)
+    assert isinstance(TinyGRUPredictor().module, StatefulModule)
+    w0 = p.module.out.weight.detach().clone()
+    seen, progress = [], []
+    p.module.after_optimizer_step = lambda: seen.append(p.module.out.weight.detach().clone())
+    p.module.set_training_progress = progress.append
+    assert isinstance(p.module, AfterOptimizerStep) and isinstance(p.module, TrainingProgress)
+    train(p, DATA, VALID, small(max_steps=5))
+    assert len(seen) == 5 and not torch.equal(seen[0], w0)  # called after the step, once per step
+    assert progress == pytest.approx([0.0, 0.2, 0.4, 0.6, 0.8])
+
+
 # ------------------------------------------------------------------------------------------ errors, fit
 def test_bad_settings_raise_clear_errors():
-    with pytest.raises(InputError, match="mode must be"):
+    with pytest.raises(InputError, match="TrainConfig.mode"):
         TrainConfig(mode="sideways")
-    with pytest.raises(InputError, match="unknown training option"):
+    with pytest.raises(InputError, match="unknown TrainConfig option"):
         TrainConfig.from_dict({"lr": 1e-3, "learning_rate": 1})
+    for bad in (dict(lr=float("nan")), dict(lr=float("inf")), dict(grad_clip=float("nan")), dict(lr=0.0),
+                dict(min_lr=1.0, lr=0.1), dict(beta2=1.0), dict(batch_size=0), dict(seq_len=2.5),
+                dict(budget_seconds=float("inf")), dict(amp="yes"), dict(slow_params=("a", 3))):
+        with pytest.raises(InputError, match="TrainConfig"):
+            TrainConfig(**bad)
+    assert TrainConfig(slow_params=["a*"]).slow_params == ("a*",)
     with pytest.raises(InputError, match="forward_with_state"):
         train(TinyConvPredictor(), DATA, VALID, small(mode="carried"))
     with pytest.raises(InputError, match="need more than"):
@@ -258,7 +288,7 @@ def test_hard_kill_then_resume_matches_the_uninterrupted_run(tmp_path):
         import torch
         torch.set_num_threads({torch.get_num_threads()})
         from _torch_tiny import TinyGRUPredictor, corpus
-        from decepticons.models.trainer import TrainConfig, train
+        from decepticons.training import TrainConfig, train
         def cb(step, rec):
             if step == 11:
                 os.kill(os.getpid(), signal.SIGKILL)

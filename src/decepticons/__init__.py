@@ -1,6 +1,7 @@
 """decepticons: byte-level predictive sequence modelling.
 
-The kernel needs numpy only; torch and mlx backends are imported lazily inside ``decepticons.models``.
+The kernel needs numpy only; the torch and mlx backends (``decepticons.training``, the causal bank's model
+modules) are imported only when a model that needs them is used.
 Everything that predicts implements one contract (:class:`CausalPredictor`): ``log_probs`` and ``stream``.
 """
 

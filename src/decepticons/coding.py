@@ -45,7 +45,7 @@ from .errors import CompressedFileError, InputError
 from .predictor import LN2, CausalPredictor
 from .runtime.checkpoints import atomic_write_bytes
 from .runtime.progress import ByteProgress
-from .runtime.reports import _Report
+from .runtime.reports import Report
 
 MAGIC = b"DCPZ"
 FORMAT_VERSION = 1
@@ -244,7 +244,7 @@ def decompress(model: CausalPredictor, blob: bytes | bytearray | memoryview,
 
 # ---------------------------------------------------------------------------------------------- files
 @dataclass
-class CompressReport(_Report):
+class CompressReport(Report):
     """Sizes and speed of one ``compress`` call."""
 
     model: str
@@ -282,7 +282,7 @@ class CompressReport(_Report):
 
 
 @dataclass
-class DecompressReport(_Report):
+class DecompressReport(Report):
     """Sizes and speed of one ``decompress`` call."""
 
     model: str

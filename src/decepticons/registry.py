@@ -23,7 +23,8 @@ _BUILTIN: dict[str, str] = {
     "backoff": "decepticons.memory.backoff:BackoffPredictor",
     "online-ngram": "decepticons.memory.online:OnlineNGramPredictor",
     "mixer": "decepticons.mixer:MixerPredictor",
-    "causal-bank": "decepticons.models.causal_bank_predictor:CausalBankPredictor",
+    "causal-bank": "decepticons.causal_bank.predictor:CausalBankPredictor",
+    "transformer": "decepticons.transformer.predictor:TransformerPredictor",
 }
 
 

@@ -20,8 +20,8 @@ import torch
 
 from decepticons.codecs import BytesLike, as_byte_array
 from decepticons.errors import InputError
-from decepticons.models.torch_predictor import TorchPredictor
 from decepticons.predictor import LN2, Stream, log_probs_from_chunks, shift_right
+from decepticons.training.predictor import TorchPredictor
 
 from .config import PlatoMythosConfig
 from .model import MythosCache, PlatoMythos

@@ -24,18 +24,21 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
-class _Report:
+class Report:
+    """Base of the report dataclasses: ``to_dict()`` gives the JSON-ready fields (those with ``repr``)."""
+
     def to_dict(self) -> dict[str, Any]:
         return {f.name: _jsonable(getattr(self, f.name)) for f in dataclasses.fields(self)  # type: ignore[arg-type]
                 if f.repr}
 
 
-def _fmt(x: float | None, digits: int = 4) -> str:
+def fmt(x: float | None, digits: int = 4) -> str:
+    """``x`` with ``digits`` decimals, or ``n/a`` for ``None``."""
     return "n/a" if x is None else f"{x:.{digits}f}"
 
 
 @dataclass
-class FitReport(_Report):
+class FitReport(Report):
     """What ``fit`` learned and how fast.
 
     ``train_bits_per_byte`` is measured on the training bytes themselves (optimistic);
@@ -66,15 +69,15 @@ class FitReport(_Report):
             f"train bytes        {self.train_bytes:,}",
             f"fit time           {self.seconds:.2f} s ({self.bytes_per_second / 1e3:,.1f} KB/s,"
             f" {self.workers} worker{'s' if self.workers != 1 else ''})",
-            f"train bits/byte    {_fmt(self.train_bits_per_byte)}",
+            f"train bits/byte    {fmt(self.train_bits_per_byte)}",
         ]
         if self.valid_bits_per_byte is not None:
-            lines.append(f"held-out bits/byte {_fmt(self.valid_bits_per_byte)} ({self.valid_bytes:,} bytes)")
+            lines.append(f"held-out bits/byte {fmt(self.valid_bits_per_byte)} ({self.valid_bytes:,} bytes)")
         return "\n".join(lines)
 
 
 @dataclass
-class ScoreReport(_Report):
+class ScoreReport(Report):
     """Bits per byte of a predictor on some data: sum over t of -log2 p(x_t | x_<t), divided by T."""
 
     model: str
@@ -104,7 +107,7 @@ class ScoreReport(_Report):
         return "\n".join([
             f"model          {self.model}",
             f"bytes          {self.bytes:,}",
-            f"bits/byte      {_fmt(self.bits_per_byte)}",
+            f"bits/byte      {fmt(self.bits_per_byte)}",
             f"total          {self.total_bits / 8:,.0f} bytes ideal code length",
             f"time           {self.seconds:.2f} s ({self.bytes_per_second / 1e3:,.1f} KB/s)",
             f"adaptive       {'on (prequential: keeps learning while it scores)' if self.adaptive else 'off'}",

@@ -20,10 +20,10 @@ Three implementations, same numbers:
                     op around it several times slower on 2 cores.
 
 :func:`linear_scan` picks ``scan_compiled`` when numba is installed and the tensors are on the CPU, else
-``scan_chunked``. By measurement (``benchmarks/bench_scan.py``, section ``scan`` of docs/benchmarks.md; 2 CPU
-cores, N = 256, forward + backward) ``scan_compiled`` runs 1.27M / 1.30M / 1.35M tokens/s at T = 1k / 4k / 16k
-(constant cost per token) against 0.88M / 0.73M / 0.45M for ``scan_chunked``, and keeps only ``h`` for the
-backward pass.
+``scan_chunked``. ``scan_compiled`` costs the same per token at any ``T`` (one pass each way, nothing stored
+but ``h``), while ``scan_chunked`` runs ``~2 sqrt(T)`` Python-level steps and keeps every chunk's local
+states and gate products for the backward pass (timings: ``benchmarks/bench_scan.py``, section ``scan`` of
+docs/benchmarks.md).
 There is no GPU kernel; on a GPU ``scan_chunked`` runs as is.
 """
 

@@ -1,4 +1,4 @@
-"""MLX causal-bank model: the same equations and the same weights as :mod:`.causal_bank_torch` (inference).
+"""MLX causal-bank model: the same equations and the same weights as :mod:`.model_torch` (inference).
 
 Every substrate mode (``frozen``, ``learnable_decays``, ``learnable_mixing``, ``learned_recurrence``,
 ``gated_retention``), the selective augment (``state_dim > 0``), the local window, banded normalisation and
@@ -21,7 +21,7 @@ import mlx.core as mx
 import mlx.nn as nn
 import numpy as np
 
-from ..causal_bank import CausalBankConfig
+from .config import CausalBankConfig
 
 State = dict[str, mx.array]
 
@@ -79,6 +79,8 @@ class CausalBankModel(nn.Module):
         if tensors is None:
             tensors = _fresh_torch_tensors(self.vocab_size, self.config)
         self.params = {k: mx.array(np.asarray(v, dtype=np.float32)) for k, v in tensors.items()}
+        #: scoring window of :func:`log_probs` (``None``: the whole history); see :mod:`decepticons.windows`
+        self.window: int | None = None
 
     # ------------------------------------------------------------------ state
     def init_state(self, batch: int) -> State:
@@ -223,7 +225,7 @@ def _fresh_torch_tensors(vocab_size: int, config: CausalBankConfig) -> dict[str,
     try:
         import torch
 
-        from .causal_bank_torch import CausalBankModel as TorchModel
+        from .model_torch import CausalBankModel as TorchModel
 
         with torch.random.fork_rng():
             torch.manual_seed(config.seed)
@@ -239,7 +241,7 @@ def from_torch_tensors(config: CausalBankConfig | dict[str, Any], tensors: dict[
     cfg = config if isinstance(config, CausalBankConfig) else CausalBankConfig(**config)
     arrays = {}
     for k, v in tensors.items():
-        arrays[k] = v.detach().cpu().float().numpy() if hasattr(v, "detach") else np.asarray(v)
+        arrays[k] = np.asarray(v) if isinstance(v, np.ndarray) else v.detach().cpu().float().numpy()
     return CausalBankModel(vocab_size, cfg, arrays)
 
 
@@ -248,20 +250,34 @@ def load_model_file(path: str | os.PathLike) -> CausalBankModel:
     from ..runtime.checkpoints import read_model_file
 
     mf = read_model_file(path, expected_kind="causal-bank")
-    return from_torch_tensors(mf.config, mf.tensors)
+    model = from_torch_tensors(mf.config, mf.tensors)
+    if "scoring_window" in mf.extra:  # the torch predictor scores this model in windows of train_window
+        model.window = mf.extra.get("train_window")
+    return model
+
+
+def _log_softmax(logits: mx.array) -> np.ndarray:
+    return np.array(logits - mx.logsumexp(logits, axis=-1, keepdims=True)).astype(np.float64)
 
 
 def log_probs(model: CausalBankModel, data: Any, bos: int = 0) -> np.ndarray:
-    """``float64[T, 256]`` log-probabilities with the predictor contract's shift (row t predicts data[t])."""
+    """``float64[T, 256]`` log-probabilities with the predictor contract's shift (row t predicts data[t]):
+    over the whole history, or in the staggered windows of ``model.window`` (:mod:`decepticons.windows`),
+    as the torch predictor of the same model file scores."""
     from ..codecs import as_byte_array
+    from ..predictor import shift_right
+    from ..windows import window_inputs, window_plan
 
     x = as_byte_array(data)
     if len(x) == 0:
         return np.zeros((0, model.vocab_size))
-    inp = np.concatenate([[bos], x[:-1]]).astype(np.int32)
-    logits = model(mx.array(inp)[None])[0]
-    lp = logits - mx.logsumexp(logits, axis=-1, keepdims=True)
-    return np.array(lp).astype(np.float64)
+    if model.window is None:
+        return _log_softmax(model(mx.array(shift_right(x, bos).astype(np.int32))[None])[0])
+    out = np.empty((len(x), model.vocab_size))
+    for s, lo, hi in window_plan(len(x), model.window):
+        ids = window_inputs(x, [s], hi - s, bos).astype(np.int32)  # inputs s .. hi - 1
+        out[lo:hi] = _log_softmax(model(mx.array(ids))[0])[lo - s:]
+    return out
 
 
 __all__ = ["CausalBankModel", "from_torch_tensors", "load_model_file", "log_probs"]

@@ -39,7 +39,8 @@ from typing import Any
 
 import numpy as np
 
-from .errors import InputError
+from ..errors import InputError
+from ..validation import Spec, Validated, check_value, fail, spec
 
 SUBSTRATE_MODES = ("frozen", "learnable_decays", "learnable_mixing", "learned_recurrence", "gated_retention")
 READOUT_KINDS = ("plain", "banded", "gru", "routed")
@@ -53,47 +54,17 @@ LEARNS_DECAYS = frozenset({"learnable_decays", "learned_recurrence", "gated_rete
 LEARNS_MIXING = frozenset({"learnable_mixing", "learned_recurrence", "gated_retention"})
 
 
-def _check_int(name: str, value: Any, lo: int, hi: int | None = None) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) and not (
-            isinstance(value, float) and value.is_integer()):
-        raise InputError(f"CausalBankConfig.{name} must be an integer, got {value!r}")
-    v = int(value)
-    if v < lo or (hi is not None and v > hi):
-        rng = f">= {lo}" if hi is None else f"in [{lo}, {hi}]"
-        raise InputError(f"CausalBankConfig.{name} must be {rng}, got {v}")
-    return v
-
-
-def _check_float(name: str, value: Any, lo: float, hi: float | None = None, lo_open: bool = False) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise InputError(f"CausalBankConfig.{name} must be a number, got {value!r}")
-    v = float(value)
-    bad = not math.isfinite(v) or (v <= lo if lo_open else v < lo) or (hi is not None and v > hi)
-    if bad:
-        rng = f"{'>' if lo_open else '>='} {lo}" + ("" if hi is None else f" and <= {hi}")
-        raise InputError(f"CausalBankConfig.{name} must be {rng}, got {value!r}")
-    return v
-
-
-def _check_choice(name: str, value: Any, choices: tuple[str, ...]) -> str:
-    if value not in choices:
-        raise InputError(f"CausalBankConfig.{name} must be one of {', '.join(choices)}; got {value!r}")
-    return str(value)
-
-
 @dataclass
-class CausalBankConfig:
+class CausalBankConfig(Validated):
     """Everything that defines a causal-bank model's shape and its initial substrate (JSON-serialisable).
 
     ``input_hidden > 0`` drives the bank (and its gates) with a squared-ReLU layer of that width over the
     local window's embeddings instead of the current byte's embedding alone: the modes then integrate
     features of the last ``local_window`` bytes (a multi-timescale bag of recent n-grams).
 
-    The default (``variant("default")``, about 367k parameters) was chosen by measurement on a 2-core CPU:
-    ``gated_retention`` with a 128-wide input layer over the last 4 bytes, 192 decay modes (half-lives 1 to
-    256 bytes), 32 oscillatory pairs and a 384-wide squared-ReLU readout. Trained 90 s on Shakespeare
-    (random 256-byte windows, batch 32, AdamW 3e-3), it reached 2.34 held-out bits/byte at 46k tokens/s
-    forward+backward; without the input layer (280k parameters) 2.40 at 62k tokens/s.
+    The default (``variant("default")``) is ``gated_retention`` with a 128-wide input layer over the last 4
+    bytes, 192 decay modes with half-lives from 1 to 256 bytes, 32 oscillatory pairs and a 384-wide
+    squared-ReLU readout (measured results: the ``training`` section of docs/benchmarks.md).
 
     Widths: ``embed_dim`` (byte embedding), ``num_modes`` (real decay modes), ``num_oscillatory`` (complex
     pairs, two features each), ``state_dim`` (selective augment channels), ``local_window`` (last bytes whose
@@ -101,73 +72,52 @@ class CausalBankConfig:
     Feature count: ``local_window * embed_dim + num_modes + 2 * num_oscillatory + state_dim``.
     """
 
-    substrate_mode: str = "gated_retention"
-    embed_dim: int = 32
-    num_modes: int = 192
-    num_oscillatory: int = 32
-    half_life_min: float = 1.0
-    half_life_max: float = 256.0
-    decay_schedule: str = "log"
-    period_min: float = 3.0
-    period_max: float = 64.0
-    input_projection: str = "orthogonal"
-    input_scale: float = 1.0
-    input_hidden: int = 128
-    state_dim: int = 0
-    local_window: int = 4
-    readout: str = "plain"
-    readout_hidden: int = 384
-    readout_bands: int = 1
-    num_experts: int = 4
-    expert_top_k: int = 1
-    balance_weight: float = 0.01
-    seed: int = 0
+    substrate_mode: str = spec("gated_retention", choices=SUBSTRATE_MODES, doc="which substrate numbers learn")
+    embed_dim: int = spec(32, lo=1, hi=4096, doc="byte embedding width")
+    num_modes: int = spec(192, lo=0, hi=1 << 16, doc="real decay modes")
+    num_oscillatory: int = spec(32, lo=0, hi=1 << 15, doc="damped oscillatory pairs")
+    half_life_min: float = spec(1.0, lo=0.0, lo_open=True, doc="fastest mode's half-life (bytes)")
+    half_life_max: float = spec(256.0, lo=0.0, lo_open=True, doc="slowest mode's half-life (bytes)")
+    decay_schedule: str = spec("log", choices=DECAY_SCHEDULES, doc="spacing of the half-lives")
+    period_min: float = spec(3.0, lo=2.0, doc="shortest oscillation period (bytes)")
+    period_max: float = spec(64.0, lo=2.0, doc="longest oscillation period (bytes)")
+    input_projection: str = spec("orthogonal", choices=INPUT_PROJECTIONS, doc="initial input projection P")
+    input_scale: float = spec(1.0, lo=0.0, lo_open=True, doc="column norm of P")
+    input_hidden: int = spec(128, lo=0, hi=1 << 14, doc="width of the input layer over the local window (0: none)")
+    state_dim: int = spec(0, lo=0, hi=1 << 14, doc="selective-scan augment channels")
+    local_window: int = spec(4, lo=0, hi=64, doc="last bytes whose embeddings are features")
+    readout: str = spec("plain", choices=READOUT_KINDS, doc="readout network")
+    readout_hidden: int = spec(384, lo=1, hi=1 << 16, doc="readout hidden units")
+    readout_bands: int = spec(1, lo=1, hi=64, doc="feature bands normalised separately")
+    num_experts: int = spec(4, lo=1, hi=256, doc="experts of the routed readout")
+    expert_top_k: int = spec(1, lo=1, hi=256, doc="experts per position of the routed readout")
+    balance_weight: float = spec(0.01, lo=0.0, doc="weight of the routed readout's balance loss")
+    seed: int = spec(0, lo=0, hi=2**63 - 1, doc="seed of the substrate")
 
-    def __post_init__(self) -> None:
-        self.substrate_mode = _check_choice("substrate_mode", self.substrate_mode, SUBSTRATE_MODES)
-        self.embed_dim = _check_int("embed_dim", self.embed_dim, 1, 4096)
-        self.num_modes = _check_int("num_modes", self.num_modes, 0, 1 << 16)
-        self.num_oscillatory = _check_int("num_oscillatory", self.num_oscillatory, 0, 1 << 15)
-        self.half_life_min = _check_float("half_life_min", self.half_life_min, 0.0, lo_open=True)
-        self.half_life_max = _check_float("half_life_max", self.half_life_max, 0.0, lo_open=True)
-        if self.half_life_max < self.half_life_min:
-            raise InputError(f"CausalBankConfig.half_life_max ({self.half_life_max}) must be >= half_life_min "
-                             f"({self.half_life_min})")
-        self.decay_schedule = _check_choice("decay_schedule", self.decay_schedule, DECAY_SCHEDULES)
-        self.period_min = _check_float("period_min", self.period_min, 2.0)
-        self.period_max = _check_float("period_max", self.period_max, 2.0)
-        if self.period_max < self.period_min:
-            raise InputError(f"CausalBankConfig.period_max ({self.period_max}) must be >= period_min "
-                             f"({self.period_min})")
-        self.input_projection = _check_choice("input_projection", self.input_projection, INPUT_PROJECTIONS)
-        self.input_scale = _check_float("input_scale", self.input_scale, 0.0, lo_open=True)
-        self.state_dim = _check_int("state_dim", self.state_dim, 0, 1 << 14)
-        self.local_window = _check_int("local_window", self.local_window, 0, 64)
-        self.input_hidden = _check_int("input_hidden", self.input_hidden, 0, 1 << 14)
-        if self.input_hidden and not self.local_window:
-            raise InputError("CausalBankConfig.input_hidden > 0 reads the local window: local_window must be >= 1")
-        if self.num_modes + self.num_oscillatory + self.state_dim == 0:
-            raise InputError("CausalBankConfig needs at least one recurrent channel: num_modes, num_oscillatory "
-                             "or state_dim must be > 0")
-        self.readout = _check_choice("readout", self.readout, READOUT_KINDS)
-        self.readout_hidden = _check_int("readout_hidden", self.readout_hidden, 1, 1 << 16)
-        self.readout_bands = _check_int("readout_bands", self.readout_bands, 1, 64)
-        if self.readout_bands > self.num_features:
-            raise InputError(f"CausalBankConfig.readout_bands ({self.readout_bands}) exceeds the feature count "
-                             f"({self.num_features})")
-        if self.readout == "banded" and self.readout_hidden < self.readout_bands:
-            raise InputError(f"readout 'banded' needs readout_hidden ({self.readout_hidden}) >= readout_bands "
-                             f"({self.readout_bands})")
-        self.num_experts = _check_int("num_experts", self.num_experts, 1, 256)
-        self.expert_top_k = _check_int("expert_top_k", self.expert_top_k, 1, 256)
-        if self.expert_top_k > self.num_experts:
-            raise InputError(f"CausalBankConfig.expert_top_k ({self.expert_top_k}) must be <= num_experts "
-                             f"({self.num_experts})")
-        if self.readout == "routed" and self.readout_hidden < self.num_experts:
-            raise InputError(f"readout 'routed' needs readout_hidden ({self.readout_hidden}) >= num_experts "
-                             f"({self.num_experts})")
-        self.balance_weight = _check_float("balance_weight", self.balance_weight, 0.0)
-        self.seed = _check_int("seed", self.seed, 0, 2**63 - 1)
+    def check(self) -> None:
+        """Cross-field rules (the per-field ranges are in the field specs)."""
+        rules = [
+            (self.half_life_max >= self.half_life_min,
+             f"half_life_max ({self.half_life_max}) must be >= half_life_min ({self.half_life_min})"),
+            (self.period_max >= self.period_min,
+             f"period_max ({self.period_max}) must be >= period_min ({self.period_min})"),
+            (not (self.input_hidden and not self.local_window),
+             "input_hidden > 0 reads the local window: local_window must be >= 1"),
+            (self.num_modes + self.num_oscillatory + self.state_dim > 0,
+             "needs at least one recurrent channel: num_modes, num_oscillatory or state_dim must be > 0"),
+            (self.readout_bands <= self.num_features,
+             f"readout_bands ({self.readout_bands}) exceeds the feature count ({self.num_features})"),
+            (self.readout != "banded" or self.readout_hidden >= self.readout_bands,
+             f"readout 'banded' needs readout_hidden ({self.readout_hidden}) >= readout_bands "
+             f"({self.readout_bands})"),
+            (self.expert_top_k <= self.num_experts,
+             f"expert_top_k ({self.expert_top_k}) must be <= num_experts ({self.num_experts})"),
+            (self.readout != "routed" or self.readout_hidden >= self.num_experts,
+             f"readout 'routed' needs readout_hidden ({self.readout_hidden}) >= num_experts ({self.num_experts})"),
+        ]
+        for ok, message in rules:
+            if not ok:
+                raise fail("CausalBankConfig", message)
 
     # ------------------------------------------------------------------ derived sizes
     @property
@@ -220,7 +170,7 @@ class CausalBankConfig:
 
     def scaled(self, factor: float) -> CausalBankConfig:
         """The same design with every width multiplied by ``factor`` (at least 1 each; bands kept)."""
-        f = _check_float("scale factor", factor, 0.0, lo_open=True)
+        f = check_value("CausalBankConfig.scaled", "factor", factor, Spec(kind="float", lo=0.0, lo_open=True))
 
         def w(v: int, lo: int = 1) -> int:
             return max(lo, int(round(v * f))) if v > 0 else 0
@@ -229,9 +179,6 @@ class CausalBankConfig:
             self, embed_dim=w(self.embed_dim), num_modes=w(self.num_modes), num_oscillatory=w(self.num_oscillatory),
             state_dim=w(self.state_dim), input_hidden=w(self.input_hidden),
             readout_hidden=w(self.readout_hidden, max(self.num_experts, self.readout_bands)))
-
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
 
 
 # ---------------------------------------------------------------------- substrate

@@ -6,12 +6,15 @@ bytes 0..t and predicts byte t+1). The predictor contract shifts by one: row t o
 predicts ``data[t]`` from ``data[:t]``, so the module is fed ``[BOS] + data[:-1]`` where BOS is a learned
 start byte handled by the module (see ``bos_token``): by default byte 0 is used as the start symbol.
 
-Optional module hooks used by the trainer (:mod:`decepticons.models.trainer`):
+Bounded history: the trainer records on the predictor what it trained for (``train_window``: its ``seq_len``
+in detached mode, ``None`` with a carried state; ``train_mode``), kept in the model file's ``extra``. A
+subclass with ``scores_in_train_window = True`` (the causal bank) then reads every row of ``log_probs`` and
+``stream`` from the module's start state run over a staggered window of the last ``W // 2`` to ``W`` bytes
+(:mod:`decepticons.windows`, :mod:`.windowed`), the ages of state it was trained on, for inputs of any
+length; otherwise rows condition on the whole history (one module pass; the stream recomputes it).
 
-* ``forward_with_state(x, state) -> (logits, state)`` and ``init_state(batch) -> state`` for training with
-  the state carried across windows (``mode="carried"``) and for evaluation over long inputs;
-* ``extra_loss() -> Tensor | None``, valid after a forward, added to the cross-entropy (auxiliary losses);
-* ``slow_parameters() -> names`` (sparse slow updates) and ``no_weight_decay() -> names``.
+The module may implement the optional trainer hooks declared as protocols in :mod:`decepticons.training.hooks`
+(carried state, auxiliary loss, weight-decay exclusions, slow parameters, run progress, a per-step update).
 
 :meth:`TorchPredictor.fit` trains with that trainer under a short default budget, so every torch model also
 works with ``decepticons fit``; ``decepticons train`` exposes the trainer in full.
@@ -23,6 +26,7 @@ match this config is refused with a clear message.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Iterator
 from typing import Any, ClassVar
 
 import numpy as np
@@ -31,8 +35,10 @@ from torch import nn
 
 from ..codecs import BytesLike, as_byte_array
 from ..errors import InputError, ModelFileError
-from ..predictor import CausalPredictor, RecomputeStream, Stream
+from ..predictor import CausalPredictor, RecomputeStream, Stream, log_probs_from_chunks, shift_right
 from ..runtime.reports import FitReport
+from ..windows import window_length
+from .windowed import WindowStream, windowed_log_prob_blocks
 
 #: wall-clock budget of :meth:`TorchPredictor.fit` when none is given (seconds)
 FIT_DEFAULT_BUDGET = 60.0
@@ -45,8 +51,16 @@ class TorchPredictor(CausalPredictor):
     config_cls: ClassVar[type] = object
     #: the byte fed before the first real byte (row 0 of ``log_probs`` conditions only on it)
     bos_token: ClassVar[int] = 0
-    #: the model's preferred :class:`~decepticons.models.trainer.TrainConfig` values (lr, seq_len, ...)
+    #: the model's preferred :class:`~decepticons.training.TrainConfig` values (lr, seq_len, ...)
     train_defaults: ClassVar[dict[str, Any]] = {}
+    #: the trainer's window length when the module last trained on windows from its start state (``detached``
+    #: mode), else ``None``; set by the trainer, kept in the model file's ``extra``
+    train_window: int | None = None
+    #: the trainer's mode of the last training run (``detached`` / ``carried``; ``None``: never trained)
+    train_mode: str | None = None
+    #: True when :meth:`log_probs` and :meth:`stream` read every row from a window of ``train_window`` bytes
+    #: (:attr:`window`); False: from the whole history (or a scheme of the subclass's own)
+    scores_in_train_window: ClassVar[bool] = False
 
     def __init__(self, config: Any = None, *, seed: int = 0, device: str | None = None, **overrides: Any):
         if config is None:
@@ -72,17 +86,39 @@ class TorchPredictor(CausalPredictor):
         raise NotImplementedError
 
     # --------------------------------------------------------------------------- contract
+    @property
+    def window(self) -> int | None:
+        """The scoring window ``W`` (:mod:`decepticons.windows`): every row is predicted from the module's
+        start state run over at most ``2 (W // 2)`` recent bytes, as in training; ``None``: the whole history."""
+        return self.train_window if self.scores_in_train_window else None
+
+    @property
+    def context_length(self) -> int | None:  # type: ignore[override]
+        w = self.window
+        return None if w is None else window_length(w)
+
+    @property
+    def slides_window(self) -> bool:  # type: ignore[override]
+        return self.window is not None
+
     def _inputs(self, x: np.ndarray) -> torch.Tensor:
-        shifted = np.empty(len(x), dtype=np.int64)
-        shifted[0] = self.bos_token
-        shifted[1:] = x[:-1]
-        return torch.from_numpy(shifted).to(self.device)[None]
+        return torch.from_numpy(shift_right(x, self.bos_token)).to(self.device)[None]
+
+    def iter_log_probs(self, data: BytesLike, chunk_size: int = 1 << 16) -> Iterator[np.ndarray]:
+        """Consecutive blocks of :meth:`log_probs`; windowed (bounded memory) when :attr:`window` is set."""
+        x = as_byte_array(data)
+        if self.window is None:
+            yield from super().iter_log_probs(x, chunk_size)
+        elif len(x):
+            yield from windowed_log_prob_blocks(self.module, x, self.window, self.bos_token, self.device)
 
     @torch.no_grad()
     def log_probs(self, data: BytesLike) -> np.ndarray:
         x = as_byte_array(data)
         if len(x) == 0:
             return np.zeros((0, 256))
+        if self.window is not None:
+            return log_probs_from_chunks(self, x)
         was_training = self.module.training
         self.module.eval()
         try:
@@ -92,6 +128,8 @@ class TorchPredictor(CausalPredictor):
         return torch.log_softmax(logits, dim=-1).cpu().numpy()
 
     def stream(self) -> Stream:
+        if self.window is not None:
+            return WindowStream(self.module, self.window, self.bos_token, self.device)
         return RecomputeStream(self)
 
     # --------------------------------------------------------------------------- training
@@ -100,10 +138,11 @@ class TorchPredictor(CausalPredictor):
         """Train with the shared trainer; ``train_kwargs`` are :class:`TrainConfig` fields.
 
         Without ``budget_seconds`` or ``max_steps`` the run is short (``FIT_DEFAULT_BUDGET`` seconds); use
-        ``decepticons train`` or :func:`decepticons.models.trainer.train` for long runs, checkpoints and
+        ``decepticons train`` or :func:`decepticons.training.train` for long runs, checkpoints and
         DDP. ``workers`` is accepted for the common ``fit`` signature; torch uses its own threads.
         """
-        from .trainer import TrainConfig, train
+        from .config import TrainConfig
+        from .loop import train
 
         x = as_byte_array(data, name="training data")
         if len(x) == 0:
@@ -123,6 +162,16 @@ class TorchPredictor(CausalPredictor):
     # --------------------------------------------------------------------------- persistence
     def config_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self.config)
+
+    def extra_state(self) -> dict[str, Any]:
+        """How the model was trained (``train_window``, ``train_mode``) and, when it scores in windows, their
+        length (``scoring_window``: every row predicted from at most that many recent bytes)."""
+        out: dict[str, Any] = {}
+        if self.train_mode is not None:
+            out.update(train_window=self.train_window, train_mode=self.train_mode)
+        if self.window is not None:
+            out["scoring_window"] = window_length(self.window)
+        return out
 
     def state_tensors(self) -> dict[str, np.ndarray]:
         out = {}
@@ -147,10 +196,15 @@ class TorchPredictor(CausalPredictor):
                 f"(missing {missing[:3]}, unexpected {unexpected[:3]}, wrong shape {wrong[:3]})")
         obj.module.load_state_dict({k: torch.from_numpy(np.ascontiguousarray(v)).to(own[k].dtype)
                                     for k, v in tensors.items()})
+        window, mode = extra.get("train_window"), extra.get("train_mode")
+        if not (window is None or (isinstance(window, int) and not isinstance(window, bool) and window >= 1)):
+            raise ModelFileError(f"model file's train_window must be a positive integer or null, got {window!r}")
+        obj.train_window, obj.train_mode = window, mode
         return obj
 
     def num_parameters(self) -> int:
         return sum(p.numel() for p in self.module.parameters())
 
     def describe(self) -> dict[str, Any]:
-        return {**super().describe(), "parameters": self.num_parameters(), "config": self.config_dict()}
+        return {**super().describe(), "parameters": self.num_parameters(), "config": self.config_dict(),
+                **self.extra_state()}

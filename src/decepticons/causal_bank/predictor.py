@@ -1,10 +1,19 @@
 """``causal-bank``: the causal-bank torch model behind the predictor contract.
 
-``log_probs`` / ``iter_log_probs`` run the module over chunks of the input, carrying the bank's state from
-chunk to chunk, so scoring memory is bounded by the chunk length whatever the input length (and the result
-equals one pass over the whole input). ``stream`` uses the module's one-byte ``step``: O(1) time and memory
-per byte, the same numbers as the batched path within float32 rounding. As in every torch predictor, row
-``t`` predicts ``data[t]`` from ``data[:t]``: the module reads ``[BOS] + data[:-1]``.
+As in every torch predictor, row ``t`` predicts ``data[t]`` from ``data[:t]``: the module reads
+``[BOS] + data[:-1]``. How far back a row looks depends on how the bank was trained:
+
+* trained on detached windows of ``W`` bytes (``train_window = W``, the default recipe): every row is read
+  from the bank's start state run over a window of the last ``H`` to ``2H`` bytes, ``H = W // 2``
+  (:mod:`decepticons.windows`), so predictions stay in the distribution the bank was trained on however
+  long the input. ``log_probs`` runs the overlapping windows in batches (each byte is read twice);
+  ``stream`` carries two staggered states (two one-byte steps per byte). Both give the same rows.
+* otherwise (untrained, or trained with the state carried across windows): one pass over the whole history.
+  ``log_probs`` / ``iter_log_probs`` run the module over chunks carrying its state (memory bounded by the
+  chunk, result equal to one pass); ``stream`` uses the module's one-byte ``step``.
+
+Either way the stream gives the batched path's numbers within float32 rounding; the model file records
+``train_window``, ``train_mode`` and ``scoring_window``.
 """
 
 from __future__ import annotations
@@ -16,12 +25,13 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..causal_bank import CausalBankConfig
 from ..codecs import BytesLike, as_byte_array
 from ..errors import InputError
-from ..predictor import Stream, log_probs_from_chunks
-from .causal_bank_torch import CausalBankModel
-from .torch_predictor import TorchPredictor
+from ..predictor import Stream, log_probs_from_chunks, shift_right
+from ..training.predictor import TorchPredictor
+from ..training.windowed import StaggeredStateStream
+from .config import CausalBankConfig
+from .model_torch import CausalBankModel
 
 #: bytes per module call when scoring (bounds activation memory: about 4 * chunk * (features + hidden) bytes)
 SCORE_CHUNK = 8192
@@ -64,7 +74,7 @@ class CausalBankPredictor(TorchPredictor):
 
     name: ClassVar[str] = "causal-bank"
     config_cls: ClassVar[type] = CausalBankConfig
-    context_length = None
+    scores_in_train_window: ClassVar[bool] = True
     train_defaults: ClassVar[dict[str, Any]] = {"batch_size": 32, "seq_len": 256, "lr": 3e-3,
                                                 "weight_decay": 0.05}
 
@@ -74,8 +84,11 @@ class CausalBankPredictor(TorchPredictor):
 
     @torch.no_grad()
     def iter_log_probs(self, data: BytesLike, chunk_size: int = 1 << 16) -> Iterator[np.ndarray]:
-        """Consecutive ``[n, 256]`` blocks of ``log_probs(data)``, each computed with the carried state."""
+        """Consecutive ``[n, 256]`` blocks of ``log_probs(data)``: windowed, or with the state carried."""
         x = as_byte_array(data)
+        if self.window is not None:
+            yield from super().iter_log_probs(x, chunk_size)
+            return
         if len(x) == 0:
             return
         step = max(1, min(int(chunk_size), SCORE_CHUNK))
@@ -84,9 +97,7 @@ class CausalBankPredictor(TorchPredictor):
         try:
             state = self.module.init_state(1, self.device)
             for s in range(0, len(x), step):
-                chunk = np.empty(min(step, len(x) - s), dtype=np.int64)  # [previous byte or BOS] + x[s:...-1]
-                chunk[0] = x[s - 1] if s > 0 else self.bos_token
-                chunk[1:] = x[s:s + len(chunk) - 1]
+                chunk = shift_right(x[s:s + step], int(x[s - 1]) if s > 0 else self.bos_token)
                 ids = torch.from_numpy(chunk)[None].to(self.device)
                 logits, state = self.module.forward_with_state(ids, state)
                 yield torch.log_softmax(logits[0].double(), dim=-1).cpu().numpy()
@@ -97,6 +108,8 @@ class CausalBankPredictor(TorchPredictor):
         return log_probs_from_chunks(self, data)
 
     def stream(self) -> Stream:
+        if self.window is not None:
+            return StaggeredStateStream(self.module, self.window, self.bos_token, self.device)
         return CausalBankStream(self)
 
     def describe(self) -> dict[str, Any]:

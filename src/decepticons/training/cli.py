@@ -9,7 +9,7 @@ Examples::
     torchrun --nproc-per-node 2 -m decepticons.cli train --model causal-bank --input train.txt --budget 5m
 
 ``--config KEY=VALUE`` sets a model configuration field; ``--config train.KEY=VALUE`` sets a trainer option
-(any :class:`~decepticons.models.trainer.TrainConfig` field, e.g. ``train.mode=carried``,
+(any :class:`~decepticons.training.TrainConfig` field, e.g. ``train.mode=carried``,
 ``train.warmup_steps=200``, ``train.slow_every=4``).
 """
 
@@ -22,6 +22,7 @@ import re
 import sys
 from typing import Any
 
+from ..cli_common import parse_overrides, read_input
 from ..errors import InputError
 
 #: budget used when neither --budget nor --steps is given
@@ -47,8 +48,6 @@ def parse_budget(text: str) -> float:
 
 
 def _split_overrides(items: list[str] | None) -> tuple[dict[str, Any], dict[str, Any]]:
-    from ..cli import parse_overrides
-
     model_kw: dict[str, Any] = {}
     train_kw: dict[str, Any] = {}
     for key, value in parse_overrides(items).items():
@@ -61,7 +60,7 @@ def _split_overrides(items: list[str] | None) -> tuple[dict[str, Any], dict[str,
 
 def _build_model(args: argparse.Namespace, model_kw: dict[str, Any]) -> Any:
     from ..registry import load_model, model_class
-    from .torch_predictor import TorchPredictor
+    from .predictor import TorchPredictor
 
     if args.load:
         if model_kw or args.mode:
@@ -95,12 +94,11 @@ def train_config_from_args(args: argparse.Namespace, model: Any, train_kw: dict[
     """The :class:`TrainConfig` for a ``train`` command line (model defaults < flags < ``train.*``)."""
     import torch
 
-    from .trainer import TrainConfig
+    from .config import TrainConfig
 
-    kw: dict[str, Any] = dict(getattr(model, "train_defaults", {}) or {})
+    kw: dict[str, Any] = dict(model.train_defaults)
     kw["seed"] = args.seed
-    budget = getattr(args, "budget", None)
-    steps = getattr(args, "steps", None)
+    budget, steps = args.budget, args.steps
     if budget is None and steps is None and "budget_seconds" not in train_kw and "max_steps" not in train_kw:
         budget = DEFAULT_BUDGET
         if not (args.quiet or args.json):
@@ -111,31 +109,26 @@ def train_config_from_args(args: argparse.Namespace, model: Any, train_kw: dict[
         if steps < 1:
             raise InputError(f"--steps must be >= 1, got {steps}")
         kw["max_steps"] = steps
-    for flag, key in (("batch_size", "batch_size"), ("seq_len", "seq_len"), ("lr", "lr"),
-                      ("train_mode", "mode"), ("eval_every", "eval_every"), ("warmup", "warmup_steps"),
-                      ("slow_every", "slow_every"), ("checkpoint_every", "checkpoint_every")):
-        value = getattr(args, flag, None)
+    for key, value in (("batch_size", args.batch_size), ("seq_len", args.seq_len), ("lr", args.lr)):
         if value is not None:
             kw[key] = value
-    device = getattr(args, "device", None) or ("cuda" if torch.cuda.is_available() else "cpu")
-    kw["device"] = device
+    kw["device"] = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
     kw.update(train_kw)
     return TrainConfig.from_dict(kw)
 
 
 def run_train(args: argparse.Namespace) -> int:
     """Entry point of ``decepticons train`` (see :func:`decepticons.cli.build_parser` for the flags)."""
-    from ..cli import _read_input
-    from .trainer import Trainer, init_distributed
+    from .distributed import init_distributed
+    from .loop import Trainer
 
-    model_kw, train_kw = _split_overrides(getattr(args, "config", None))
+    model_kw, train_kw = _split_overrides(args.config)
     if args.resume and not args.run_dir:
         raise InputError("--resume needs --run-dir (the folder holding the run's checkpoints)")
     model = _build_model(args, model_kw)
     config = train_config_from_args(args, model, train_kw)
-    allow_binary = getattr(args, "allow_binary", True)
-    train_data = _read_input(args.input, allow_binary=allow_binary)
-    valid_data = _read_input(args.valid, allow_binary=allow_binary) if args.valid else None
+    train_data = read_input(args.input)
+    valid_data = read_input(args.valid) if args.valid else None
     rank, world = init_distributed(config.device)
     talk = rank == 0 and not (args.quiet or args.json)
     if talk:

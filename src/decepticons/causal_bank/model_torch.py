@@ -38,7 +38,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..causal_bank import CausalBankConfig, build_substrate
+from .config import CausalBankConfig, build_substrate
 from .scans import linear_scan
 
 State = dict[str, torch.Tensor]
@@ -151,11 +151,6 @@ class CausalBankModel(nn.Module):
         if cfg.readout == "gru":
             st["gru"] = torch.zeros(1, batch, cfg.readout_hidden, dtype=dt, device=dev)
         return st
-
-    @staticmethod
-    def detach_state(state: State) -> State:
-        """The same state cut from the autograd graph (truncated backpropagation between windows)."""
-        return {k: v.detach() for k, v in state.items()}
 
     # ------------------------------------------------------------------ forward
     def forward(self, x: torch.Tensor) -> torch.Tensor:

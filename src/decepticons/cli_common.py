@@ -1,0 +1,45 @@
+"""Command-line input handling shared by every subcommand (``decepticons`` and ``decepticons train``):
+``--config KEY=VALUE`` overrides and ``--input`` files (``-`` reads standard input)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+import numpy as np
+
+from .data import check_corpus, read_corpus
+from .errors import DecepticonsError
+
+
+def parse_value(text: str) -> Any:
+    """A JSON value (number, list, ``true``...), else the text itself."""
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+def parse_overrides(items: list[str] | None) -> dict[str, Any]:
+    """``["order=5", "lam=[0.1, 1]"]`` -> ``{"order": 5, "lam": [0.1, 1]}`` (JSON values, else strings)."""
+    out: dict[str, Any] = {}
+    for item in items or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise DecepticonsError(f"--config expects KEY=VALUE, got {item!r}")
+        out[key.strip().replace("-", "_")] = parse_value(value.strip())
+    return out
+
+
+def read_input(path: str | None, allow_binary: bool = True, name: str | None = None) -> np.ndarray:
+    """The bytes of ``path`` as a checked ``uint8`` array (a memory map for files; ``-`` is standard input)."""
+    if path is None:
+        raise DecepticonsError("--input is required")
+    if path == "-":
+        data = np.frombuffer(sys.stdin.buffer.read(), dtype=np.uint8)
+        return check_corpus(data, "standard input", allow_binary=allow_binary)
+    return read_corpus(path, allow_binary=allow_binary, name=name)
+
+
+__all__ = ["parse_overrides", "parse_value", "read_input"]

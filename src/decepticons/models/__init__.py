@@ -1,2 +1,0 @@
-"""Gradient-trained backends (PyTorch, MLX). Importing a submodule imports its framework; this package
-itself imports nothing heavy."""

@@ -1,0 +1,409 @@
+"""The training loop: one trainer for every gradient-trained torch model (a :class:`~.hooks.TrainablePredictor`).
+
+Objective. For a window ``w = data[o : o + L + 1]`` the module sees ``x = w[:-1]`` (``(B, L)`` long) and
+returns logits ``z`` of shape ``(B, L, 256)``; the loss is the mean next-byte cross-entropy
+``loss = -mean_{b,t} log softmax(z[b, t])[w[b, t + 1]]`` (nats; divide by ln 2 for bits per byte) plus the
+module's optional auxiliary loss ``module.extra_loss()`` (e.g. an MoE balance or ACT ponder cost). The
+module's optional hooks are the protocols of :mod:`.hooks`: before each forward the trainer passes the run
+progress to ``set_training_progress``, after each optimizer step it calls ``after_optimizer_step``.
+
+Optimisation. AdamW with decoupled weight decay ``p <- p - lr * (m_hat / (sqrt(v_hat) + eps) + wd * p)``;
+matrices are decayed, norms, biases and embeddings are not. The learning rate warms up linearly over
+``warmup_steps`` and then follows a cosine from ``lr`` to ``min_lr`` over the run: the run's length is
+``max_steps`` when given, else the wall-clock ``budget_seconds`` (progress = elapsed / budget).
+Gradients are clipped to a global L2 norm of ``grad_clip``.
+
+Train modes.
+
+* ``detached``: every window is drawn at a random offset and starts from the module's zero state.
+* ``carried``: the batch is ``B`` parallel streams over ``B`` contiguous segments of the corpus; window
+  ``k`` of stream ``b`` starts at ``b * S + k * L`` and starts from the state the stream reached at the end
+  of window ``k - 1`` (``module.forward_with_state(x, state) -> (logits, state)``), detached from the graph:
+  truncated backpropagation through time with truncation length ``L``. Streams restart from
+  ``module.init_state(B)`` when they reach the end of their segment.
+* sparse slow updates (``slow_every = k > 1``): the parameters named by ``slow_params`` (fnmatch patterns,
+  or the module's ``slow_parameters()`` hook) accumulate their gradients and take one AdamW step every ``k``
+  steps with the mean gradient of those ``k`` steps; the other parameters step every time.
+
+The trainer records on the predictor what it trains for (``train_window = seq_len`` in detached mode,
+``None`` in carried mode; ``train_mode``); a predictor that scores in windows (``scores_in_train_window``)
+then reads every row from a window of that length, so its predictions stay in the training distribution
+for inputs of any length. Evaluation is in bits per byte on the first ``eval_bytes`` held-out bytes, through
+the predictor's own scoring path: the figure equals ``predictor.score(valid[:eval_bytes])`` and
+``decepticons score`` of the saved model on the same bytes.
+
+Runs are resumable: a checkpoint (model file + optimizer state + RNG states + data position + carried
+state + step) is written atomically into ``run_dir/checkpoints/``; resuming reproduces the uninterrupted
+run's loss curve exactly for the same seed. Multi-process data parallel training works under ``torchrun``
+(DDP; gloo on CPU, NCCL on GPU): every rank draws the same global batch and keeps its own shard of it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..codecs import BytesLike, as_byte_array
+from ..errors import InputError, ModelFileError
+from ..predictor import LN2
+from ..runtime.reports import Report, fmt
+from .checkpoints import latest_checkpoint, load_checkpoint, save_checkpoint
+from .config import TrainConfig
+from .data import ByteDataset, CarriedWindows, RandomWindows, split_train_valid
+from .distributed import Stepper, broadcast_from_main, init_distributed, mean_over_ranks
+from .evaluation import evaluate
+from .hooks import AfterOptimizerStep, FindsUnusedParameters, StatefulModule, TrainablePredictor, TrainingProgress
+from .optim import clip_gradients, parameter_groups, slow_parameter_names
+from .plots import plot_learning_curves
+from .schedule import lr_at, run_progress
+
+
+def tree_map(fn: Callable[[torch.Tensor], Any], tree: Any) -> Any:
+    """Apply ``fn`` to every tensor of a nested tuple/list/dict state."""
+    if isinstance(tree, torch.Tensor):
+        return fn(tree)
+    if isinstance(tree, (tuple, list)):
+        return type(tree)(tree_map(fn, t) for t in tree)
+    if isinstance(tree, dict):
+        return {k: tree_map(fn, v) for k, v in tree.items()}
+    return tree
+
+
+@dataclass
+class TrainResult(Report):
+    """What a training run did: steps, tokens, time, the last loss and the held-out bits per byte."""
+
+    model: str
+    steps: int
+    tokens: int
+    seconds: float
+    train_seconds: float
+    parameters: int
+    stop_reason: str
+    final_loss: float | None = None
+    train_bits_per_byte: float | None = None
+    valid_bits_per_byte: float | None = None
+    valid_bytes: int = 0
+    world_size: int = 1
+    mode: str = "detached"
+    run_dir: str | None = None
+    curve: list[dict[str, Any]] = field(default_factory=list, repr=False)
+
+    @property
+    def tokens_per_second(self) -> float:
+        return self.tokens / self.train_seconds if self.train_seconds > 0 else float("nan")
+
+    def to_dict(self) -> dict[str, Any]:
+        d = super().to_dict()
+        d["tokens_per_second"] = self.tokens_per_second
+        d["curve"] = self.curve
+        return d
+
+    def __str__(self) -> str:
+        lines = [
+            f"model              {self.model} ({self.parameters:,} parameters)",
+            f"steps              {self.steps:,} ({self.stop_reason}; mode {self.mode}, "
+            f"{self.world_size} process{'es' if self.world_size != 1 else ''})",
+            f"tokens             {self.tokens:,} ({self.tokens_per_second / 1e3:,.1f} k tokens/s)",
+            f"time               {self.seconds:.1f} s",
+            f"last train loss    {fmt(None if self.final_loss is None else self.final_loss / LN2)} bits/byte",
+        ]
+        if self.train_bits_per_byte is not None:
+            lines.append(f"train bits/byte    {fmt(self.train_bits_per_byte)}")
+        if self.valid_bits_per_byte is not None:
+            lines.append(f"held-out bits/byte {fmt(self.valid_bits_per_byte)} ({self.valid_bytes:,} bytes)")
+        if self.run_dir:
+            lines.append(f"run folder         {self.run_dir}")
+        return "\n".join(lines)
+
+
+class Trainer:
+    """State of one training run; :func:`train` is the usual entry point."""
+
+    def __init__(self, predictor: TrainablePredictor, train_data: BytesLike, valid_data: BytesLike | None = None,
+                 config: TrainConfig | None = None, run_dir: str | os.PathLike | None = None,
+                 progress: bool | None = None, callback: Callable[[int, dict[str, Any]], None] | None = None):
+        self.predictor = predictor
+        self.cfg = config or TrainConfig()
+        self.run_dir = Path(run_dir) if run_dir is not None else None
+        self.progress = progress
+        self.callback = callback
+        self.rank, self.world = init_distributed(self.cfg.device)
+        cfg = self.cfg
+        if cfg.batch_size % self.world:
+            raise InputError(f"batch_size {cfg.batch_size} is not divisible by the {self.world} processes")
+        self.local_batch = cfg.batch_size // self.world
+
+        dev = cfg.device or str(predictor.device)
+        if self.world > 1 and dev.startswith("cuda"):
+            dev = f"cuda:{int(os.environ.get('LOCAL_RANK', self.rank))}"
+        if dev.startswith("cuda") and not torch.cuda.is_available():
+            raise InputError(f"device {dev!r} requested but CUDA is not available")
+        self.device = torch.device(dev)
+        if self.device.type == "cuda" and self.device.index is not None:
+            torch.cuda.set_device(self.device)
+        predictor.module.to(self.device)
+        predictor.device = self.device
+        self.module: nn.Module = predictor.module
+
+        train_arr = as_byte_array(train_data, name="training data")
+        if valid_data is None:
+            if cfg.valid_fraction > 0:
+                train_arr, valid_arr = split_train_valid(train_arr, cfg.valid_fraction)
+            else:
+                valid_arr = None
+        else:
+            valid_arr = as_byte_array(valid_data, name="validation data")
+            if len(valid_arr) == 0:
+                raise InputError("validation data is empty")
+        self.train_ds = ByteDataset(train_arr, "training data")
+        self.valid = valid_arr
+        carried = cfg.mode == "carried"
+        if carried and not isinstance(self.module, StatefulModule):
+            raise InputError(f"train mode 'carried' needs a module with forward_with_state and init_state; "
+                             f"{type(self.module).__name__} has none")
+        self.carried = carried
+        self.follows_progress = isinstance(self.module, TrainingProgress)
+        self.after_step_hook = isinstance(self.module, AfterOptimizerStep)
+        self.sampler: RandomWindows | CarriedWindows = (
+            CarriedWindows(self.train_ds, cfg.batch_size, cfg.seq_len) if carried
+            else RandomWindows(self.train_ds, cfg.batch_size, cfg.seq_len, cfg.seed))
+
+        self.slow_names = slow_parameter_names(self.module, cfg)
+        named = dict(self.module.named_parameters())
+        self.slow_params = [named[n] for n in self.slow_names]
+        self.slow_acc = [torch.zeros_like(p) for p in self.slow_params]
+        groups = parameter_groups(self.module, cfg.weight_decay)
+        if not groups:
+            raise InputError(f"{type(self.module).__name__} has no trainable parameters")
+        fused = self.device.type == "cuda"
+        self.opt = torch.optim.AdamW(groups, lr=cfg.lr, betas=(cfg.beta1, cfg.beta2), eps=cfg.eps,
+                                     weight_decay=cfg.weight_decay, **({"fused": True} if fused else {}))
+        self.params = [p for g in self.opt.param_groups for p in g["params"]]
+
+        self.step = 0
+        self.elapsed = 0.0  # wall-clock seconds of the run so far (all sessions)
+        self.train_seconds = 0.0  # seconds spent in optimizer steps (throughput)
+        self.state: Any = None
+        self.curve: list[dict[str, Any]] = []
+        self.last_loss: float | None = None
+
+        stepper = Stepper(self.module)
+        if self.world > 1:
+            from torch.nn.parallel import DistributedDataParallel as DDP
+
+            unused = cfg.ddp_find_unused or (isinstance(self.module, FindsUnusedParameters)
+                                              and bool(self.module.ddp_find_unused_parameters))
+            self.net: nn.Module = DDP(stepper, device_ids=[self.device.index] if self.device.type == "cuda"
+                                      else None, find_unused_parameters=unused)
+        else:
+            self.net = stepper
+        # what the predictor is trained for: windows of seq_len from the start state, or a carried state
+        predictor.train_window = None if carried else cfg.seq_len
+        predictor.train_mode = cfg.mode
+
+    # ---------------------------------------------------------------------------------- helpers
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+    def _shard(self, t: torch.Tensor) -> torch.Tensor:
+        return t[self.rank * self.local_batch:(self.rank + 1) * self.local_batch]
+
+    @property
+    def metrics_path(self) -> Path | None:
+        return self.run_dir / "metrics.jsonl" if self.run_dir is not None else None
+
+    def _log(self, record: dict[str, Any]) -> None:
+        self.curve.append(record)
+        path = self.metrics_path
+        if path is not None and self.is_main:
+            with open(path, "a") as f:
+                f.write(json.dumps(record) + "\n")
+
+    def evaluate(self, data: np.ndarray | None = None) -> float | None:
+        data = self.valid if data is None else data
+        if data is None:
+            return None
+        n = self.cfg.eval_bytes
+        if n:
+            data = data[:n]
+        return evaluate(self.predictor, data)
+
+    # ---------------------------------------------------------------------------------- one step
+    def train_step(self) -> dict[str, Any]:
+        cfg = self.cfg
+        offsets, reset = self.sampler.next_offsets()
+        x, y = self.train_ds.windows(offsets, cfg.seq_len)
+        x, y = self._shard(x).to(self.device), self._shard(y).to(self.device)
+        if self.carried and (reset or self.state is None):
+            self.state = self.module.init_state(self.local_batch)  # type: ignore[operator]
+            self.state = tree_map(lambda t: t.to(self.device), self.state)
+        lr = lr_at(cfg, self.step, self.elapsed)
+        for g in self.opt.param_groups:
+            g["lr"] = lr
+        if self.follows_progress:  # curricula (e.g. plato_mythos's depth budget) follow the same run progress
+            self.module.set_training_progress(run_progress(cfg, self.step, self.elapsed))  # type: ignore[attr-defined]
+        autocast = cfg.amp and self.device.type == "cuda"
+        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=autocast):
+            logits, new_state, extra = self.net(x, self.state, self.carried)
+            loss = F.cross_entropy(logits.float().reshape(-1, logits.shape[-1]), y.reshape(-1))
+            total = loss if extra is None else loss + extra
+        total.backward()
+        if self.carried:
+            self.state = tree_map(lambda t: t.detach(), new_state)
+        slow_step = bool(self.slow_params) and (self.step + 1) % cfg.slow_every == 0
+        for p, acc in zip(self.slow_params, self.slow_acc):
+            if p.grad is not None:
+                acc.add_(p.grad)
+            if slow_step:
+                p.grad = acc / cfg.slow_every
+                acc.zero_()
+            else:
+                p.grad = None
+        gnorm = clip_gradients(self.params, cfg.grad_clip)
+        self.opt.step()
+        self.opt.zero_grad(set_to_none=True)
+        if self.after_step_hook:
+            self.module.after_optimizer_step()  # type: ignore[attr-defined]
+        self.step += 1
+        lv = float(loss.detach())
+        if self.world > 1:  # the global batch's mean loss, for logging
+            lv = mean_over_ranks(lv, self.device, self.world)
+        self.last_loss = lv
+        return {"loss": lv, "lr": lr, "grad_norm": gnorm,
+                "extra_loss": None if extra is None else float(extra.detach())}
+
+    # ---------------------------------------------------------------------------------- the loop
+    def _should_stop(self) -> str | None:
+        cfg = self.cfg
+        reason = None
+        if cfg.max_steps is not None and self.step >= cfg.max_steps:
+            reason = "steps"
+        elif cfg.budget_seconds is not None and self.elapsed >= cfg.budget_seconds:
+            reason = "budget"
+        if self.world > 1:  # every rank stops at the same step (rank 0's clock decides)
+            code = broadcast_from_main(0 if reason is None else (1 if reason == "steps" else 2), self.device)
+            reason = {0: None, 1: "steps", 2: "budget"}[code]
+        return reason
+
+    def run(self, resume: bool = False) -> TrainResult:
+        cfg = self.cfg
+        if cfg.max_steps is None and cfg.budget_seconds is None:
+            raise InputError("give a step budget (max_steps / --steps) or a time budget (budget_seconds / "
+                             "--budget)")
+        torch.manual_seed(cfg.seed + self.rank)
+        if self.run_dir is not None and self.is_main:
+            self.run_dir.mkdir(parents=True, exist_ok=True)
+        if resume:
+            if self.run_dir is None:
+                raise InputError("resume needs a run folder (--run-dir)")
+            ck = latest_checkpoint(self.run_dir)
+            if ck is None:
+                raise ModelFileError(f"no checkpoint to resume in {self.run_dir}")
+            load_checkpoint(self, ck)
+        elif self.run_dir is not None and self.is_main:
+            mp = self.metrics_path
+            if mp is not None and mp.exists():
+                mp.unlink()
+            if latest_checkpoint(self.run_dir) is not None:
+                shutil.rmtree(self.run_dir / "checkpoints")
+        if self.run_dir is not None and self.is_main:
+            (self.run_dir / "train_config.json").write_text(json.dumps(
+                {"model": self.predictor.name, "model_config": self.predictor.config_dict(),
+                 "train_config": cfg.to_dict(), "world_size": self.world}, indent=2, sort_keys=True))
+
+        from ..runtime.progress import progress_enabled
+
+        bar = None
+        if self.is_main and progress_enabled(self.progress):
+            from tqdm.auto import tqdm
+
+            bar = tqdm(total=cfg.max_steps, initial=self.step, desc=f"train {self.predictor.name}",
+                       unit="step", leave=False, dynamic_ncols=True)
+        self.module.train()
+        tokens_per_step = cfg.batch_size * cfg.seq_len
+        last_ckpt = time.perf_counter()
+        stop = None
+        try:
+            while True:
+                stop = self._should_stop()
+                if stop:
+                    break
+                t0 = time.perf_counter()
+                rec = self.train_step()
+                dt = time.perf_counter() - t0
+                self.train_seconds += dt
+                self.elapsed += dt
+                t1 = time.perf_counter()
+                if self.step % cfg.log_every == 0 or self.step == 1:
+                    self._log({"step": self.step, **rec, "tokens": self.step * tokens_per_step,
+                               "elapsed": round(self.elapsed, 4),
+                               "tokens_per_s": round(tokens_per_step / dt, 1) if dt > 0 else None})
+                if cfg.eval_every and self.step % cfg.eval_every == 0 and self.valid is not None:
+                    if self.is_main:
+                        v = self.evaluate()
+                        self._log({"step": self.step, "valid_bpb": v, "elapsed": round(self.elapsed, 4)})
+                    self.module.train()
+                if bar is not None:
+                    bar.update(1)
+                    bar.set_postfix(loss=f"{rec['loss'] / LN2:.3f}b", lr=f"{rec['lr']:.2e}")
+                if self.callback is not None:
+                    self.callback(self.step, rec)
+                self.elapsed += time.perf_counter() - t1
+                due = (cfg.checkpoint_every and self.step % cfg.checkpoint_every == 0) or (
+                    cfg.checkpoint_seconds is not None and time.perf_counter() - last_ckpt >= cfg.checkpoint_seconds)
+                if self.world > 1:  # the clock-based decision is rank 0's
+                    due = bool(broadcast_from_main(int(bool(due)), self.device))
+                if due and self.run_dir is not None:
+                    t2 = time.perf_counter()
+                    save_checkpoint(self)
+                    last_ckpt = time.perf_counter()
+                    self.elapsed += last_ckpt - t2
+        finally:
+            if bar is not None:
+                bar.close()
+        valid_bpb = train_bpb = None
+        if self.is_main:
+            valid_bpb = self.evaluate()
+            train_bpb = self.evaluate(np.asarray(self.train_ds.data[:cfg.eval_bytes or 65536]))
+            if valid_bpb is not None and not (self.curve and self.curve[-1].get("valid_bpb") is not None
+                                              and self.curve[-1]["step"] == self.step):
+                self._log({"step": self.step, "valid_bpb": valid_bpb, "elapsed": round(self.elapsed, 4)})
+        if self.run_dir is not None:
+            save_checkpoint(self)
+            if self.is_main and cfg.plot:
+                plot_learning_curves({self.predictor.name: self.curve}, self.run_dir / "learning_curve.png")
+        self.module.eval()
+        vb = len(self.valid) if self.valid is not None else 0
+        return TrainResult(
+            model=self.predictor.name, steps=self.step, tokens=self.step * tokens_per_step, seconds=self.elapsed,
+            train_seconds=self.train_seconds, parameters=sum(p.numel() for p in self.module.parameters()),
+            stop_reason=stop or "?", final_loss=self.last_loss, train_bits_per_byte=train_bpb,
+            valid_bits_per_byte=valid_bpb, valid_bytes=min(vb, cfg.eval_bytes or vb), world_size=self.world,
+            mode=cfg.mode, run_dir=str(self.run_dir) if self.run_dir is not None else None, curve=self.curve)
+
+
+def train(predictor: TrainablePredictor, train_data: BytesLike, valid_data: BytesLike | None = None,
+          config: TrainConfig | None = None, run_dir: str | os.PathLike | None = None, resume: bool = False,
+          progress: bool | None = None, callback: Callable[[int, dict[str, Any]], None] | None = None
+          ) -> TrainResult:
+    """Train ``predictor`` (a :class:`TorchPredictor`) in place; see the module docstring.
+
+    ``valid_data=None`` holds out the last ``config.valid_fraction`` of ``train_data``. With ``run_dir``
+    the run writes ``metrics.jsonl``, ``learning_curve.png`` and checkpoints there; ``resume=True``
+    continues from its latest checkpoint. ``callback(step, record)`` is called after every step.
+    """
+    return Trainer(predictor, train_data, valid_data, config, run_dir, progress, callback).run(resume=resume)
+
