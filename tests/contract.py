@@ -171,6 +171,13 @@ def _mythos(**overrides: Any) -> Callable[[np.ndarray], CausalPredictor]:
     return make
 
 
+def _transformer(train: np.ndarray) -> CausalPredictor:
+    """A two-layer transformer with 16-byte windows (so long inputs exercise the staggered windows)."""
+    model = model_class("transformer")(seed=0, d_model=16, n_layer=2, n_head=2, block_size=16)
+    nudge_parameters(model.module, seed=5)
+    return model
+
+
 def _mixer_with_expert(train: np.ndarray) -> CausalPredictor:
     """Context mixer with one expert (so experts' streams, chunking and persistence are covered too)."""
     model = model_class("mixer")(orders=3, match_min=4, experts=[model_class("exact-context")(order=1)])
@@ -191,6 +198,7 @@ TINY: dict[str, Tiny] = {
     "mythos": Tiny(_mythos(), F32, adaptive=False, needs=("torch",), **_MYTHOS_LONG),
     "ngram": Tiny(_fitted("ngram", orders=4), EXACT, adaptive=True),
     "online-ngram": Tiny(_fitted("online-ngram", orders=3), EXACT, adaptive=True),
+    "transformer": Tiny(_transformer, F32, adaptive=False, needs=("torch",)),
 }
 
 #: more configurations whose code paths differ, keyed ``"<registry name>/<what differs>"``; every check runs on

@@ -101,7 +101,10 @@ def test_model_file_records_the_window(tmp_path, capsys):
     np.testing.assert_array_equal(q.log_probs(TEXT), p.log_probs(TEXT))
     assert main(["info", "--load", str(tmp_path / "b.safetensors"), "--json"]) == 0
     extra = json.loads(capsys.readouterr().out)["extra"]
-    assert extra == {"train_window": 16, "train_mode": "detached", "scoring_window": 16}
+    assert extra == {"train_window": 16, "train_mode": "detached", "scoring_window": 16,
+                     "prediction_facts": {"scoring_window": 16}}
+    # the window is fingerprinted: the same weights scored another way are another model
+    assert q.fingerprint() == p.fingerprint() != _bank(None).fingerprint()
 
 
 #: stated margin: bits/byte of the last quarter may exceed the first quarter's by at most this much

@@ -125,9 +125,13 @@ class CausalPredictor(ABC):
 
     def save(self, path: str | os.PathLike) -> str:
         """Write one ``.safetensors`` model file atomically; returns the model's fingerprint."""
-        from .runtime.checkpoints import save_model_file
+        from .runtime.checkpoints import FACTS_KEY, save_model_file
 
-        return save_model_file(path, self.name, self.config_dict(), self.state_tensors(), self.extra_state())
+        extra = dict(self.extra_state())
+        facts = self.prediction_facts()
+        if facts:
+            extra[FACTS_KEY] = facts
+        return save_model_file(path, self.name, self.config_dict(), self.state_tensors(), extra)
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> CausalPredictor:
@@ -145,11 +149,16 @@ class CausalPredictor(ABC):
         except (KeyError, ValueError, TypeError) as e:
             raise ModelFileError(f"model file does not match {cls.__name__}: {e}") from None
 
+    def prediction_facts(self) -> dict[str, Any]:
+        """Facts besides configuration and weights that change predictions (saved and fingerprinted)."""
+        return {}
+
     def fingerprint(self) -> str:
-        """sha256 of kind, configuration and weights: identical models, identical fingerprints."""
+        """sha256 of kind, configuration, weights and :meth:`prediction_facts`: identical models, identical
+        fingerprints."""
         from .runtime.checkpoints import fingerprint
 
-        return fingerprint(self.name, self.config_dict(), self.state_tensors())
+        return fingerprint(self.name, self.config_dict(), self.state_tensors(), self.prediction_facts())
 
     def describe(self) -> dict[str, Any]:
         """Short facts for ``decepticons info``; subclasses add their configuration."""

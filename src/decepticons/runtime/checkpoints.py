@@ -42,8 +42,16 @@ FORMAT = "decepticons-model"
 FORMAT_VERSION = "1"
 
 
-def fingerprint(kind: str, config: dict[str, Any], tensors: dict[str, np.ndarray]) -> str:
-    """sha256 hex digest identifying a model exactly (configuration and every weight)."""
+#: key of ``extra`` holding the facts besides config and weights that change predictions (fingerprinted)
+FACTS_KEY = "prediction_facts"
+
+
+def fingerprint(kind: str, config: dict[str, Any], tensors: dict[str, np.ndarray],
+                facts: dict[str, Any] | None = None) -> str:
+    """sha256 hex digest identifying a model exactly: configuration, every weight and, when given, the other
+    facts that change its predictions (e.g. a scoring window recorded by the trainer)."""
+    if facts:
+        config = {**config, "__" + FACTS_KEY: facts}
     h = hashlib.sha256()
     h.update(kind.encode())
     h.update(json.dumps(config, sort_keys=True).encode())
@@ -82,7 +90,7 @@ def save_model_file(path: str | os.PathLike, kind: str, config: dict[str, Any],
     tensors = {k: np.asarray(v, order="C") for k, v in tensors.items()}
     if not tensors:  # safetensors needs no tensors, but keep every file self-describing
         tensors = {"_empty": np.zeros(0, dtype=np.uint8)}
-    fp = fingerprint(kind, config, tensors)
+    fp = fingerprint(kind, config, tensors, (extra or {}).get(FACTS_KEY))
     meta = {"format": FORMAT, "format_version": FORMAT_VERSION, "kind": kind,
             "config": json.dumps(config, sort_keys=True), "version": __version__, "fingerprint": fp,
             "extra": json.dumps(extra or {}, sort_keys=True)}
@@ -118,7 +126,10 @@ def read_model_file(path: str | os.PathLike, expected_kind: str | None = None) -
         extra = json.loads(meta.get("extra", "{}"))
     except (KeyError, ValueError, RecursionError) as e:
         raise ModelFileError(f"{p} is corrupted: its config or extra is not valid JSON ({str(e)[:200]})") from None
-    fp = fingerprint(kind, config, tensors)
+    facts = extra.get(FACTS_KEY) if isinstance(extra, dict) else None
+    if facts is not None and not isinstance(facts, dict):
+        raise ModelFileError(f"{p} is corrupted: its {FACTS_KEY} is not a mapping")
+    fp = fingerprint(kind, config, tensors, facts)
     if fp != meta.get("fingerprint"):
         raise ModelFileError(f"{p} is corrupted: its contents do not match the fingerprint stored in it")
     if "_empty" in tensors and tensors["_empty"].size == 0:

@@ -173,6 +173,10 @@ class TorchPredictor(CausalPredictor):
             out["scoring_window"] = window_length(self.window)
         return out
 
+    def prediction_facts(self) -> dict[str, Any]:
+        """The scoring window changes predictions, so it is part of the fingerprint."""
+        return {} if self.window is None else {"scoring_window": window_length(self.window)}
+
     def state_tensors(self) -> dict[str, np.ndarray]:
         out = {}
         for k, v in self.module.state_dict().items():
