@@ -392,3 +392,30 @@ def test_default_coder_bad_config(files, option, pattern):
 def test_config_with_load_is_refused(saved):
     path, _ = saved
     assert_user_error(run(["fit", "--load", str(path), "--config", "smoothing=0.5"]), "keeps its own configuration")
+
+
+@pytest.mark.parametrize("save, pattern", [("", "empty"), ("-", "needs a file name"), ("@input", "same file")])
+def test_fit_save_names_a_real_separate_file(files, save, pattern):
+    corpus = str(files / "corpus.txt")
+    target = corpus if save == "@input" else save
+    assert_user_error(run(["fit", "--model", "test-table", "--input", corpus, "--save", target, "--quiet"]), pattern)
+    assert (files / "corpus.txt").read_bytes() == CORPUS  # the input is untouched
+
+
+def test_score_trace_onto_a_character_device_keeps_the_device(saved, files):
+    path, _ = saved
+    before = os.stat("/dev/null")
+    code, _, err = run(["score", "--load", str(path), "--input", str(files / "valid.txt"), "--trace", "/dev/null",
+                        "--quiet"])
+    assert code == 0, err
+    after = os.stat("/dev/null")
+    assert (after.st_ino, after.st_mode) == (before.st_ino, before.st_mode)  # still the same character device
+
+
+def test_score_trace_refused_onto_its_input_or_empty(saved, files):
+    path, _ = saved
+    assert_user_error(run(["score", "--load", str(path), "--input", str(files / "valid.txt"), "--trace",
+                           str(files / "valid.txt"), "--quiet"]), "same file")
+    assert (files / "valid.txt").read_bytes() == HELD_OUT
+    assert_user_error(run(["score", "--load", str(path), "--input", str(files / "valid.txt"), "--trace", "",
+                           "--quiet"]), "empty")

@@ -14,7 +14,7 @@ import sys
 from typing import Any
 
 from . import __version__
-from .cli_common import parse_overrides, read_input
+from .cli_common import check_save_path, parse_overrides, read_input
 from .errors import DecepticonsError
 
 EXIT_USER_ERROR = 2
@@ -48,6 +48,8 @@ def cmd_fit(args: argparse.Namespace) -> int:
     from .data import embedded_corpus
     from .registry import model_class
 
+    if args.save is not None:
+        check_save_path(args.save, {"--input": args.input, "--valid": args.valid})
     if args.input is None:
         train, valid = embedded_corpus()
         source = "embedded Shakespeare comedies (train: 4 plays; held-out: The Two Gentlemen of Verona)"
@@ -70,7 +72,7 @@ def cmd_fit(args: argparse.Namespace) -> int:
     report = model.fit(train, valid=valid, workers=args.workers)
     payload: dict[str, Any] = {"fit": report.to_dict()}
     text = str(report)
-    if args.save:
+    if args.save is not None:
         fp = model.save(args.save)
         payload["saved"] = {"path": args.save, "fingerprint": fp}
         text += f"\nsaved              {args.save} (fingerprint {fp[:16]})"
@@ -85,17 +87,19 @@ def cmd_fit(args: argparse.Namespace) -> int:
 def cmd_score(args: argparse.Namespace) -> int:
     import numpy as np
 
+    from .runtime.files import check_output_path, write_output
+
+    if args.trace is not None:
+        check_output_path(args.trace, "--trace", {"--input": args.input, "--load": args.load})
     model = _load(args.load)
     data = read_input(args.input)
-    report = model.score(data, trace=bool(args.trace))
-    if args.trace:
+    report = model.score(data, trace=args.trace is not None)
+    if args.trace is not None:
         import io
-
-        from .runtime.checkpoints import atomic_write_bytes
 
         buf = io.BytesIO()
         np.save(buf, report.trace.astype(np.float32))
-        atomic_write_bytes(args.trace, buf.getvalue())
+        write_output(args.trace, buf.getvalue(), "--trace")
     _emit(args, {"score": report.to_dict()}, str(report))
     return 0
 

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from .data import check_corpus, read_corpus
-from .errors import DecepticonsError
+from .errors import DecepticonsError, InputError
 
 
 def parse_value(text: str) -> Any:
@@ -43,3 +43,13 @@ def read_input(path: str | None, allow_binary: bool = True, name: str | None = N
 
 
 __all__ = ["parse_overrides", "parse_value", "read_input"]
+
+
+def check_save_path(path: str, inputs: dict[str, Any]) -> None:
+    """``--save`` names a model file: not empty, not standard output, not one of the data inputs (saving over
+    the ``--load`` file is allowed: the model is read whole first and the write is atomic)."""
+    from .runtime.files import check_output_path
+
+    if path == "-":
+        raise InputError("--save needs a file name (a model file cannot go to standard output)")
+    check_output_path(path, "--save", inputs)

@@ -22,7 +22,7 @@ import re
 import sys
 from typing import Any
 
-from ..cli_common import parse_overrides, read_input
+from ..cli_common import check_save_path, parse_overrides, read_input
 from ..errors import InputError
 
 #: budget used when neither --budget nor --steps is given
@@ -127,6 +127,8 @@ def run_train(args: argparse.Namespace) -> int:
         raise InputError("--resume needs --run-dir (the folder holding the run's checkpoints)")
     model = _build_model(args, model_kw)
     config = train_config_from_args(args, model, train_kw)
+    if args.save is not None:
+        check_save_path(args.save, {"--input": args.input, "--valid": args.valid})
     train_data = read_input(args.input)
     valid_data = read_input(args.valid) if args.valid else None
     rank, world = init_distributed(config.device)
@@ -139,7 +141,7 @@ def run_train(args: argparse.Namespace) -> int:
     result = trainer.run(resume=bool(args.resume))
     payload: dict[str, Any] = {"train": {k: v for k, v in result.to_dict().items() if k != "curve"}}
     text = str(result)
-    if args.save and rank == 0:
+    if args.save is not None and rank == 0:
         fp = model.save(args.save)
         payload["saved"] = {"path": args.save, "fingerprint": fp}
         text += f"\nsaved              {args.save} (fingerprint {fp[:16]})"
