@@ -7,13 +7,12 @@ Everything that predicts implements one contract (:class:`CausalPredictor`): ``l
 
 from __future__ import annotations
 
-__version__ = "0.2.0"
-
 from .codecs import ByteCodec
 from .errors import CompressedFileError, DecepticonsError, InputError, ModelFileError
 from .predictor import CausalPredictor, Stream, generate, score
 from .registry import available_models, load_model, model_class
 from .runtime.reports import FitReport, ScoreReport
+from .version import __version__
 
 _LAZY = {
     "ByteLatentPredictiveCoder": ("decepticons.coder", "ByteLatentPredictiveCoder"),

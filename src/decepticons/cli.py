@@ -13,9 +13,9 @@ import os
 import sys
 from typing import Any
 
-from . import __version__
 from .cli_common import check_save_path, parse_overrides, read_input
 from .errors import DecepticonsError
+from .version import __version__
 
 EXIT_USER_ERROR = 2
 

@@ -37,6 +37,8 @@ curriculum
     (the training scheme of Geiping et al. 2025, with a rising budget).
 """
 
+from decepticons.version import __version__  # one distribution, one version
+
 from .config import PlatoMythosConfig
 from .curriculum_loop import CurriculumScheduler, RecurrentBlock
 from .deadband_act import DeadbandACT
@@ -46,5 +48,4 @@ from .shell_lora import ShellLoRA
 from .tiles_as_kv import TilesAsKV
 
 __all__ = ["PlatoMythos", "PlatoMythosConfig", "MythosCache", "TilesAsKV", "RoomsAsExperts",
-           "CurriculumScheduler", "RecurrentBlock", "DeadbandACT", "ShellLoRA"]
-__version__ = "0.2.0"
+           "CurriculumScheduler", "RecurrentBlock", "DeadbandACT", "ShellLoRA", "__version__"]

@@ -85,7 +85,7 @@ def save_model_file(path: str | os.PathLike, kind: str, config: dict[str, Any],
     """Atomically write a model file; returns its fingerprint."""
     from safetensors.numpy import save
 
-    from .. import __version__
+    from ..version import __version__
 
     tensors = {k: np.asarray(v, order="C") for k, v in tensors.items()}
     if not tensors:  # safetensors needs no tensors, but keep every file self-describing
