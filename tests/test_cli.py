@@ -419,3 +419,8 @@ def test_score_trace_refused_onto_its_input_or_empty(saved, files):
     assert (files / "valid.txt").read_bytes() == HELD_OUT
     assert_user_error(run(["score", "--load", str(path), "--input", str(files / "valid.txt"), "--trace", "",
                            "--quiet"]), "empty")
+
+
+def test_python_dash_m_runs_the_command_line():
+    r = subprocess.run([sys.executable, "-m", "decepticons", "--version"], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0 and r.stdout.strip() == f"decepticons {decepticons.__version__}"
