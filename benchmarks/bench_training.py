@@ -44,7 +44,8 @@ def load_data(args: argparse.Namespace):
         return read_corpus(args.train), read_corpus(args.valid)
     from decepticons.data import shakespeare
 
-    return shakespeare()
+    paths = shakespeare()  # the benchmark split, fetched once, verified and cached
+    return read_corpus(paths["train"]), read_corpus(paths["valid"])
 
 
 def heldout_bpb(predictor, valid) -> tuple[float, float]:
