@@ -36,66 +36,79 @@ MODE_FREQS = 2    # quantised coding frequencies float64[n, 256]
 def mixer_predict_step(tb, params, mp, state, scr, doc, hist, t, ext, ext_row):
     """Predict position t: fill ``scr.X``, mix into ``scr.p`` / ``scr.z``, then the APM gives the final
     ``scr.pf`` / ``scr.lrow`` (module docstring)."""
-    chain = scr.chain
-    X = scr.X
-    sel = scr.sel
-    no = params.orders.shape[0]
-    nw = chain.ctxk.shape[0] - no
-    context_keys(hist, t, params.orders, chain.ctxk)
-    lookup_slots(tb.keys, chain.ctxk, chain.slots)
-    predict_orders_see(tb, params, chain.slots, chain.P, X, chain.info, state.see, scr.see_e, scr.see_idx)
+    keys, tot, uniq, heads, nbyte, ncnt, nnext = tb.keys, tb.tot, tb.uniq, tb.heads, tb.nbyte, tb.ncnt, tb.nnext
+    orders, discount, escape = params.orders, params.discount, params.escape
+    W1, W2, mconf, A1, A2, see = state.W1, state.W2, state.mconf, state.A1, state.A2, state.see
+    mstate = state.mstate
+    chain, X, z, p, pf, lrow, sel, apm_w, see_e, see_idx = scr
+    ctxk, slots, P, info = chain
+    dtables, dparams, dsel, dbuf = doc
+    dkeys = dtables.keys
+    dctxk, dslots, dP, dinfo = dbuf
+    no = orders.shape[0]
+    nw = ctxk.shape[0] - no
+    context_keys(hist, t, orders, ctxk)
+    lookup_slots(keys, ctxk, slots)
+    predict_orders_see(tb, params, slots, P, X, info, see, see_e, see_idx)
     if mp.indep:
         for i in range(no - 1):
-            flat_row(tb, chain.slots[i], params.discount[i + 1], params.escape[i + 1], X[i + 1])
+            flat_row(tot, uniq, heads, nbyte, ncnt, nnext, slots[i], discount[i + 1], escape[i + 1], X[i + 1])
     mrow = no + nw + 1
-    nd = doc.sel.shape[0]
+    nd = dsel.shape[0]
     if nd > 0:
         for i in range(nd):
-            doc.buf.ctxk[i] = chain.ctxk[doc.sel[i]]
-        lookup_slots(doc.tables.keys, doc.buf.ctxk, doc.buf.slots)
-        predict_orders(doc.tables, doc.params, doc.buf.slots, doc.buf.P, X[mrow:mrow + nd + 1], doc.buf.info)
+            dctxk[i] = ctxk[dsel[i]]
+        lookup_slots(dkeys, dctxk, dslots)
+        predict_orders(dtables, dparams, dslots, dP, X[mrow:mrow + nd + 1], dinfo)
         mrow += nd + 1
-    sel[SEL_MATCH] = match_row(hist, state.mstate, state.mconf, X[mrow])
+    sel[SEL_MATCH] = match_row(hist, mstate, mconf, X[mrow])
     for j in range(ext.shape[1]):
         for c in range(256):
             X[mrow + 1 + j, c] = max(ext[ext_row, j, c], -700.0)
-    s1 = select_set1(chain.info, state.mstate, mp.select_match)
+    s1 = select_set1(info, mstate, mp.select_match)
     if mp.select_word:
         wb = 0
-        if nw > 0 and chain.slots[no] >= 0:
-            nwc = tb.tot[chain.slots[no]]
+        if nw > 0 and slots[no] >= 0:
+            nwc = tot[slots[no]]
             wb = 0 if nwc == 0 else (1 if nwc < 4 else 2)
         s1 = s1 * 3 + wb
     if mp.select_doc and nd > 0:
-        s1 = s1 * (nd + 1) + doc.buf.info[INFO_ROW]
+        s1 = s1 * (nd + 1) + dinfo[INFO_ROW]
     sel[SEL_SET1] = s1
     sel[SEL_PREV] = int(hist[t - 1]) if t > 0 else 256
     sel[SEL_SET2] = sel[SEL_PREV]
-    lz = mix_predict(X, state.W1, sel[SEL_SET1], state.W2, sel[SEL_SET2], scr.z, scr.p)
-    apm_predict(state.A1, state.A2, scr.p, scr.z, lz, chain.info, sel, scr.apm_w, scr.pf, scr.lrow, mp.apm)
+    lz = mix_predict(X, W1, sel[SEL_SET1], W2, sel[SEL_SET2], z, p)
+    apm_predict(A1, A2, p, z, lz, info, sel, apm_w, pf, lrow, mp.apm)
 
 
 @kernel
 def mixer_learn_step(tb, params, mp, state, scr, doc, hist, t):
     """Learn ``hist[t]`` after :func:`mixer_predict_step` at t (module docstring for the order)."""
+    W1, W2, mconf, A1, A2, see = state.W1, state.W2, state.mconf, state.A1, state.A2, state.see
+    mtab, mstate = state.mtab, state.mstate
+    chain, X, p, sel, apm_w, see_e, see_idx = scr.chain, scr.X, scr.p, scr.sel, scr.apm_w, scr.see_e, scr.see_idx
+    ctxk, slots = chain.ctxk, chain.slots
+    dtables, dparams, dsel, dbuf = doc
+    dctxk, dslots = dbuf.ctxk, dbuf.slots
     b = int(hist[t])
-    sel = scr.sel
-    mix_update(scr.X, state.W1, sel[SEL_SET1], state.W2, sel[SEL_SET2], scr.p, b, mp.lr, mp.lr2)
-    apm_learn(state.A1, state.A2, sel, scr.apm_w, b, mp.apm_rate)
+    mix_update(X, W1, sel[SEL_SET1], W2, sel[SEL_SET2], p, b, mp.lr, mp.lr2)
+    apm_learn(A1, A2, sel, apm_w, b, mp.apm_rate)
     if mp.see_rate > 0.0:
-        see_learn(tb, params, scr.chain.slots, state.see, scr.see_e, scr.see_idx, b, mp.see_rate)
-    match_learn(state.mstate, state.mconf, sel[SEL_MATCH], b)
-    update_counts(tb, params, scr.chain.ctxk, scr.chain.slots, b)
-    if doc.sel.shape[0] > 0:
-        update_counts(doc.tables, doc.params, doc.buf.ctxk, doc.buf.slots, b)
+        see_learn(tb, params, slots, see, see_e, see_idx, b, mp.see_rate)
+    match_learn(mstate, mconf, sel[SEL_MATCH], b)
+    update_counts(tb, params, ctxk, slots, b)
+    if dsel.shape[0] > 0:
+        update_counts(dtables, dparams, dctxk, dslots, b)
     if mp.match_min > 0:
-        match_update(hist, t, state.mtab, state.mstate, mp.match_min)
+        match_update(hist, t, mtab, mstate, mp.match_min)
 
 
 @kernel
 def tables_have_room(tb, scr, doc):
     """Whether one more position fits both the n-gram tables and the document tables without growing."""
-    return has_room(tb, scr.chain.ctxk.shape[0]) and has_room(doc.tables, doc.buf.ctxk.shape[0])
+    ctxk = scr.chain.ctxk
+    dtables, dctxk = doc.tables, doc.buf.ctxk
+    return has_room(tb, ctxk.shape[0]) and has_room(dtables, dctxk.shape[0])
 
 
 @kernel
@@ -104,6 +117,7 @@ def mixer_run(tb, params, mp, state, scr, doc, hist, start, end, learn, ext, ext
     rows into ``out[t - out_off]``; MODE_TARGET, the actual byte's log-prob into ``out[t - out_off, 0]``;
     MODE_FREQS, quantised coding frequencies into ``out[t - out_off]``. ``ext`` rows are ``t - ext_off``.
     Returns the first position not processed (< end when a table must grow first)."""
+    lrow, pf = scr.lrow, scr.pf
     for t in range(start, end):
         if learn and not tables_have_room(tb, scr, doc):
             return t
@@ -111,11 +125,11 @@ def mixer_run(tb, params, mp, state, scr, doc, hist, start, end, learn, ext, ext
         row = t - out_off
         if mode == MODE_ROWS:
             for c in range(256):
-                out[row, c] = scr.lrow[c]
+                out[row, c] = lrow[c]
         elif mode == MODE_TARGET:
-            out[row, 0] = scr.lrow[int(hist[t])]
+            out[row, 0] = lrow[int(hist[t])]
         else:
-            quantize_probs(scr.pf, out[row])
+            quantize_probs(pf, out[row])
         if learn:
             mixer_learn_step(tb, params, mp, state, scr, doc, hist, t)
     return end
@@ -136,5 +150,6 @@ def stream_step(tb, params, mp, state, scr, doc, hist, tpos, ext, freqs, online,
             mixer_learn_step(tb, params, mp, state, scr, doc, hist, t)
         tpos[0] = t + 1
     mixer_predict_step(tb, params, mp, state, scr, doc, hist, tpos[0], ext, 0)
-    quantize_probs(scr.pf, freqs)
+    pf = scr.pf
+    quantize_probs(pf, freqs)
     return 0

@@ -41,39 +41,39 @@ class ChainBuffers(NamedTuple):
 
 
 @kernel
-def flat_row(tb, s, d, b, row):
+def flat_row(tot, uniq, heads, nbyte, ncnt, nnext, s, d, b, row):
     """``row = log p`` of one context's counts over a uniform floor (no lower order)::
 
         p(c) = max(n(c) - d, 0) / (N + b) + (d u + b) / (N + b) / 256      (uniform when unseen)
     """
-    if s < 0 or tb.tot[s] == 0:
+    if s < 0 or tot[s] == 0:
         for c in range(256):
             row[c] = NEG_LOG_256
         return
-    inv = 1.0 / (tb.tot[s] + b)
-    g = (d * tb.uniq[s] + b) * inv / 256.0
+    inv = 1.0 / (tot[s] + b)
+    g = (d * uniq[s] + b) * inv / 256.0
     lg = math.log(g)
     for c in range(256):
         row[c] = lg
-    node = tb.heads[s]
+    node = heads[s]
     while node >= 0:
-        row[tb.nbyte[node]] = math.log(g + (tb.ncnt[node] - d) * inv)
-        node = tb.nnext[node]
+        row[nbyte[node]] = math.log(g + (ncnt[node] - d) * inv)
+        node = nnext[node]
 
 
 @kernel
 def order0_rows(tb, params, slots, P, L):
     """Start of the chain: ``P = p_0`` and ``L[0] = log p_0`` (order 0 over a uniform floor; one log for
     all unseen bytes), and the unchained rows ``L[i + 1]`` of the extra contexts (:func:`flat_row`)."""
-    discount = params.discount
-    escape = params.escape
-    n0 = tb.meta[META_N0]
+    orders, discount, escape = params.orders, params.discount, params.escape
+    keys, heads, tot, uniq, nbyte, ncnt, nnext, c0, meta = tb
+    n0 = meta[META_N0]
     if n0 > 0:
         inv = 1.0 / (n0 + escape[0])
-        g = (discount[0] * tb.meta[META_U0] + escape[0]) * inv / 256.0
+        g = (discount[0] * meta[META_U0] + escape[0]) * inv / 256.0
         lg = math.log(g)
         for c in range(256):
-            n = tb.c0[c]
+            n = c0[c]
             if n > 0:
                 v = g + (n - discount[0]) * inv
                 P[c] = v
@@ -85,23 +85,23 @@ def order0_rows(tb, params, slots, P, L):
         for c in range(256):
             P[c] = 1.0 / 256.0
             L[0, c] = NEG_LOG_256
-    for i in range(params.orders.shape[0], slots.shape[0]):
-        flat_row(tb, slots[i], discount[i + 1], escape[i + 1], L[i + 1])
+    for i in range(orders.shape[0], slots.shape[0]):
+        flat_row(tot, uniq, heads, nbyte, ncnt, nnext, slots[i], discount[i + 1], escape[i + 1], L[i + 1])
 
 
 @kernel
-def chain_step(tb, s, d, inv, g, lg, P, L, r):
+def chain_step(heads, nbyte, ncnt, nnext, s, d, inv, g, lg, P, L, r):
     """One seen order of the chain: ``P <- g * P + max(n(c) - d, 0) * inv`` over context ``s``'s followers,
     ``L[r] = log P`` (``L[r - 1] + log g`` where no follower changes it)."""
     for c in range(256):
         P[c] *= g
         L[r, c] = L[r - 1, c] + lg
-    node = tb.heads[s]
+    node = heads[s]
     while node >= 0:
-        c = tb.nbyte[node]
-        P[c] += (tb.ncnt[node] - d) * inv
+        c = nbyte[node]
+        P[c] += (ncnt[node] - d) * inv
         L[r, c] = math.log(P[c])
-        node = tb.nnext[node]
+        node = nnext[node]
 
 
 @kernel
@@ -111,24 +111,26 @@ def predict_orders(tb, params, slots, P, L, info):
 
     Untouched entries of ``L[r]`` are ``L[r-1] + log gamma_r``; followers are re-logged from ``P``.
     """
+    tot, uniq, heads, nbyte, ncnt, nnext, meta = tb.tot, tb.uniq, tb.heads, tb.nbyte, tb.ncnt, tb.nnext, tb.meta
+    orders, discount, escape = params.orders, params.discount, params.escape
     order0_rows(tb, params, slots, P, L)
     hi = 0
-    hin = tb.meta[META_N0]
-    hiu = tb.meta[META_U0]
-    for i in range(params.orders.shape[0]):
+    hin = meta[META_N0]
+    hiu = meta[META_U0]
+    for i in range(orders.shape[0]):
         r = i + 1
         s = slots[i]
-        if s < 0 or tb.tot[s] == 0:
+        if s < 0 or tot[s] == 0:
             for c in range(256):
                 L[r, c] = L[r - 1, c]
             continue
-        n = tb.tot[s]
-        u = tb.uniq[s]
-        d = params.discount[r]
-        inv = 1.0 / (n + params.escape[r])
-        g = (d * u + params.escape[r]) * inv
+        n = tot[s]
+        u = uniq[s]
+        d = discount[r]
+        inv = 1.0 / (n + escape[r])
+        g = (d * u + escape[r]) * inv
         lg = math.log(g)
-        chain_step(tb, s, d, inv, g, lg, P, L, r)
+        chain_step(heads, nbyte, ncnt, nnext, s, d, inv, g, lg, P, L, r)
         hi = r
         hin = n
         hiu = u
@@ -138,34 +140,37 @@ def predict_orders(tb, params, slots, P, L, info):
 
 
 @kernel
-def order0_prob(tb, params, byte):
-    """``p_0(byte)``: order 0 over the uniform floor (1/256 before anything was counted)."""
+def order0_prob(c0, meta, d, b, byte):
+    """``p_0(byte)``: order 0 (discount ``d``, escape ``b``) over the uniform floor (1/256 before anything
+    was counted)."""
     p = 1.0 / 256.0
-    n0 = tb.meta[META_N0]
+    n0 = meta[META_N0]
     if n0 > 0:
-        inv = 1.0 / (n0 + params.escape[0])
-        p = (params.discount[0] * tb.meta[META_U0] + params.escape[0]) * inv / 256.0
-        n = tb.c0[byte]
+        inv = 1.0 / (n0 + b)
+        p = (d * meta[META_U0] + b) * inv / 256.0
+        n = c0[byte]
         if n > 0:
-            p += (n - params.discount[0]) * inv
+            p += (n - d) * inv
     return p
 
 
 @kernel
 def target_logp(tb, params, slots, byte):
     """``log p_top(byte)`` by the same recursion as :func:`predict_orders`, for one byte only (cheap)."""
-    p = order0_prob(tb, params, byte)
-    for i in range(params.orders.shape[0]):
+    keys, heads, tot, uniq, nbyte, ncnt, nnext, c0, meta = tb
+    orders, discount, escape = params.orders, params.discount, params.escape
+    p = order0_prob(c0, meta, discount[0], escape[0], byte)
+    for i in range(orders.shape[0]):
         r = i + 1
         s = slots[i]
-        if s < 0 or tb.tot[s] == 0:
+        if s < 0 or tot[s] == 0:
             continue
-        inv = 1.0 / (tb.tot[s] + params.escape[r])
-        p *= (params.discount[r] * tb.uniq[s] + params.escape[r]) * inv
-        node = tb.heads[s]
+        inv = 1.0 / (tot[s] + escape[r])
+        p *= (discount[r] * uniq[s] + escape[r]) * inv
+        node = heads[s]
         while node >= 0:
-            if tb.nbyte[node] == byte:
-                p += (tb.ncnt[node] - params.discount[r]) * inv
+            if nbyte[node] == byte:
+                p += (ncnt[node] - discount[r]) * inv
                 break
-            node = tb.nnext[node]
+            node = nnext[node]
     return math.log(p)

@@ -27,8 +27,10 @@ def is_letter(c):
 
 
 @kernel
-def order_keys(hist, t, orders, out):
-    """``out[i]`` = key of the context ``hist[t - orders[i]:t]`` (orders ascending); 0 when t < orders[i]."""
+def context_keys(hist, t, orders, out):
+    """Keys of every context of position t: ``out[i]`` = key of ``hist[t - orders[i]:t]`` (orders
+    ascending; 0 when t < orders[i]), then the extra contexts (:func:`extra_keys`) into the rest of
+    ``out``."""
     n = orders.shape[0]
     h = 0
     oi = 0
@@ -42,6 +44,8 @@ def order_keys(hist, t, orders, out):
             oi += 1
     for r in range(oi, n):
         out[r] = 0
+    if out.shape[0] > n:
+        extra_keys(hist, t, out, n)
 
 
 @kernel
@@ -80,11 +84,3 @@ def extra_keys(hist, t, out, first):
             h = (h * 257 + int(hist[i]) + 1) % P_MOD
         out[first + 4] = h
 
-
-@kernel
-def context_keys(hist, t, orders, out):
-    """Keys of every context of position t: the orders into ``out[:len(orders)]``, then the extra contexts
-    into the rest of ``out``."""
-    order_keys(hist, t, orders, out)
-    if out.shape[0] > orders.shape[0]:
-        extra_keys(hist, t, out, orders.shape[0])

@@ -26,33 +26,37 @@ REC_ARGMAX = 3
 def ngram_run(tb, params, hist, start, end, learn, buf, L, out, out_off):
     """Rows ``out[t - out_off] = log p_top(. | hist[:t])`` for t in [start, end), counting each byte after
     its row when ``learn``."""
-    no = params.orders.shape[0]
+    orders, keys = params.orders, tb.keys
+    ctxk, slots, P, info = buf
+    no = orders.shape[0]
     for t in range(start, end):
         if learn and not has_room(tb, no):
             return t
-        context_keys(hist, t, params.orders, buf.ctxk)
-        lookup_slots(tb.keys, buf.ctxk, buf.slots)
-        predict_orders(tb, params, buf.slots, buf.P, L, buf.info)
+        context_keys(hist, t, orders, ctxk)
+        lookup_slots(keys, ctxk, slots)
+        predict_orders(tb, params, slots, P, L, info)
         row = t - out_off
         for c in range(256):
             out[row, c] = L[no, c]
         if learn:
-            update_counts(tb, params, buf.ctxk, buf.slots, int(hist[t]))
+            update_counts(tb, params, ctxk, slots, int(hist[t]))
     return end
 
 
 @kernel
 def ngram_fit_run(tb, params, hist, start, end, buf, tgt, tgt_off):
     """Count ``hist[start:end]``, writing the prequential ``log p(x_t)`` into ``tgt[t - tgt_off]``."""
-    no = params.orders.shape[0]
+    orders, keys = params.orders, tb.keys
+    ctxk, slots, P, info = buf
+    no = orders.shape[0]
     for t in range(start, end):
         if not has_room(tb, no):
             return t
-        context_keys(hist, t, params.orders, buf.ctxk)
-        lookup_slots(tb.keys, buf.ctxk, buf.slots)
+        context_keys(hist, t, orders, ctxk)
+        lookup_slots(keys, ctxk, slots)
         b = int(hist[t])
-        tgt[t - tgt_off] = target_logp(tb, params, buf.slots, b)
-        update_counts(tb, params, buf.ctxk, buf.slots, b)
+        tgt[t - tgt_off] = target_logp(tb, params, slots, b)
+        update_counts(tb, params, ctxk, slots, b)
     return end
 
 
@@ -60,29 +64,30 @@ def ngram_fit_run(tb, params, hist, start, end, buf, tgt, tgt_off):
 def records_run(tb, params, hist, start, end, learn, buf, L, rec_p, rec_int, rec_top, off):
     """Per-position records (row ``t - off``): ``rec_p[row, r]`` = p_r(x_t) for every row r,
     ``rec_int[row]`` = [highest seen row, its N, its u, argmax of p_top], ``rec_top[row]`` = max p_top."""
-    no = params.orders.shape[0]
+    orders, keys = params.orders, tb.keys
+    ctxk, slots, P, info = buf
+    no = orders.shape[0]
     for t in range(start, end):
         if learn and not has_room(tb, no):
             return t
-        context_keys(hist, t, params.orders, buf.ctxk)
-        lookup_slots(tb.keys, buf.ctxk, buf.slots)
-        predict_orders(tb, params, buf.slots, buf.P, L, buf.info)
+        context_keys(hist, t, orders, ctxk)
+        lookup_slots(keys, ctxk, slots)
+        predict_orders(tb, params, slots, P, L, info)
         row = t - off
         b = int(hist[t])
         for r in range(no + 1):
             rec_p[row, r] = math.exp(L[r, b])
-        P = buf.P
         best = 0
         for c in range(1, 256):
             if P[c] > P[best]:
                 best = c
-        rec_int[row, INFO_ROW] = buf.info[INFO_ROW]
-        rec_int[row, INFO_N] = buf.info[INFO_N]
-        rec_int[row, INFO_U] = buf.info[INFO_U]
+        rec_int[row, INFO_ROW] = info[INFO_ROW]
+        rec_int[row, INFO_N] = info[INFO_N]
+        rec_int[row, INFO_U] = info[INFO_U]
         rec_int[row, REC_ARGMAX] = best
         rec_top[row] = P[best]
         if learn:
-            update_counts(tb, params, buf.ctxk, buf.slots, b)
+            update_counts(tb, params, ctxk, slots, b)
     return end
 
 
@@ -91,14 +96,16 @@ def backoff_run(tb, params, hist, start, end, learn, buf, L, lam, out, out_off):
     """Fitted backoff mixture: ``p(c) = sum_r lam[s, r] * p_r(c)`` with ``s`` the highest row whose
     context was seen at prefix time (rows of ``lam`` sum to 1 and are 0 above ``s``). Log rows into
     ``out[t - out_off]``."""
-    no = params.orders.shape[0]
+    orders, keys = params.orders, tb.keys
+    ctxk, slots, P, info = buf
+    no = orders.shape[0]
     for t in range(start, end):
         if learn and not has_room(tb, no):
             return t
-        context_keys(hist, t, params.orders, buf.ctxk)
-        lookup_slots(tb.keys, buf.ctxk, buf.slots)
-        predict_orders(tb, params, buf.slots, buf.P, L, buf.info)
-        s = buf.info[INFO_ROW]
+        context_keys(hist, t, orders, ctxk)
+        lookup_slots(keys, ctxk, slots)
+        predict_orders(tb, params, slots, P, L, info)
+        s = info[INFO_ROW]
         row = t - out_off
         for c in range(256):
             v = 0.0
@@ -106,5 +113,5 @@ def backoff_run(tb, params, hist, start, end, learn, buf, L, lam, out, out_off):
                 v += lam[s, r] * math.exp(L[r, c])
             out[row, c] = math.log(v)
         if learn:
-            update_counts(tb, params, buf.ctxk, buf.slots, int(hist[t]))
+            update_counts(tb, params, ctxk, slots, int(hist[t]))
     return end

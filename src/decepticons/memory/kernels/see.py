@@ -44,22 +44,24 @@ def see_bucket(n, u):
 @kernel
 def predict_orders_see(tb, params, slots, P, L, info, see, see_e, see_idx):
     """:func:`~.chain.predict_orders` with the learned escapes of the module docstring on the chain."""
+    tot, uniq, heads, nbyte, ncnt, nnext, meta = tb.tot, tb.uniq, tb.heads, tb.nbyte, tb.ncnt, tb.nnext, tb.meta
+    orders, discount, escape = params.orders, params.discount, params.escape
     order0_rows(tb, params, slots, P, L)
     hi = 0
-    hin = tb.meta[META_N0]
-    hiu = tb.meta[META_U0]
-    for i in range(params.orders.shape[0]):
+    hin = meta[META_N0]
+    hiu = meta[META_U0]
+    for i in range(orders.shape[0]):
         r = i + 1
         s = slots[i]
-        if s < 0 or tb.tot[s] == 0:
+        if s < 0 or tot[s] == 0:
             see_idx[i] = -1
             for c in range(256):
                 L[r, c] = L[r - 1, c]
             continue
-        n = tb.tot[s]
-        u = tb.uniq[s]
-        d = params.discount[r]
-        g0 = (d * u + params.escape[r]) / (n + params.escape[r])
+        n = tot[s]
+        u = uniq[s]
+        d = discount[r]
+        g0 = (d * u + escape[r]) / (n + escape[r])
         cell = see_bucket(n, u)
         zz = math.log(g0 / (1.0 - g0)) + see[r, cell]
         g = 1.0 / (1.0 + math.exp(-zz))
@@ -68,7 +70,7 @@ def predict_orders_see(tb, params, slots, P, L, info, see, see_e, see_idx):
         see_idx[i] = cell
         inv = (1.0 - g) / (n - d * u)
         lg = math.log(g)
-        chain_step(tb, s, d, inv, g, lg, P, L, r)
+        chain_step(heads, nbyte, ncnt, nnext, s, d, inv, g, lg, P, L, r)
         hi = r
         hin = n
         hiu = u
@@ -85,10 +87,12 @@ def see_learn(tb, params, slots, see, see_e, see_idx, byte, rate):
         d log p_top(x) / d see_r = (prod_{k > r seen} gamma_k) * (p_{r-1}(x) - q_r(x)) * gamma_r (1 - gamma_r)
                                    / p_top(x)
     """
+    keys, heads, tot, uniq, nbyte, ncnt, nnext, c0, meta = tb
+    discount, escape = params.discount, params.escape
     no = see_idx.shape[0]
     pv = np.empty(no + 1)
     qv = np.empty(no)
-    p = order0_prob(tb, params, byte)
+    p = order0_prob(c0, meta, discount[0], escape[0], byte)
     pv[0] = p
     for i in range(no):
         cell = see_idx[i]
@@ -96,13 +100,13 @@ def see_learn(tb, params, slots, see, see_e, see_idx, byte, rate):
         if cell >= 0:
             r = i + 1
             s = slots[i]
-            d = params.discount[r]
-            node = tb.heads[s]
+            d = discount[r]
+            node = heads[s]
             while node >= 0:
-                if tb.nbyte[node] == byte:
-                    qv[i] = (tb.ncnt[node] - d) / (tb.tot[s] - d * tb.uniq[s])
+                if nbyte[node] == byte:
+                    qv[i] = (ncnt[node] - d) / (tot[s] - d * uniq[s])
                     break
-                node = tb.nnext[node]
+                node = nnext[node]
             g = see_e[i]
             p = g * p + (1.0 - g) * qv[i]
         pv[i + 1] = p

@@ -12,6 +12,10 @@ One table holds every order of a model (layout of :class:`TableArrays`)::
     c0    int64[256]    order-0 counts
     meta  int64[4]      [nodes used, contexts used, N0, u0]  (slots META_NODES, META_CONTEXTS, META_N0, META_U0)
 
+Every kernel binds the fields of its named-tuple arguments to local names in its first statements and
+uses only those (a field read inside an expression or a loop costs a reference-count round trip per read
+in compiled code).
+
 Counting byte ``x`` after a context adds 1 to ``n(ctx, x)`` and ``N(ctx)`` (a new follower also adds 1 to
 ``u(ctx)``); a context whose total exceeds ``max_total`` has every count halved, ``n <- ceil(n / 2)``.
 """
@@ -92,20 +96,20 @@ def lookup_slots(keys, ctxk, slots):
 @kernel
 def has_room(tb, n_new):
     """Whether one more position (at most ``n_new`` new contexts and followers) fits without growing."""
-    return ((tb.meta[META_CONTEXTS] + n_new) * 10 < tb.keys.shape[0] * 7
-            and tb.meta[META_NODES] + n_new + 1 < tb.nbyte.shape[0])
+    keys, nbyte, meta = tb.keys, tb.nbyte, tb.meta
+    return (meta[META_CONTEXTS] + n_new) * 10 < keys.shape[0] * 7 and meta[META_NODES] + n_new + 1 < nbyte.shape[0]
 
 
 @kernel
-def halve_counts(tb, s):
+def halve_counts(heads, tot, ncnt, nnext, s):
     """``n <- ceil(n / 2)`` for every follower of slot ``s``; ``N`` becomes the new sum."""
-    node = tb.heads[s]
+    node = heads[s]
     t = 0
     while node >= 0:
-        tb.ncnt[node] = (tb.ncnt[node] + 1) >> 1
-        t += tb.ncnt[node]
-        node = tb.nnext[node]
-    tb.tot[s] = t
+        ncnt[node] = (ncnt[node] + 1) >> 1
+        t += ncnt[node]
+        node = nnext[node]
+    tot[s] = t
 
 
 @kernel
@@ -119,10 +123,11 @@ def update_counts(tb, params, ctxk, slots, byte):
     Contexts past the chained orders (word contexts) are always updated.
     """
     keys, heads, tot, uniq, nbyte, ncnt, nnext, c0, meta = tb
-    nchain = params.orders.shape[0]
+    orders, exclusion, max_total = params.orders, params.exclusion, params.max_total
+    nchain = orders.shape[0]
     no = ctxk.shape[0]
     lo = 0
-    if params.exclusion:
+    if exclusion:
         for i in range(nchain - 1, -1, -1):
             s = slots[i]
             if s < 0:
@@ -173,21 +178,23 @@ def update_counts(tb, params, ctxk, slots, byte):
             heads[s] = node
             uniq[s] += 1
         tot[s] += 1
-        if tot[s] > params.max_total:
-            halve_counts(tb, s)
+        if tot[s] > max_total:
+            halve_counts(heads, tot, ncnt, nnext, s)
 
 
 @kernel
 def rehash(old, new):
     """Move every used slot of ``old`` into the larger, empty slot arrays of ``new`` (same node pool)."""
-    for i in range(old.keys.shape[0]):
-        k = old.keys[i]
+    keys, heads, tot, uniq = old.keys, old.heads, old.tot, old.uniq
+    nkeys, nheads, ntot, nuniq = new.keys, new.heads, new.tot, new.uniq
+    for i in range(keys.shape[0]):
+        k = keys[i]
         if k != 0:
-            j = find_slot(new.keys, k)
-            new.keys[j] = k
-            new.heads[j] = old.heads[i]
-            new.tot[j] = old.tot[i]
-            new.uniq[j] = old.uniq[i]
+            j = find_slot(nkeys, k)
+            nkeys[j] = k
+            nheads[j] = heads[i]
+            ntot[j] = tot[i]
+            nuniq[j] = uniq[i]
 
 
 @kernel
@@ -195,17 +202,18 @@ def compact_nodes(old, new):
     """Copy every context's follower list from ``old``'s node pool into ``new``'s, contiguously and in list
     order, and point the (shared) ``heads`` at the copies; returns the number of nodes copied. Traversal
     order (hence every sum) is unchanged; only memory locality improves."""
-    heads = old.heads
+    keys, heads, nbyte, ncnt, nnext = old.keys, old.heads, old.nbyte, old.ncnt, old.nnext
+    nb, nc, nn = new.nbyte, new.ncnt, new.nnext
     j = 0
-    for s in range(old.keys.shape[0]):
+    for s in range(keys.shape[0]):
         node = heads[s]
-        if old.keys[s] == 0 or node < 0:
+        if keys[s] == 0 or node < 0:
             continue
         heads[s] = j
         while node >= 0:
-            new.nbyte[j] = old.nbyte[node]
-            new.ncnt[j] = old.ncnt[node]
-            node = old.nnext[node]
-            new.nnext[j] = j + 1 if node >= 0 else -1
+            nb[j] = nbyte[node]
+            nc[j] = ncnt[node]
+            node = nnext[node]
+            nn[j] = j + 1 if node >= 0 else -1
             j += 1
     return j
