@@ -15,6 +15,11 @@ other compiled, across modules, and both paths execute identical arithmetic in i
 on-disk cache key of every clone carries a digest of the source of all kernel modules, so editing one
 module never reuses stale machine code that inlined an older version of it.
 
+Writing kernels: bind the fields of a named-tuple argument to local names in the first statements and use
+only those (a field read inside an expression or a loop costs a reference-count round trip per read in
+compiled code), and inside a loop call helpers with the arrays they need rather than a whole named tuple
+(which stays live, and is copied field by field, at every call).
+
 :func:`specialise` returns a kernel bound to the argument types of one call, skipping numba's per-call
 type dispatch (used by the one-call-per-byte stream paths, whose arguments keep their types).
 """

@@ -12,10 +12,6 @@ One table holds every order of a model (layout of :class:`TableArrays`)::
     c0    int64[256]    order-0 counts
     meta  int64[4]      [nodes used, contexts used, N0, u0]  (slots META_NODES, META_CONTEXTS, META_N0, META_U0)
 
-Every kernel binds the fields of its named-tuple arguments to local names in its first statements and
-uses only those (a field read inside an expression or a loop costs a reference-count round trip per read
-in compiled code).
-
 Counting byte ``x`` after a context adds 1 to ``n(ctx, x)`` and ``N(ctx)`` (a new follower also adds 1 to
 ``u(ctx)``); a context whose total exceeds ``max_total`` has every count halved, ``n <- ceil(n / 2)``.
 """
