@@ -1,8 +1,9 @@
 """Kernels: per-byte loops written once in plain Python, run interpreted (reference) or numba-compiled (fast).
 
 A kernel is a module-level function over numpy arrays, scalars and named tuples of them, registered with
-:func:`kernel`. Kernels call each other by their plain module-level names (``from .tables import
-find_slot``), so the interpreter runs them as ordinary Python: that is the *reference* path.
+:func:`kernel` (names are unique across modules). Kernels call each other by their plain names, imported
+under those names (``from .tables import find_slot``), so the interpreter runs them as ordinary Python:
+that is the *reference* path.
 
 :func:`get_kernels` gives a namespace of every registered kernel, by name::
 
@@ -12,8 +13,8 @@ With numba installed and wanted, each kernel is cloned (same code object) with a
 globals, and in every copy the registered names are rebound to the ``njit(cache=True)`` dispatchers
 before anything is compiled (numba compiles lazily, on the first call). Compiled kernels thus call each
 other compiled, across modules, and both paths execute identical arithmetic in identical order. The
-on-disk cache key of every clone carries a digest of the source of all kernel modules, so editing one
-module never reuses stale machine code that inlined an older version of it.
+on-disk cache key of every clone carries a digest of the source of its module and of every kernel module it
+can call, so editing one module never reuses stale machine code that inlined an older version of it.
 
 Writing kernels: bind the fields of a named-tuple argument to local names in the first statements and use
 only those (a field read inside an expression or a loop costs a reference-count round trip per read in
@@ -73,14 +74,24 @@ def numba_available() -> bool:
     return True
 
 
-def _source_digest() -> str:
-    """Digest of the source files of every module that registers kernels."""
+def _source_digest(module: str) -> str:
+    """Digest of the source of ``module`` and of every kernel module its kernels can reach (the modules of
+    the registered kernels its globals name, transitively): the same whatever else is imported."""
+    deps: set[str] = set()
+    todo = [module]
+    while todo:
+        m = todo.pop()
+        if m in deps:
+            continue
+        deps.add(m)
+        g = vars(sys.modules[m])
+        todo += [f.__module__ for name, f in _REGISTRY.items() if g.get(name) is f]
     h = hashlib.sha256()
-    for mod in sorted({f.__module__ for f in _REGISTRY.values()}):
-        if mod not in _SOURCES:
-            path = getattr(sys.modules.get(mod), "__file__", None)
-            _SOURCES[mod] = Path(path).read_bytes() if path else b""
-        h.update(mod.encode() + b"\0" + _SOURCES[mod])
+    for m in sorted(deps):
+        if m not in _SOURCES:
+            path = vars(sys.modules[m]).get("__file__")
+            _SOURCES[m] = Path(path).read_bytes() if path else b""
+        h.update(m.encode() + b"\0" + _SOURCES[m])
     return h.hexdigest()[:10]
 
 
@@ -88,18 +99,16 @@ def _compile_new() -> None:
     """Clone and ``njit`` every kernel registered since the last call, then rebind names in all clones."""
     from numba import njit
 
-    new = [name for name in _REGISTRY if name not in _JITTED]
-    if new:
-        tag = _source_digest()
-        for name in new:
-            f = _REGISTRY[name]
-            g = _MODULE_GLOBALS.setdefault(f.__module__, dict(f.__globals__))
-            clone = types.FunctionType(f.__code__, g, name, f.__defaults__, f.__closure__)
-            clone.__kwdefaults__ = f.__kwdefaults__
-            clone.__module__ = f.__module__
-            clone.__qualname__ = f"{f.__qualname__}__{tag}"  # cache entries follow the kernel sources
-            clone.__doc__ = f.__doc__
-            _JITTED[name] = njit(cache=True)(clone)
+    for name in [name for name in _REGISTRY if name not in _JITTED]:
+        f = _REGISTRY[name]
+        tag = _source_digest(f.__module__)
+        g = _MODULE_GLOBALS.setdefault(f.__module__, dict(f.__globals__))
+        clone = types.FunctionType(f.__code__, g, name, f.__defaults__, f.__closure__)
+        clone.__kwdefaults__ = f.__kwdefaults__
+        clone.__module__ = f.__module__
+        clone.__qualname__ = f"{f.__qualname__}__{tag}"  # cache entries follow the kernel sources
+        clone.__doc__ = f.__doc__
+        _JITTED[name] = njit(cache=True)(clone)
     for g in _MODULE_GLOBALS.values():
         for name, jf in _JITTED.items():
             if g.get(name) is _REGISTRY[name]:

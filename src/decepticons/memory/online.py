@@ -1,6 +1,6 @@
 """OnlineNGramPredictor: an n-gram memory that keeps learning while it predicts, with recency.
 
-The same interpolated-escape recursion as :class:`~decepticons.memory.ngram.NGramPredictor`, always adaptive:
+The same escape chain as :class:`~decepticons.memory.ngram.NGramPredictor`, always adaptive:
 after predicting byte t it counts it (strictly after: the prediction at t only ever sees ``x_<t``). Counts
 of a context are halved whenever its total exceeds ``max_total`` (``n <- ceil(n / 2)``), so recent text
 weighs more than old text, the way PPM compressors rescale. ``prime=False`` ignores ``fit`` and starts every
