@@ -18,7 +18,7 @@ import numpy as np
 from ..codecs import BytesLike, as_byte_array
 from ..coding.frequencies import quantizer
 from ..errors import InputError
-from ..jit import get_kernels, specialise
+from ..jit import Kernels, get_kernels, specialise
 from ..predictor import LN2, CausalPredictor, Stream
 from ..runtime.progress import ByteProgress
 from ..runtime.reports import FitReport
@@ -74,7 +74,7 @@ class CountMemory(CausalPredictor):
         return self.online
 
     @property
-    def _k(self):
+    def _k(self) -> Kernels:
         return get_kernels(self.use_numba)
 
     def _buffers(self) -> tuple[ChainBuffers, np.ndarray]:

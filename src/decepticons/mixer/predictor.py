@@ -45,7 +45,7 @@ import numpy as np
 
 from ..codecs import BytesLike, as_byte_array
 from ..errors import InputError
-from ..jit import get_kernels, specialise
+from ..jit import Kernels, get_kernels, specialise
 from ..memory.base import finish_fit
 from ..memory.count_tables import CountTables
 from ..memory.kernels import CountParams
@@ -140,7 +140,7 @@ class MixerPredictor(CausalPredictor):
         return min(lens) if lens else None
 
     @property
-    def _k(self):
+    def _k(self) -> Kernels:
         return get_kernels(self.use_numba)
 
     def input_names(self) -> list[str]:
@@ -169,9 +169,9 @@ class MixerPredictor(CausalPredictor):
                            A2=own(self.A2), see=own(self.see),
                            mtab=np.zeros(MATCH_TABLE if self.match_min else 1, dtype=np.int64),
                            mstate=np.zeros(2, dtype=np.int64))
+        doc_sel = np.asarray([self.orders.index(k) for k in self.doc_orders], dtype=np.int64)
         work = Work(tables=tables, state=state, scratch=mixer_scratch(self.n_inputs, no, no + self.word),
-                    doc_params=self._doc_params(), doc_sel=np.asarray([self.orders.index(k) for k in self.doc_orders],
-                                                                      dtype=np.int64))
+                    doc_params=self._doc_params(), doc_sel=doc_sel)
         work.reset_doc()
         return work
 
