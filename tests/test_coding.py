@@ -16,8 +16,8 @@ from decepticons.coding import (
     quantize,
 )
 from decepticons.errors import CompressedFileError, InputError
+from decepticons.jit import numba_available
 from decepticons.memory import NGramPredictor
-from decepticons.memory._kernels import numba_available
 from decepticons.mixer import MixerPredictor
 from decepticons.predictor import CausalPredictor, Stream
 

@@ -10,6 +10,7 @@ import pytest
 
 from decepticons.cli import main
 from decepticons.errors import InputError
+from decepticons.jit import numba_available
 from decepticons.memory import (
     BackoffPredictor,
     ExactContextPredictor,
@@ -17,8 +18,7 @@ from decepticons.memory import (
     OnlineNGramPredictor,
     build_cache_view,
 )
-from decepticons.memory._kernels import numba_available
-from decepticons.memory._tables import CountTables
+from decepticons.memory.count_tables import CountTables
 
 TEXT = (b"It is a truth universally acknowledged, that a single man in possession of a good fortune, "
         b"must be in want of a wife. However little known the feelings or views of such a man may be "

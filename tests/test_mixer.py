@@ -9,8 +9,8 @@ import pytest
 
 from decepticons.cli import main
 from decepticons.errors import InputError
+from decepticons.jit import numba_available
 from decepticons.memory import ExactContextPredictor, NGramPredictor
-from decepticons.memory._kernels import numba_available
 from decepticons.mixer import MixerPredictor
 from decepticons.predictor import CausalPredictor, RecomputeStream
 

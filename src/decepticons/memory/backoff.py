@@ -2,7 +2,7 @@
 
 At position t let ``s`` be the longest order whose context has been seen before (known before x_t is:
 the fallback is decided at prefix time). The prediction is a linear mixture of the per-order estimates
-``p_r`` (the interpolated-escape recursion of :mod:`._kernels`) up to ``s``::
+``p_r`` (the escape chain of :mod:`.kernels.chain`) up to ``s``::
 
     p(c | x_<t) = sum_{r <= s} lam[s, r] * p_r(c),        sum_r lam[s, r] = 1
 
@@ -24,24 +24,22 @@ from ..codecs import BytesLike, as_byte_array
 from ..errors import InputError
 from ..predictor import LN2
 from ..runtime.reports import FitReport
-from ._base import CountMemory, CountStream, finish_fit
+from .base import CountMemory, CountStream, finish_fit
+from .config import BackoffConfig
+from .kernels import INFO_ROW
 
 
 class BackoffPredictor(CountMemory):
-    """Order mixture with EM-fitted weights per highest-seen order."""
+    """Order mixture with EM-fitted weights per highest-seen order; options in
+    :class:`~decepticons.memory.config.BackoffConfig`."""
 
     name: ClassVar[str] = "backoff"
+    config_class: ClassVar[type[Any]] = BackoffConfig
 
-    def __init__(self, orders: list[int] | int = 5, discount: float | list[float] = 0.7,
-                 escape: float | list[float] = 0.3, exclusion: bool = True, max_total: int = 1 << 30,
-                 holdout: float = 0.1, em_iters: int = 30, online: bool = True, use_numba: bool = True,
-                 seed: int = 0) -> None:
-        super().__init__(orders=orders, discount=discount, escape=escape, exclusion=exclusion,
-                         max_total=max_total, online=online, use_numba=use_numba, seed=seed)
-        if not 0.0 < holdout < 1.0:
-            raise InputError(f"holdout must lie in (0, 1), got {holdout}")
-        self.holdout = float(holdout)
-        self.em_iters = int(em_iters)
+    def __init__(self, config: Any = None, *, use_numba: bool = True, seed: int = 0, **options: Any) -> None:
+        super().__init__(config, use_numba=use_numba, seed=seed, **options)
+        self.holdout = self.config.holdout
+        self.em_iters = self.config.em_iters
         n = len(self.orders) + 1
         # default before fitting: all weight on the longest seen order (plain backoff)
         self.lam = np.eye(n)
@@ -81,10 +79,9 @@ class BackoffPredictor(CountMemory):
         rec_p = np.empty((n, len(self.orders) + 1))
         rec_int = np.empty((n, 4), dtype=np.int64)
         rec_top = np.empty(n)
-        ctxk, slots, P, L, info = self._buffers()
-        self._drive(self._k.records_run, self.tables, x, cut, len(x), True, rec_p, rec_int, rec_top, cut, ctxk,
-                    slots, P, L, info)
-        s = rec_int[:, 0]
+        buf, L = self._buffers()
+        self._drive(self._k.records_run, self.tables, x, cut, len(x), True, buf, L, rec_p, rec_int, rec_top, cut)
+        s = rec_int[:, INFO_ROW]
         self.lam = self.fit_weights(rec_p, s, self.em_iters)
         mix = (rec_p * self.lam[s]).sum(axis=1)
         tail_bits = float(-np.log2(mix).sum())
@@ -98,21 +95,15 @@ class BackoffPredictor(CountMemory):
     def iter_log_probs(self, data: BytesLike, chunk_size: int = 1 << 16) -> Iterator[np.ndarray]:
         x = np.asarray(as_byte_array(data))
         tables = self._working_tables(min(len(x), 1 << 20))
-        ctxk, slots, P, L, info = self._buffers()
+        buf, L = self._buffers()
         for c0 in range(0, len(x), chunk_size):
             end = min(len(x), c0 + chunk_size)
             out = np.empty((end - c0, 256))
-            self._drive(self._k.backoff_run, tables, x, c0, end, self.online, self.lam, out, c0, ctxk, slots,
-                        P, L, info)
+            self._drive(self._k.backoff_run, tables, x, c0, end, self.online, buf, L, self.lam, out, c0)
             yield out
 
     def stream(self) -> CountStream:
         return _BackoffStream(self)
-
-    def config_dict(self) -> dict[str, Any]:
-        d = super().config_dict()
-        d.update({"holdout": self.holdout, "em_iters": self.em_iters})
-        return d
 
     def state_tensors(self) -> dict[str, np.ndarray]:
         out = super().state_tensors()
@@ -131,18 +122,19 @@ class BackoffPredictor(CountMemory):
 
 
 class _BackoffStream(CountStream):
-    """Step-by-step path: :func:`backoff_run` for one position (prediction), the shared count update."""
+    """Step-by-step path: :func:`~.kernels.runs.backoff_run` for one position (prediction), the shared
+    count update."""
 
-    def log_probs(self) -> np.ndarray:
-        if not self._cached:
-            m: BackoffPredictor = self.m  # type: ignore[assignment]
-            m._drive(self.k.backoff_run, self.tables, self.hist, self.t, self.t + 1, False, m.lam, self._row,
-                     self.t, self.ctxk, self.slots, self.P, self.L, self.info)
-            self._cached = True
-        return self._row[0].copy()
+    m: BackoffPredictor
+
+    def _predict_kernel(self) -> Any:
+        return self.k.backoff_run
+
+    def _predict_args(self, t: int) -> tuple:
+        return (self._tb, self.m.params, self.hist, t, t + 1, False, self.buf, self.L, self.m.lam, self._row, t)
 
     def coding_freqs(self) -> np.ndarray:
         lp = self.log_probs()
         out = np.empty(256)
-        self.k.quantize_probs(np.exp(lp - lp.max()), out)
+        self._quantize(np.exp(lp - lp.max()), out)
         return out

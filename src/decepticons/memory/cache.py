@@ -19,7 +19,7 @@ import numpy as np
 
 from ..codecs import BytesLike, as_byte_array
 from ..predictor import LN2, CausalPredictor
-from ._base import CountMemory
+from .base import CountMemory
 
 
 @dataclass

@@ -14,19 +14,16 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from ._base import CountMemory
+from .base import CountMemory
+from .config import ExactContextConfig
 
 
 class ExactContextPredictor(CountMemory):
-    """Exact-context expert of a single order (``order`` bytes of history)."""
+    """Exact-context expert of a single order (``order`` bytes of history); options in
+    :class:`~decepticons.memory.config.ExactContextConfig`."""
 
     name: ClassVar[str] = "exact-context"
-
-    def __init__(self, order: int = 3, discount: float | list[float] = 0.7, escape: float | list[float] = 0.3,
-                 exclusion: bool = False, max_total: int = 1 << 30, online: bool = True, use_numba: bool = True,
-                 seed: int = 0) -> None:
-        super().__init__(orders=[int(order)], discount=discount, escape=escape, exclusion=exclusion,
-                         max_total=max_total, online=online, use_numba=use_numba, seed=seed)
+    config_class: ClassVar[type[Any]] = ExactContextConfig
 
     @property
     def order(self) -> int:
@@ -35,9 +32,3 @@ class ExactContextPredictor(CountMemory):
     @property
     def context_length(self) -> int | None:  # type: ignore[override]
         return None
-
-    def config_dict(self) -> dict[str, Any]:
-        d = super().config_dict()
-        del d["orders"]
-        d["order"] = self.order
-        return d

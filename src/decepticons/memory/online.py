@@ -1,6 +1,6 @@
 """OnlineNGramPredictor: an n-gram memory that keeps learning while it predicts, with recency.
 
-The same interpolated-escape recursion as :class:`~decepticons.memory.ngram.NGramPredictor`, always adaptive:
+The same escape chain as :class:`~decepticons.memory.ngram.NGramPredictor`, always adaptive:
 after predicting byte t it counts it (strictly after: the prediction at t only ever sees ``x_<t``). Counts
 of a context are halved whenever its total exceeds ``max_total`` (``n <- ceil(n / 2)``), so recent text
 weighs more than old text, the way PPM compressors rescale. ``prime=False`` ignores ``fit`` and starts every
@@ -11,26 +11,23 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-import numpy as np
-
 from ..codecs import BytesLike
 from ..runtime.reports import FitReport
-from ._base import CountMemory
-from ._tables import CountTables
+from .base import CountMemory
+from .config import OnlineNGramConfig
+from .count_tables import CountTables
 
 
 class OnlineNGramPredictor(CountMemory):
-    """Always-adaptive n-gram memory with count halving (recency)."""
+    """Always-adaptive n-gram memory with count halving (recency); options in
+    :class:`~decepticons.memory.config.OnlineNGramConfig`."""
 
     name: ClassVar[str] = "online-ngram"
+    config_class: ClassVar[type[Any]] = OnlineNGramConfig
 
-    def __init__(self, orders: list[int] | int = 5, discount: float | list[float] = 0.7,
-                 escape: float | list[float] = 0.3, exclusion: bool = True, max_total: int = 255,
-                 prime: bool = True, use_numba: bool = True, seed: int = 0, online: bool = True) -> None:
-        super().__init__(orders=orders, discount=discount, escape=escape, exclusion=exclusion,
-                         max_total=max_total, online=True, use_numba=use_numba, seed=seed)
-        del online  # always on
-        self.prime = bool(prime)
+    def __init__(self, config: Any = None, *, use_numba: bool = True, seed: int = 0, **options: Any) -> None:
+        super().__init__(config, use_numba=use_numba, seed=seed, **options)
+        self.prime = self.config.prime
 
     def fit(self, data: BytesLike, valid: BytesLike | None = None, workers: int = 1,
             progress: bool | None = None) -> FitReport:
@@ -47,11 +44,3 @@ class OnlineNGramPredictor(CountMemory):
             report.valid_bits_per_byte = sr.bits_per_byte
         report.details["prime"] = False
         return report
-
-    def config_dict(self) -> dict[str, Any]:
-        d = super().config_dict()
-        d["prime"] = self.prime
-        return d
-
-    def state_tensors(self) -> dict[str, np.ndarray]:
-        return self.tables.tensors()

@@ -22,33 +22,39 @@ Mixing is geometric (logistic mixing generalised to 256 symbols, in the log/"str
 with two weight sets chosen by small contexts: ``s1`` = (highest order whose context was seen, a bucket of
 that context's count, whether it was deterministic, the match state) and ``s2`` = the previous byte. The
 chain's escapes are learned too (``see``: a logit correction per order and (N, u) bucket, trained by the
-gradient of ``log p_top`` through the chain, see :func:`decepticons.memory._kernels.see_learn`). An adaptive probability
-map (APM) then refines the probability of the most likely byte from its stretched value and two small
-contexts (see :func:`decepticons.memory._kernels.apm_predict`). After byte ``x``::
+gradient of ``log p_top`` through the chain, see :mod:`decepticons.memory.kernels.see`). An adaptive
+probability map (APM) then refines the probability of the most likely byte from its stretched value and two
+small contexts (see :mod:`.apm`). After byte ``x``::
 
     W[s, i] += lr * (X[i, x] - sum_c p(c) X[i, c])      (gradient of -log p(x) before the APM)
 
 then the APM nodes, the counts, the match model and the match hit rates learn ``x``. ``fit`` runs this over
 the training corpus (so weights, maps and counts are trained); scoring continues from a private copy of
-the fitted state (prequential, ``adaptive = True``), never mutating it.
+the fitted state (prequential, ``adaptive = True``), never mutating it. The per-position kernels live in
+:mod:`.kernels` (mixing :mod:`.mix`, match model :mod:`.match`, APM :mod:`.apm`); options in :mod:`.config`.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Iterator
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Protocol, runtime_checkable
 
 import numpy as np
 
-from .codecs import BytesLike, as_byte_array
-from .errors import InputError
-from .memory._base import _per_order, check_orders, finish_fit
-from .memory._kernels import get_kernels
-from .memory._tables import CountTables
-from .predictor import LN2, CausalPredictor, Stream
-from .runtime.progress import ByteProgress
-from .runtime.reports import FitReport
+from ..codecs import BytesLike, as_byte_array
+from ..errors import InputError
+from ..jit import Kernels, get_kernels, specialise
+from ..memory.base import finish_fit
+from ..memory.count_tables import CountTables
+from ..memory.kernels import CountParams
+from ..predictor import LN2, CausalPredictor, Stream
+from ..runtime.progress import ByteProgress
+from ..runtime.reports import FitReport
+from .config import WORD_CONTEXTS, MixerConfig
+from .kernels import MODE_FREQS, MODE_ROWS, MODE_TARGET
+from .state import MixerParams, MixerState, Work, mixer_scratch
 
 MATCH_TABLE = 1 << 20
 #: during ``fit`` the document memory restarts every this many bytes, so the mixer learns how much to trust
@@ -57,57 +63,47 @@ DOC_RESET = 1 << 17
 _EMPTY_EXT = np.zeros((1, 0, 256))
 
 
+@runtime_checkable
+class FittablePredictor(Protocol):
+    """An expert that can be fitted (``fit(data, workers=...)`` returning a report with ``to_dict``)."""
+
+    def fit(self, data: BytesLike, valid: BytesLike | None = None, workers: int = 1) -> Any: ...
+
+
 class MixerPredictor(CausalPredictor):
-    """Context mixer over n-gram orders, a match model and optional external experts."""
+    """Context mixer over n-gram orders, a match model and optional external experts; options in
+    :class:`~decepticons.mixer.config.MixerConfig` (keywords or a ``config`` instance)."""
 
     name: ClassVar[str] = "mixer"
 
-    def __init__(self, orders: list[int] | int = 6, discount: float | list[float] = 0.7,
-                 escape: float | list[float] = 0.3, exclusion: bool = True, max_total: int = 511,
-                 lr: float = 0.0005, lr2: float = 0.0005, match_min: int = 8, word: int = 5,
-                 apm_rate: float = 0.02, indep: bool = False, select_match: bool = True, select_word: bool = True,
-                 select_doc: bool = False,
-                 see_rate: float = 0.02, doc_orders: list[int] | None = None,
-                 experts: list[Any] | None = None, fit_experts: bool = True, online: bool = True,
-                 use_numba: bool = True, seed: int = 0) -> None:
-        self.orders = check_orders(orders)
-        if word not in range(6):
-            raise InputError(f"word must be 0..5 (word, word+previous, word+previous 2, sparse, line), "
-                             f"got {word}")
-        self.word = int(word)
-        n = len(self.orders) + 1 + self.word
-        self.discount = _per_order(discount, n, "discount")
-        self.escape = _per_order(escape, n, "escape")
-        if np.any(self.discount < 0) or np.any(self.discount >= 1) or np.any(self.escape < 0):
-            raise InputError("discount must lie in [0, 1) and escape must be >= 0")
-        if np.any((self.discount == 0) & (self.escape == 0)):
-            raise InputError("discount and escape cannot both be 0 for one order (no escape mass)")
-        if lr < 0 or lr2 < 0 or apm_rate < 0 or see_rate < 0:
-            raise InputError("learning rates must be >= 0")
-        if match_min < 0 or match_min > 32:
-            raise InputError(f"match_min must be 0 (off) or 1..32, got {match_min}")
-        if doc_orders is None:
-            doc_orders = [k for k in (2, 4) if k in self.orders]
-        self.doc_orders = [int(k) for k in doc_orders]
-        if any(k not in self.orders for k in self.doc_orders) or sorted(set(self.doc_orders)) != self.doc_orders:
-            raise InputError(f"doc_orders must be increasing and among orders {self.orders}, got {self.doc_orders}")
-        self.exclusion = bool(exclusion)
-        self.max_total = int(max_total)
-        # hyper-parameters handed to the kernels: rates, then flags (bit 0: independent order rows,
-        # bit 1: weight sets also selected by the match state, bit 2: ... and by the word context's count)
-        flags = int(indep) + 2 * int(select_match) + 4 * int(select_word) + 8 * int(select_doc)
-        self.lr = np.array([float(lr), float(lr2), float(apm_rate), float(flags), float(see_rate)])
-        self.match_min = int(match_min)
+    def __init__(self, config: MixerConfig | None = None, *, experts: list[Any] | None = None,
+                 use_numba: bool = True, seed: int = 0, **options: Any) -> None:
+        base = dataclasses.asdict(config) if config is not None else {}
+        self.config = cfg = MixerConfig.from_dict({**base, **options})
+        self.orders = list(cfg.orders)
+        self.word = cfg.word
+        self.doc_orders = list(cfg.doc_orders)
+        self.discount = np.asarray(cfg.discount, dtype=np.float64)
+        self.escape = np.asarray(cfg.escape, dtype=np.float64)
+        self.exclusion = cfg.exclusion
+        self.max_total = cfg.max_total
+        self.match_min = cfg.match_min
+        self.params = CountParams(np.asarray(self.orders, dtype=np.int64), self.discount, self.escape,
+                                  self.exclusion, self.max_total)
+        self.mixer_params = MixerParams(lr=cfg.lr, lr2=cfg.lr2, apm_rate=cfg.apm_rate, see_rate=cfg.see_rate,
+                                        apm=cfg.apm_rate > 0.0, indep=cfg.indep, select_match=cfg.select_match,
+                                        select_word=cfg.select_word, select_doc=cfg.select_doc,
+                                        match_min=cfg.match_min)
         self.experts = [self._as_expert(e) for e in (experts or [])]
-        self.fit_experts = bool(fit_experts)
-        self.online = bool(online)
+        self.fit_experts = cfg.fit_experts
+        self.online = cfg.online
         self.use_numba = bool(use_numba)
         self.seed = int(seed)
         self.tables = CountTables()
         no = len(self.orders)
-        # one extra column per weight matrix counts each set's updates (rate decay, see mix_update)
-        n1 = (no + 1) * 8 * (3 if select_match else 1) * (3 if select_word else 1)
-        n1 *= len(self.doc_orders) + 1 if select_doc else 1
+        # one extra column per weight matrix counts each set's updates (rate decay, see mix.mix_update)
+        n1 = (no + 1) * 8 * (3 if cfg.select_match else 1) * (3 if cfg.select_word else 1)
+        n1 *= len(self.doc_orders) + 1 if cfg.select_doc else 1
         self.W1 = np.zeros((n1, self.n_inputs + 1))
         self.W1[:, no] = 1.0
         self.W2 = np.zeros((257, self.n_inputs + 1))
@@ -123,7 +119,7 @@ class MixerPredictor(CausalPredictor):
         if isinstance(e, CausalPredictor):
             return e
         if isinstance(e, dict) and "kind" in e:
-            from .registry import model_class
+            from ..registry import model_class
 
             return model_class(e["kind"])(**e.get("config", {}))
         raise InputError(f"experts must be CausalPredictor instances, got {type(e).__name__}")
@@ -144,65 +140,50 @@ class MixerPredictor(CausalPredictor):
         return min(lens) if lens else None
 
     @property
-    def _k(self):
+    def _k(self) -> Kernels:
         return get_kernels(self.use_numba)
 
     def input_names(self) -> list[str]:
-        words = ["word", "word+previous", "word+previous 2", "sparse", "line"][:self.word]
+        words = list(WORD_CONTEXTS[:self.word])
         doc = (["document order0"] + [f"document order{k}" for k in self.doc_orders]) if self.doc_orders else []
         return (["order0"] + [f"order{k}" for k in self.orders] + words + doc + ["match"]
                 + [f"expert{i}:{e.name}" for i, e in enumerate(self.experts)])
 
     # ------------------------------------------------------------------ state
-    def _state(self, n: int, learn: bool) -> dict[str, Any]:
-        """Working state: private copies when learning, the fitted arrays (read only) otherwise."""
+    def _doc_params(self) -> CountParams:
+        """The document memory's orders and smoothing rows (order 0 first); it never halves its counts."""
+        idx = [self.orders.index(k) for k in self.doc_orders]
+        rows = np.asarray([0] + [i + 1 for i in idx], dtype=np.int64)
+        return CountParams(np.asarray(self.doc_orders, dtype=np.int64), self.discount[rows].copy(),
+                           self.escape[rows].copy(), self.exclusion, 1 << 30)
+
+    def _work(self, n: int, private: bool) -> Work:
+        """Working state: private copies of the fitted arrays (room for about ``n`` more positions) when
+        ``private``, else the model's own arrays (``fit`` learns in place)."""
+        def own(a: np.ndarray) -> np.ndarray:
+            return a.copy() if private else a
+
         no = len(self.orders)
-        st: dict[str, Any] = {
-            "tables": self.tables.copy(spare=n * (no + 1 + self.word)) if learn else self.tables,
-            "W1": self.W1.copy() if learn else self.W1,
-            "W2": self.W2.copy() if learn else self.W2,
-            "mconf": self.mconf.copy() if learn else self.mconf,
-            "A1": self.A1.copy() if learn else self.A1, "A2": self.A2.copy() if learn else self.A2,
-            "see": self.see.copy() if learn else self.see, "see_e": np.zeros(no),
-            "see_idx": np.zeros(no, dtype=np.int64),
-            "aux": np.zeros(2), "pf": np.zeros(256), "lrow": np.zeros(256),
-            "mtab": np.zeros(MATCH_TABLE if self.match_min else 1, dtype=np.int64),
-            "mstate": np.zeros(2, dtype=np.int64),
-            "ctxk": np.zeros(no + self.word, dtype=np.int64), "slots": np.zeros(no + self.word, dtype=np.int64),
-            "P": np.zeros(256), "X": np.zeros((self.n_inputs, 256)), "z": np.zeros(256), "p": np.zeros(256),
-            "info": np.zeros(3, dtype=np.int64), "sel": np.zeros(7, dtype=np.int64),
-        }
-        st["doc"] = self._doc_state()
-        return st
+        tables = self.tables.copy(spare=n * (no + 1 + self.word)) if private else self.tables
+        state = MixerState(W1=own(self.W1), W2=own(self.W2), mconf=own(self.mconf), A1=own(self.A1),
+                           A2=own(self.A2), see=own(self.see),
+                           mtab=np.zeros(MATCH_TABLE if self.match_min else 1, dtype=np.int64),
+                           mstate=np.zeros(2, dtype=np.int64))
+        doc_sel = np.asarray([self.orders.index(k) for k in self.doc_orders], dtype=np.int64)
+        work = Work(tables=tables, state=state, scratch=mixer_scratch(self.n_inputs, no, no + self.word),
+                    doc_params=self._doc_params(), doc_sel=doc_sel)
+        work.reset_doc()
+        return work
 
-    def _doc_state(self) -> dict[str, Any]:
-        """Fresh document memory (empty tables: it only ever counts the current document)."""
-        idx = np.asarray([self.orders.index(k) for k in self.doc_orders], dtype=np.int64)
-        rows = np.concatenate([[0], idx + 1]).astype(np.int64)
-        nd = len(idx)
-        return {"tables": CountTables(), "sel": idx, "ctxk": np.zeros(nd, dtype=np.int64),
-                "slots": np.zeros(nd, dtype=np.int64), "P": np.zeros(256), "info": np.zeros(3, dtype=np.int64),
-                "disc": self.discount[rows].copy(), "beta": self.escape[rows].copy()}
-
-    @staticmethod
-    def _doc_tuple(d: dict[str, Any]) -> tuple:
-        return (*d["tables"].args(), d["sel"], d["ctxk"], d["slots"], d["P"], d["info"], d["disc"], d["beta"])
-
-    def _run(self, st: dict[str, Any], x: np.ndarray, start: int, end: int, learn: bool, ext: np.ndarray,
+    def _run(self, work: Work, x: np.ndarray, start: int, end: int, learn: bool, ext: np.ndarray,
              ext_off: int, out: np.ndarray, out_off: int, mode: int) -> None:
         k = self._k
-        orders = np.asarray(self.orders, dtype=np.int64)
         t = start
         while t < end:
-            tb: CountTables = st["tables"]
-            t = k.mixer_run(*tb.args(), x, t, end, orders, self.discount, self.escape, learn, self.exclusion,
-                            self.max_total, st["W1"], st["W2"], self.lr, ext, ext_off, st["mtab"], st["mstate"],
-                            st["mconf"], self.match_min, out, out_off, mode, st["ctxk"], st["slots"], st["P"],
-                            st["X"], st["z"], st["p"], st["info"], st["sel"], st["A1"], st["A2"], st["aux"],
-                            st["pf"], st["lrow"], st["see"], st["see_e"], st["see_idx"], self._doc_tuple(st["doc"]))
+            t = k.mixer_run(work.tables.arrays(), self.params, self.mixer_params, work.state, work.scratch,
+                            work.doc(), x, t, end, learn, ext, ext_off, out, out_off, mode)
             if t < end:
-                tb.grow(len(self.orders) + self.word, self.use_numba)
-                st["doc"]["tables"].grow(len(self.doc_orders), self.use_numba)
+                work.grow(len(self.orders) + self.word, self.use_numba)
 
     def _expert_blocks(self, x: np.ndarray, chunk: int) -> Iterator[np.ndarray]:
         """``float64[n, n_experts, 256]`` blocks of the experts' log-probabilities (empty without experts)."""
@@ -220,17 +201,17 @@ class MixerPredictor(CausalPredictor):
             yield np.ascontiguousarray(np.stack(blocks, axis=1), dtype=np.float64)
 
     def _blocks(self, x: np.ndarray, chunk: int, mode: int, learn: bool,
-                st: dict[str, Any] | None = None, doc_reset: int = 0) -> Iterator[np.ndarray]:
-        st = st if st is not None else self._state(min(len(x), 1 << 20), learn)
+                work: Work | None = None, doc_reset: int = 0) -> Iterator[np.ndarray]:
+        work = work if work is not None else self._work(min(len(x), 1 << 20), private=learn)
         # mode 2 (coding frequencies, consumed at once by the coder) reuses one buffer: fresh pages for
         # every block would cost more than the model itself
-        buf = np.empty((min(chunk, len(x)), 256)) if mode == 2 else None
+        buf = np.empty((min(chunk, len(x)), 256)) if mode == MODE_FREQS else None
         for c0, ext in zip(range(0, len(x), chunk), self._expert_blocks(x, chunk)):
             if doc_reset and c0 and c0 % doc_reset == 0:
-                st["doc"] = self._doc_state()
+                work.reset_doc()
             end = min(len(x), c0 + chunk)
-            out = buf[:end - c0] if buf is not None else np.empty((end - c0, 256 if mode != 1 else 1))
-            self._run(st, x, c0, end, learn, ext, c0 if ext.shape[1] else 0, out, c0, mode)
+            out = buf[:end - c0] if buf is not None else np.empty((end - c0, 256 if mode != MODE_TARGET else 1))
+            self._run(work, x, c0, end, learn, ext, c0 if ext.shape[1] else 0, out, c0, mode)
             yield out
 
     # ------------------------------------------------------------------ fit
@@ -245,20 +226,16 @@ class MixerPredictor(CausalPredictor):
         expert_reports = []
         if self.fit_experts:
             for e in self.experts:
-                fit = getattr(e, "fit", None)
-                if fit is not None:
-                    expert_reports.append(fit(x, workers=workers).to_dict())
-        st = self._state(0, learn=False)
-        # learn in place on the model's own arrays
-        st.update({"tables": self.tables, "W1": self.W1, "W2": self.W2, "mconf": self.mconf, "A1": self.A1,
-                   "A2": self.A2, "see": self.see})
+                if isinstance(e, FittablePredictor):
+                    expert_reports.append(e.fit(x, workers=workers).to_dict())
+        work = self._work(0, private=False)  # learn in place on the model's own arrays
         total = 0.0
         chunk = 1 << 16
         with ByteProgress(len(x), desc=f"fit {self.name}", enabled=progress) as bar:
-            for block in self._blocks(x, chunk, mode=1, learn=True, st=st, doc_reset=DOC_RESET):
+            for block in self._blocks(x, chunk, mode=MODE_TARGET, learn=True, work=work, doc_reset=DOC_RESET):
                 total -= float(block.sum())
                 bar.update(len(block))
-        self.tables = st["tables"]
+        self.tables = work.tables
         self.tables.compact(self.use_numba)  # contiguous follower lists: faster scoring, same predictions
         seconds = time.perf_counter() - t0
         report = FitReport(model=self.name, train_bytes=len(x), seconds=seconds,
@@ -272,7 +249,7 @@ class MixerPredictor(CausalPredictor):
     # ------------------------------------------------------------------ contract
     def iter_log_probs(self, data: BytesLike, chunk_size: int = 1 << 16) -> Iterator[np.ndarray]:
         x = np.asarray(as_byte_array(data))
-        yield from self._blocks(x, chunk_size, mode=0, learn=self.online)
+        yield from self._blocks(x, chunk_size, mode=MODE_ROWS, learn=self.online)
 
     def target_log_probs(self, data: BytesLike, chunk_size: int = 1 << 16,
                          progress: bool | None = None) -> np.ndarray:
@@ -281,7 +258,7 @@ class MixerPredictor(CausalPredictor):
         out = np.empty(len(x))
         pos = 0
         with ByteProgress(len(x), desc=f"score {self.name}", enabled=progress) as bar:
-            for block in self._blocks(x, chunk_size, mode=1, learn=self.online):
+            for block in self._blocks(x, chunk_size, mode=MODE_TARGET, learn=self.online):
                 out[pos:pos + len(block)] = block[:, 0]
                 pos += len(block)
                 bar.update(len(block))
@@ -297,22 +274,14 @@ class MixerPredictor(CausalPredictor):
         """Quantised coding frequencies in batches; equal to ``stream().coding_freqs()`` step by step.
         Every block is a view of one reused buffer: use (or copy) it before asking for the next."""
         x = np.asarray(as_byte_array(data))
-        yield from self._blocks(x, chunk, mode=2, learn=self.online)
+        yield from self._blocks(x, chunk, mode=MODE_FREQS, learn=self.online)
 
     def stream(self) -> Stream:
         return MixerStream(self)
 
     # ------------------------------------------------------------------ persistence
     def config_dict(self) -> dict[str, Any]:
-        return {"orders": list(self.orders), "discount": self.discount.tolist(), "escape": self.escape.tolist(),
-                "exclusion": self.exclusion, "max_total": self.max_total, "lr": float(self.lr[0]),
-                "lr2": float(self.lr[1]), "apm_rate": float(self.lr[2]), "indep": bool(int(self.lr[3]) & 1),
-                "select_match": bool(int(self.lr[3]) & 2), "select_word": bool(int(self.lr[3]) & 4),
-                "select_doc": bool(int(self.lr[3]) & 8),
-                "see_rate": float(self.lr[4]),
-                "doc_orders": list(self.doc_orders),
-                "match_min": self.match_min, "word": self.word, "online": self.online,
-                "fit_experts": self.fit_experts,
+        return {**self.config.to_dict(),
                 "experts": [{"kind": e.name, "config": e.config_dict()} for e in self.experts]}
 
     def state_tensors(self) -> dict[str, np.ndarray]:
@@ -329,7 +298,7 @@ class MixerPredictor(CausalPredictor):
     @classmethod
     def from_state(cls, config: dict[str, Any], tensors: dict[str, np.ndarray],
                    extra: dict[str, Any]) -> MixerPredictor:
-        from .registry import model_class
+        from ..registry import model_class
 
         config = dict(config)
         specs = config.pop("experts", [])
@@ -376,40 +345,36 @@ def _rechunk(it: Iterator[np.ndarray], chunk: int) -> Iterator[np.ndarray]:
 class MixerStream(Stream):
     """Step-by-step path of the mixer: the same kernels as ``log_probs``, one position per call.
 
-    Each byte costs one compiled call (``stream_step``): it learns the byte pushed last, then predicts the
-    next position. ``push`` only records the byte; the call happens when a prediction is next asked for
-    (or at the next ``push``). The argument tuple is built once and rebuilt only when a table grows.
+    Each byte costs one compiled call (``stream_step``, bound to its argument types once): it learns the
+    byte pushed last, then predicts the next position. ``push`` only records the byte; the call happens
+    when a prediction is next asked for (or at the next ``push``). The argument tuple is built once and
+    rebuilt only when a table or the history grows.
     """
 
     def __init__(self, model: MixerPredictor) -> None:
         self.m = model
         self.k = model._k
-        self.st = model._state(1 << 12, learn=model.online)
+        self.work = model._work(1 << 12, private=model.online)
         self.experts = [e.stream() for e in model.experts]
         self.ext = np.zeros((1, len(self.experts), 256))
         self.hist = np.zeros(1 << 12, dtype=np.uint8)
         self.tpos = np.zeros(1, dtype=np.int64)
         self.freq_row = np.zeros((1, 256))  # the coder reads this (1, 256) buffer without a copy
         self.freqs = self.freq_row[0]
-        self.orders = np.asarray(model.orders, dtype=np.int64)
         self._pending = -1  # byte pushed but not yet learned (learned by the next compiled call)
         self._t = 0  # tpos[0] once the pending byte is learned (a Python int: no array read per byte)
         self._cached = False
         self._build()
+        self._step = specialise(self.k.stream_step, *self._args, -1)
 
     @property
     def t(self) -> int:
         return int(self.tpos[0]) + (self._pending >= 0)
 
     def _build(self) -> None:
-        st, m = self.st, self.m
-        tb: CountTables = st["tables"]
-        self._args = (tb.tot, tb.uniq, tb.heads, tb.nbyte, tb.ncnt, tb.nnext, tb.c0, tb.meta, tb.keys, self.hist,
-                      self.tpos, self.orders, m.discount, m.escape, st["W1"], st["W2"], self.ext, st["mstate"],
-                      st["mconf"], st["ctxk"], st["slots"], st["P"], st["X"], st["z"], st["p"], st["info"],
-                      st["sel"], st["A1"], st["A2"], st["aux"], st["pf"], st["lrow"], m.lr, m.exclusion,
-                      m.max_total, st["mtab"], m.match_min, st["see"], st["see_e"], st["see_idx"],
-                      m._doc_tuple(st["doc"]), self.freqs, m.online)
+        w, m = self.work, self.m
+        self._args = (w.tables.arrays(), m.params, m.mixer_params, w.state, w.scratch, w.doc(), self.hist,
+                      self.tpos, self.ext, self.freqs, m.online)
 
     def _predict(self) -> None:
         if self._cached:
@@ -422,26 +387,23 @@ class MixerStream(Stream):
                 self.hist = np.concatenate([self.hist, np.zeros(len(self.hist), dtype=np.uint8)])
                 self._build()
             self._t += 1
-        while self.k.stream_step(*self._args, self._pending):
-            st, m = self.st, self.m
-            tb: CountTables = st["tables"]
-            tb.grow(len(m.orders) + m.word, m.use_numba)
+        while self._step(*self._args, self._pending):
+            w, m = self.work, self.m
+            w.grow(len(m.orders) + m.word, m.use_numba)
             # slots from the prediction are stale after a rehash: refresh them (same values otherwise)
-            self.k.lookup_slots(tb.keys, st["ctxk"], st["slots"])
-            dt: CountTables = st["doc"]["tables"]
-            dt.grow(len(m.doc_orders), m.use_numba)
-            self.k.lookup_slots(dt.keys, st["doc"]["ctxk"], st["doc"]["slots"])
+            self.k.lookup_slots(w.tables.keys, w.scratch.chain.ctxk, w.scratch.chain.slots)
+            self.k.lookup_slots(w.doc_tables.keys, w.doc_buf.ctxk, w.doc_buf.slots)
             self._build()
         self._pending = -1
         self._cached = True
 
     def log_probs(self) -> np.ndarray:
         self._predict()
-        return self.st["lrow"].copy()
+        return self.work.scratch.lrow.copy()
 
     def probs(self) -> np.ndarray:
         self._predict()
-        return self.st["pf"].copy()
+        return self.work.scratch.pf.copy()
 
     def coding_freqs(self) -> np.ndarray:
         self._predict()

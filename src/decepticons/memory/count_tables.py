@@ -1,15 +1,17 @@
-"""CountTables: the growable arrays behind every count memory (layout in :mod:`._kernels`).
+"""CountTables: the growable arrays behind every count memory (layout in :mod:`.kernels.tables`).
 
-``copy()`` gives an independent working copy (adaptive models score from a copy of the fitted tables and
-never touch the original); ``grow()`` doubles whichever part is full; ``tensors()`` / ``from_tensors``
-persist only the used part.
+``arrays()`` hands them to the kernels as one :class:`~.kernels.tables.TableArrays`; ``copy()`` gives an
+independent working copy (adaptive models score from a copy of the fitted tables and never touch the
+original); ``grow()`` doubles whichever part is full; ``tensors()`` / ``from_tensors`` persist only the
+used part.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from ._kernels import get_kernels
+from ..jit import get_kernels
+from .kernels.tables import META_CONTEXTS, META_N0, META_NODES, META_U0, TableArrays
 
 _SLOT_FIELDS = ("keys", "heads", "tot", "uniq")
 _NODE_FIELDS = ("nbyte", "ncnt", "nnext")
@@ -19,6 +21,8 @@ DTYPES = {"keys": np.int64, "heads": np.int32, "tot": np.int32, "uniq": np.int32
 
 
 class CountTables:
+    """Growable count tables: slot arrays of ``cap`` (a power of 2) contexts, a pool of ``nodes`` followers."""
+
     def __init__(self, cap: int = 1 << 12, nodes: int = 1 << 14) -> None:
         cap = 1 << max(4, int(cap - 1).bit_length())
         self.keys = np.zeros(cap, dtype=DTYPES["keys"])
@@ -34,17 +38,19 @@ class CountTables:
     # ------------------------------------------------------------------ sizes
     @property
     def n_nodes(self) -> int:
-        return int(self.meta[0])
+        return int(self.meta[META_NODES])
 
     @property
     def n_contexts(self) -> int:
-        return int(self.meta[1])
+        return int(self.meta[META_CONTEXTS])
 
     def nbytes(self) -> int:
         return sum(getattr(self, f).nbytes for f in _SLOT_FIELDS + _NODE_FIELDS)
 
-    def args(self) -> tuple:
-        return (self.keys, self.tot, self.uniq, self.heads, self.nbyte, self.ncnt, self.nnext, self.c0, self.meta)
+    def arrays(self) -> TableArrays:
+        """The current arrays as the kernels take them (rebuild after :meth:`grow` or :meth:`compact`)."""
+        return TableArrays(self.keys, self.heads, self.tot, self.uniq, self.nbyte, self.ncnt, self.nnext, self.c0,
+                           self.meta)
 
     def copy(self, spare: int = 0) -> CountTables:
         """Independent copy with room for about ``spare`` more positions' worth of growth."""
@@ -71,25 +77,23 @@ class CountTables:
             self.compact(use_numba, size=len(self.nbyte) * 2)
         if (self.n_contexts + n_orders) * 10 >= len(self.keys) * 7:
             cap = len(self.keys) * 2
-            nk = np.zeros(cap, dtype=DTYPES["keys"])
-            nh = np.full(cap, -1, dtype=DTYPES["heads"])
-            nt = np.zeros(cap, dtype=DTYPES["tot"])
-            nu = np.zeros(cap, dtype=DTYPES["uniq"])
-            get_kernels(use_numba).rehash(self.keys, self.heads, self.tot, self.uniq, nk, nh, nt, nu)
-            self.keys, self.heads, self.tot, self.uniq = nk, nh, nt, nu
+            old = self.arrays()
+            new = old._replace(keys=np.zeros(cap, dtype=DTYPES["keys"]), heads=np.full(cap, -1, dtype=DTYPES["heads"]),
+                               tot=np.zeros(cap, dtype=DTYPES["tot"]), uniq=np.zeros(cap, dtype=DTYPES["uniq"]))
+            get_kernels(use_numba).rehash(old, new)
+            self.keys, self.heads, self.tot, self.uniq = new.keys, new.heads, new.tot, new.uniq
 
     def compact(self, use_numba: bool = True, size: int | None = None) -> None:
         """Re-lay the node pool so each context's followers are contiguous (same lists, same order, so
         every prediction is unchanged; lookups touch far fewer cache lines). ``size``: new pool length."""
         m = max(int(size or len(self.nbyte)), self.n_nodes + 1)
-        nb = np.zeros(m, dtype=DTYPES["nbyte"])
-        nc = np.zeros(m, dtype=DTYPES["ncnt"])
-        nn = np.full(m, -1, dtype=DTYPES["nnext"])
-        used = get_kernels(use_numba).compact_nodes(self.keys, self.heads, self.nbyte, self.ncnt, self.nnext,
-                                                    nb, nc, nn)
+        old = self.arrays()
+        new = old._replace(nbyte=np.zeros(m, dtype=DTYPES["nbyte"]), ncnt=np.zeros(m, dtype=DTYPES["ncnt"]),
+                           nnext=np.full(m, -1, dtype=DTYPES["nnext"]))
+        used = get_kernels(use_numba).compact_nodes(old, new)
         if used != self.n_nodes:
             raise RuntimeError(f"count tables are inconsistent: {used} reachable nodes, {self.n_nodes} used")
-        self.nbyte, self.ncnt, self.nnext = nb, nc, nn
+        self.nbyte, self.ncnt, self.nnext = new.nbyte, new.ncnt, new.nnext
 
     # ------------------------------------------------------------------ persistence
     def tensors(self, prefix: str = "") -> dict[str, np.ndarray]:
@@ -109,7 +113,7 @@ class CountTables:
             raise ValueError("count table arrays have inconsistent sizes")
         if len(out.c0) != 256 or len(out.meta) != 4:
             raise ValueError("count table header arrays have wrong sizes")
-        n = int(out.meta[0])
+        n = int(out.meta[META_NODES])
         nodes = 1 << max(4, (n + 1).bit_length())
         for f, fill in (("nbyte", 0), ("ncnt", 0), ("nnext", -1)):
             src = np.asarray(tensors[prefix + f])
@@ -121,8 +125,8 @@ class CountTables:
         # the compiled kernels index without bounds checks: every index must point inside the pool
         used = out.keys != 0
         if (np.any((out.heads < -1) | (out.heads >= n)) or np.any((out.nnext[:n] < -1) | (out.nnext[:n] >= n))
-                or np.any(out.heads[~used] != -1) or int(out.meta[1]) != int(used.sum())
-                or int(out.meta[2]) != int(out.c0.sum()) or int(out.meta[3]) != int((out.c0 > 0).sum())
+                or np.any(out.heads[~used] != -1) or int(out.meta[META_CONTEXTS]) != int(used.sum())
+                or int(out.meta[META_N0]) != int(out.c0.sum()) or int(out.meta[META_U0]) != int((out.c0 > 0).sum())
                 or np.any(out.tot < 0) or np.any(out.uniq < 0) or np.any(out.c0 < 0)):
             raise ValueError("count tables are inconsistent (node indices out of range or header counts wrong)")
         return out

@@ -1,14 +1,14 @@
-"""Entropy coding with any causal predictor: ``compress`` / ``decompress`` and their file versions.
+"""Entropy coding with any causal predictor: ``compress`` / ``decompress``.
 
 Mechanism
 ---------
 For each position t the model's :meth:`~decepticons.predictor.CausalPredictor.stream` gives the next-byte
 distribution ``p_t`` (``float64[256]``). It is quantised deterministically to integer frequencies
-``f_t`` (``int64[256]``, every entry >= 1, summing to ``2**24``; see :func:`quantize`) and byte ``x_t`` is
+``f_t`` (``int64[256]``, every entry >= 1, summing to ``2**24``; see :mod:`.frequencies`) and byte ``x_t`` is
 range coded with ``P(x_t) = f_t[x_t] / 2**24`` through ``constriction``'s queue (range) coder. The decoder
 runs the same stream, so it sees bit-identical ``p_t`` and hence identical ``f_t``; the code length is
-within a few bytes of ``sum_t -log2 f_t[x_t] / 2**24``, itself within ~1e-5 bits/byte of the model's ideal
-``sum_t -log2 p_t[x_t]``.
+within a few bytes of ``sum_t -log2 f_t[x_t] / 2**24``, itself close to the model's ideal
+``sum_t -log2 p_t[x_t]`` (the quantiser moves each probability by at most about ``256 / 2**24``).
 
 Container (all integers little-endian)::
 
@@ -24,81 +24,91 @@ Container (all integers little-endian)::
     46     ...  range-coder payload (uint32 words)
 
 Decoding with another model, a truncated or corrupted file raises :class:`CompressedFileError`; the
-checksum of the original is verified before anything is returned or written, so wrong data never comes
-back silently. File outputs are written atomically (no partial file on failure).
+checksum of the original is verified before anything is returned, so wrong data never comes back silently.
+
+Optional stream/model interfaces (:class:`CodingFreqStream`, :class:`FreqRowStream`, :class:`FreqBlockModel`)
+let a model hand over its frequencies without the round trip through logarithms; encoder and decoder make
+the same choice, so they always agree.
 """
 
 from __future__ import annotations
 
 import hashlib
-import os
 import struct
-import time
 import zlib
-from dataclasses import dataclass
-from pathlib import Path
+from collections.abc import Callable, Iterator
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 
-from .codecs import BytesLike, as_byte_array
-from .errors import CompressedFileError, InputError
-from .predictor import LN2, CausalPredictor
-from .runtime.checkpoints import atomic_write_bytes
-from .runtime.progress import ByteProgress
-from .runtime.reports import Report
+from ..codecs import BytesLike, as_byte_array
+from ..errors import CompressedFileError, InputError
+from ..predictor import LN2, CausalPredictor, Stream
+from ..runtime.progress import ByteProgress
+from .frequencies import quantize_f64
 
 MAGIC = b"DCPZ"
 FORMAT_VERSION = 1
-PRECISION = 24
-TOTAL = 1 << PRECISION
 _HEAD = struct.Struct("<4sBB16sQ8sI")
 HEADER_BYTES = _HEAD.size + 4
 _CHUNK = 4096
 
 
-# ---------------------------------------------------------------------------------------------- quantiser
-def quantize(p: np.ndarray, use_numba: bool = True) -> np.ndarray:
-    """``int64[n]`` frequencies (>= 1 each, sum ``2**24``) from non-negative probabilities ``p``.
+@runtime_checkable
+class CodingFreqStream(Protocol):
+    """A stream that gives its next byte's coding frequencies itself (``float64[256]``, the quantiser of
+    :mod:`.frequencies` applied to its own distribution)."""
 
-    The arithmetic is :func:`decepticons.memory._kernels.quantize_probs` (compiled by numba when
-    available, with an identical pure-Python reference).
-    """
-    return _quantize_f64(np.ascontiguousarray(p, dtype=np.float64), use_numba).astype(np.int64)
+    def coding_freqs(self) -> np.ndarray: ...
 
 
-def _quantize_f64(p: np.ndarray, use_numba: bool = True) -> np.ndarray:
-    from .memory._kernels import get_kernels
+@runtime_checkable
+class FreqRowStream(Protocol):
+    """A stream that lends its own ``(1, 256)`` frequency buffer (same values as ``coding_freqs``, valid
+    until the next ``push``)."""
 
-    if p.ndim != 1 or p.shape[0] < 1:
-        raise InputError(f"expected a 1-D distribution, got shape {p.shape}")
-    out = np.empty(p.shape[0], dtype=np.float64)
-    get_kernels(use_numba).quantize_probs(p, out)
-    if out[0] < 0:
-        raise InputError("the model produced an invalid distribution (NaN, negative or all zero)")
-    return out
+    def coding_freq_row(self) -> np.ndarray: ...
 
 
-def _freqs_fn(st):
-    """The function giving the coding frequencies (float64[256]) of the stream's next byte.
+@runtime_checkable
+class FreqBlockModel(Protocol):
+    """A model that computes its stream's coding frequencies in batches: ``float64[n, 256]`` blocks of at
+    most ``chunk`` rows, equal to ``stream().coding_freqs()`` step by step."""
 
-    A stream may offer ``coding_freqs()`` (its own distribution quantised the same way, without the
-    round trip through logarithms); otherwise ``exp(log_probs())`` is quantised. Encoder and decoder
-    make the same choice, so they always agree.
-    """
-    fn = getattr(st, "coding_freqs", None)
-    if fn is not None:
-        return fn
+    def coding_freq_blocks(self, data: BytesLike, chunk: int) -> Iterator[np.ndarray]: ...
+
+
+# ---------------------------------------------------------------------------------------------- frequencies
+def _freqs_fn(st: Stream) -> Callable[[], np.ndarray]:
+    """The function giving the coding frequencies (float64[256]) of the stream's next byte:
+    ``coding_freqs`` when the stream has it, else ``exp(log_probs())`` quantised."""
+    if isinstance(st, CodingFreqStream):
+        return st.coding_freqs
 
     def from_log_probs() -> np.ndarray:
-        lp = np.asarray(st.log_probs(), dtype=np.float64)
-        return _quantize_f64(np.exp(lp - lp.max()))
+        return quantize_f64(_stream_probs(st))
 
     return from_log_probs
 
 
-def _stream_probs(st) -> np.ndarray:
+def _stream_probs(st: Stream) -> np.ndarray:
     lp = np.asarray(st.log_probs(), dtype=np.float64)
     return np.exp(lp - lp.max())
+
+
+def _freq_row_fn(st: Stream) -> Callable[[], np.ndarray]:
+    """The decoder's per-byte frequencies as a ``(1, 256)`` row: the stream's own buffer
+    (:class:`FreqRowStream`, no copies) or one row refilled from :func:`_freqs_fn`."""
+    if isinstance(st, FreqRowStream):
+        return st.coding_freq_row
+    freqs = _freqs_fn(st)
+    row = np.empty((1, 256), dtype=np.float64)
+
+    def freq_row() -> np.ndarray:
+        row[0] = freqs()
+        return row
+
+    return freq_row
 
 
 # ---------------------------------------------------------------------------------------------- header
@@ -135,16 +145,13 @@ def _unpack_header(blob: bytes) -> tuple[bytes, int, bytes, int]:
 
 
 # ---------------------------------------------------------------------------------------------- API
-def _freq_blocks(model: CausalPredictor, x: np.ndarray):
-    """``(start, float64[n, 256])`` blocks of coding frequencies for ``x``, through the model's stream.
-
-    A model may provide ``coding_freq_blocks(x, chunk)``: the same frequencies its stream's
-    ``coding_freqs()`` gives, computed in batches (each such model has a test of exact equality).
-    """
-    fn = getattr(model, "coding_freq_blocks", None)
-    if fn is not None:
+def _freq_blocks(model: CausalPredictor, x: np.ndarray) -> Iterator[tuple[int, np.ndarray]]:
+    """``(start, float64[n, 256])`` blocks of coding frequencies for ``x``: the model's own batches
+    (:class:`FreqBlockModel`, each such model has a test of exact equality with its stream) or through
+    its stream."""
+    if isinstance(model, FreqBlockModel):
         start = 0
-        for block in fn(x, _CHUNK):
+        for block in model.coding_freq_blocks(x, _CHUNK):
             yield start, block
             start += len(block)
         return
@@ -206,15 +213,7 @@ def decompress(model: CausalPredictor, blob: bytes | bytearray | memoryview,
     dec = constriction.stream.queue.RangeDecoder(words)
     st = model.stream()
     push, decode = st.push, dec.decode
-    # a stream may lend its own (1, 256) frequency buffer (same values as coding_freqs, no copies)
-    freq_row = getattr(st, "coding_freq_row", None)
-    if freq_row is None:
-        freqs = _freqs_fn(st)
-        row = np.empty((1, 256), dtype=np.float64)
-
-        def freq_row() -> np.ndarray:
-            row[0] = freqs()
-            return row
+    freq_row = _freq_row_fn(st)
 
     out = np.empty(length, dtype=np.uint8)
     try:
@@ -242,108 +241,6 @@ def decompress(model: CausalPredictor, blob: bytes | bytearray | memoryview,
     return out
 
 
-# ---------------------------------------------------------------------------------------------- files
-@dataclass
-class CompressReport(Report):
-    """Sizes and speed of one ``compress`` call."""
-
-    model: str
-    input: str
-    output: str
-    original_bytes: int
-    compressed_bytes: int
-    seconds: float
-    fingerprint: str = ""
-
-    @property
-    def bits_per_byte(self) -> float:
-        return 8.0 * self.compressed_bytes / self.original_bytes if self.original_bytes else float("nan")
-
-    @property
-    def bytes_per_second(self) -> float:
-        return self.original_bytes / self.seconds if self.seconds > 0 else float("inf")
-
-    def to_dict(self) -> dict:
-        d = super().to_dict()
-        d["bits_per_byte"] = None if not self.original_bytes else self.bits_per_byte
-        d["bytes_per_second"] = self.bytes_per_second
-        d["ratio"] = (self.original_bytes / self.compressed_bytes) if self.compressed_bytes else None
-        return d
-
-    def __str__(self) -> str:
-        bpb = "n/a" if not self.original_bytes else f"{self.bits_per_byte:.4f}"
-        return "\n".join([
-            f"model          {self.model} (fingerprint {self.fingerprint[:16]})",
-            f"input          {self.input} ({self.original_bytes:,} bytes)",
-            f"output         {self.output} ({self.compressed_bytes:,} bytes)",
-            f"bits/byte      {bpb} (file size, header included)",
-            f"time           {self.seconds:.2f} s ({self.bytes_per_second / 1e3:,.1f} KB/s)",
-        ])
-
-
-@dataclass
-class DecompressReport(Report):
-    """Sizes and speed of one ``decompress`` call."""
-
-    model: str
-    input: str
-    output: str
-    compressed_bytes: int
-    original_bytes: int
-    seconds: float
-
-    @property
-    def bytes_per_second(self) -> float:
-        return self.original_bytes / self.seconds if self.seconds > 0 else float("inf")
-
-    def to_dict(self) -> dict:
-        d = super().to_dict()
-        d["bytes_per_second"] = self.bytes_per_second
-        return d
-
-    def __str__(self) -> str:
-        return "\n".join([
-            f"model          {self.model}",
-            f"input          {self.input} ({self.compressed_bytes:,} bytes)",
-            f"output         {self.output} ({self.original_bytes:,} bytes, checksum verified)",
-            f"time           {self.seconds:.2f} s ({self.bytes_per_second / 1e3:,.1f} KB/s)",
-        ])
-
-
-def _read_file(path: str | os.PathLike) -> bytes:
-    p = Path(path)
-    if not p.exists():
-        raise InputError(f"input file not found: {p}")
-    if p.is_dir():
-        raise InputError(f"expected a file, got a directory: {p}")
-    return p.read_bytes()
-
-
-def compress_file(model: CausalPredictor, in_path: str | os.PathLike, out_path: str | os.PathLike,
-                  progress: bool | None = None) -> CompressReport:
-    """Compress ``in_path`` into ``out_path`` (written atomically)."""
-    raw = _read_file(in_path)
-    t0 = time.perf_counter()
-    blob = compress(model, raw, progress=progress)
-    seconds = time.perf_counter() - t0
-    atomic_write_bytes(out_path, blob)
-    return CompressReport(model=model.name, input=str(in_path), output=str(out_path),
-                          original_bytes=len(raw), compressed_bytes=len(blob), seconds=seconds,
-                          fingerprint=model.fingerprint())
-
-
-def decompress_file(model: CausalPredictor, in_path: str | os.PathLike, out_path: str | os.PathLike,
-                    progress: bool | None = None) -> DecompressReport:
-    """Decompress ``in_path`` into ``out_path``; nothing is written unless the checksum verifies."""
-    blob = _read_file(in_path)
-    t0 = time.perf_counter()
-    x = decompress(model, blob, progress=progress)
-    seconds = time.perf_counter() - t0
-    atomic_write_bytes(out_path, x.tobytes())
-    return DecompressReport(model=model.name, input=str(in_path), output=str(out_path),
-                            compressed_bytes=len(blob), original_bytes=len(x), seconds=seconds)
-
-
 def ideal_code_bits(model: CausalPredictor, data: BytesLike) -> float:
     """``sum_t -log2 p(x_t | x_<t)`` through the model's stream (the quantity ``compress`` approaches)."""
     x = as_byte_array(data)
@@ -354,7 +251,3 @@ def ideal_code_bits(model: CausalPredictor, data: BytesLike) -> float:
         total -= float(np.log(p[b] / p.sum())) / LN2
         st.push(int(b))
     return total
-
-
-__all__ = ["compress", "decompress", "compress_file", "decompress_file", "quantize", "ideal_code_bits",
-           "CompressReport", "DecompressReport", "MAGIC", "FORMAT_VERSION", "HEADER_BYTES"]

@@ -1,13 +1,14 @@
 """CountMemory: shared machinery of the count-based memories (fit, score, stream, persistence).
 
 A count memory keeps byte counts after contexts of several orders in one :class:`CountTables` and turns
-them into a distribution with the interpolated-escape recursion of :mod:`._kernels`. When ``online`` is
+them into a distribution with the escape chain of :mod:`.kernels.chain`. When ``online`` is
 set the memory is adaptive (prequential): while it scores it keeps counting the bytes it has already
 seen, always starting from a private copy of the fitted tables, which are never mutated.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Iterator
 from typing import Any, ClassVar
@@ -15,25 +16,17 @@ from typing import Any, ClassVar
 import numpy as np
 
 from ..codecs import BytesLike, as_byte_array
+from ..coding.frequencies import quantizer
 from ..errors import InputError
+from ..jit import Kernels, get_kernels, specialise
 from ..predictor import LN2, CausalPredictor, Stream
 from ..runtime.progress import ByteProgress
 from ..runtime.reports import FitReport
-from ._kernels import get_kernels
-from ._tables import CountTables
+from .config import CountConfig
+from .count_tables import CountTables
+from .kernels import INFO_N, INFO_ROW, INFO_U, REC_ARGMAX, ChainBuffers, CountParams
 
 _FIT_CHUNK = 1 << 16
-
-
-def _per_order(value: float | list[float], n: int, name: str) -> np.ndarray:
-    """Broadcast a scalar or a list of ``n`` values (order 0 first) to ``float64[n]``."""
-    if isinstance(value, (int, float)):
-        arr = np.full(n, float(value))
-    else:
-        arr = np.asarray(value, dtype=np.float64)
-        if arr.shape != (n,):
-            raise InputError(f"{name} needs one value or {n} values (order 0 first), got {len(arr)}")
-    return arr
 
 
 def finish_fit(model: CausalPredictor, report: FitReport, valid: BytesLike | None,
@@ -51,41 +44,25 @@ def finish_fit(model: CausalPredictor, report: FitReport, valid: BytesLike | Non
     return report
 
 
-def check_orders(orders: list[int] | int) -> list[int]:
-    if isinstance(orders, (int, np.integer)):
-        orders = list(range(1, int(orders) + 1))
-    try:
-        if isinstance(orders, (str, bytes)):
-            raise TypeError
-        orders = [int(k) for k in orders]
-    except (TypeError, ValueError):
-        raise InputError(f"orders must be an int or a list of ints, got {orders!r}") from None
-    if not orders or sorted(set(orders)) != orders or orders[0] < 1 or orders[-1] > 24:
-        raise InputError(f"orders must be strictly increasing context lengths in 1..24, got {orders}")
-    return orders
-
-
 class CountMemory(CausalPredictor):
-    """Base of the count memories. Subclasses set ``name`` and may restrict the configuration."""
+    """Base of the count memories. Subclasses set ``name`` and ``config_class`` (their options, with
+    defaults and allowed ranges); options are given as keywords or as a ``config`` instance."""
 
     name: ClassVar[str] = "count-memory"
+    config_class: ClassVar[type[Any]] = CountConfig
 
-    def __init__(self, orders: list[int] | int = 6, discount: float | list[float] = 0.7,
-                 escape: float | list[float] = 0.3, exclusion: bool = True, max_total: int = 1 << 30,
-                 online: bool = True, use_numba: bool = True, seed: int = 0) -> None:
-        self.orders = check_orders(orders)
-        n = len(self.orders) + 1
-        self.discount = _per_order(discount, n, "discount")
-        self.escape = _per_order(escape, n, "escape")
-        if np.any(self.discount < 0) or np.any(self.discount >= 1) or np.any(self.escape < 0):
-            raise InputError("discount must lie in [0, 1) and escape must be >= 0")
-        if np.any((self.discount == 0) & (self.escape == 0)):
-            raise InputError("discount and escape cannot both be 0 for one order (no escape mass)")
-        if int(max_total) < 2:
-            raise InputError(f"max_total must be >= 2, got {max_total}")
-        self.exclusion = bool(exclusion)
-        self.max_total = int(max_total)
-        self.online = bool(online)
+    def __init__(self, config: Any = None, *, use_numba: bool = True, seed: int = 0, **options: Any) -> None:
+        base = dataclasses.asdict(config) if config is not None else {}
+        self.config = self.config_class.from_dict({**base, **options})
+        cfg = self.config
+        self.orders = list(cfg.orders)
+        self.discount = np.asarray(cfg.discount, dtype=np.float64)
+        self.escape = np.asarray(cfg.escape, dtype=np.float64)
+        self.exclusion = cfg.exclusion
+        self.max_total = cfg.max_total
+        self.online = cfg.online
+        self.params = CountParams(np.asarray(self.orders, dtype=np.int64), self.discount, self.escape,
+                                  self.exclusion, self.max_total)
         self.use_numba = bool(use_numba)
         self.seed = int(seed)
         self.tables = CountTables()
@@ -97,34 +74,25 @@ class CountMemory(CausalPredictor):
         return self.online
 
     @property
-    def _k(self):
+    def _k(self) -> Kernels:
         return get_kernels(self.use_numba)
 
-    @property
-    def _orders_arr(self) -> np.ndarray:
-        return np.asarray(self.orders, dtype=np.int64)
-
-    def _buffers(self):
+    def _buffers(self) -> tuple[ChainBuffers, np.ndarray]:
+        """Fresh chain buffers and the row matrix ``L: float64[n_orders + 1, 256]``."""
         no = len(self.orders)
-        return (np.zeros(no, dtype=np.int64), np.zeros(no, dtype=np.int64), np.zeros(256),
-                np.zeros((no + 1, 256)), np.zeros(3, dtype=np.int64))
+        buf = ChainBuffers(np.zeros(no, dtype=np.int64), np.zeros(no, dtype=np.int64), np.zeros(256),
+                           np.zeros(3, dtype=np.int64))
+        return buf, np.zeros((no + 1, 256))
 
     # ------------------------------------------------------------------ learning
     def _learn(self, tables: CountTables, x: np.ndarray, tgt: np.ndarray, progress: bool | None = None,
                desc: str = "fit") -> None:
         """Count every byte of ``x`` into ``tables``; ``tgt[t]`` = prequential ``log p(x_t)``."""
-        k = self._k
-        ctxk, slots, *_ = self._buffers()
-        orders = self._orders_arr
+        buf, _ = self._buffers()
         with ByteProgress(len(x), desc=f"{desc} {self.name}", enabled=progress) as bar:
             for c0 in range(0, len(x), _FIT_CHUNK):
                 end = min(len(x), c0 + _FIT_CHUNK)
-                t = c0
-                while t < end:
-                    t = k.ngram_fit_run(*tables.args(), x, t, end, orders, self.discount, self.escape,
-                                        self.exclusion, self.max_total, tgt, 0, ctxk, slots)
-                    if t < end:
-                        tables.grow(len(orders), self.use_numba)
+                self._drive(self._k.ngram_fit_run, tables, x, c0, end, buf, tgt, 0)
                 bar.update(end - c0)
 
     def fit(self, data: BytesLike, valid: BytesLike | None = None, workers: int = 1,
@@ -146,15 +114,14 @@ class CountMemory(CausalPredictor):
         return finish_fit(self, report, valid, progress)
 
     # ------------------------------------------------------------------ scoring
-    def _drive(self, fn, tables: CountTables, x: np.ndarray, start: int, end: int, learn: bool, *rest) -> None:
-        """Run a position kernel ``fn`` over [start, end), growing the tables whenever it stops early."""
-        orders = self._orders_arr
+    def _drive(self, fn: Any, tables: CountTables, x: np.ndarray, start: int, end: int, *rest: Any) -> None:
+        """Run a position kernel ``fn(tables, params, x, start, end, *rest)`` (:mod:`.kernels.runs`) over
+        [start, end), growing the tables whenever it stops early."""
         t = start
         while t < end:
-            t = fn(*tables.args(), x, t, end, orders, self.discount, self.escape, learn, self.exclusion,
-                   self.max_total, *rest)
+            t = fn(tables.arrays(), self.params, x, t, end, *rest)
             if t < end:
-                tables.grow(len(orders), self.use_numba)
+                tables.grow(len(self.orders), self.use_numba)
 
     def _working_tables(self, n: int) -> CountTables:
         return self.tables.copy(spare=n * (len(self.orders) + 1)) if self.online else self.tables
@@ -163,11 +130,11 @@ class CountMemory(CausalPredictor):
         x = np.asarray(as_byte_array(data))
         tables = self._working_tables(min(len(x), 1 << 20))
         k = self._k
-        ctxk, slots, P, L, info = self._buffers()
+        buf, L = self._buffers()
         for c0 in range(0, len(x), chunk_size):
             end = min(len(x), c0 + chunk_size)
             out = np.empty((end - c0, 256))
-            self._drive(k.ngram_run, tables, x, c0, end, self.online, out, c0, ctxk, slots, P, L, info)
+            self._drive(k.ngram_run, tables, x, c0, end, self.online, buf, L, out, c0)
             yield out
 
     def log_probs(self, data: BytesLike) -> np.ndarray:
@@ -189,20 +156,19 @@ class CountMemory(CausalPredictor):
         rec_int = np.empty((n, 4), dtype=np.int64)
         rec_top = np.empty(n)
         tables = self._working_tables(n)
-        ctxk, slots, P, L, info = self._buffers()
-        self._drive(self._k.records_run, tables, x, 0, n, self.online, rec_p, rec_int, rec_top, 0, ctxk, slots,
-                    P, L, info)
+        buf, L = self._buffers()
+        self._drive(self._k.records_run, tables, x, 0, n, self.online, buf, L, rec_p, rec_int, rec_top, 0)
         lengths = np.asarray([0] + self.orders, dtype=np.int64)
-        return {"order_probs": rec_p, "order_used": lengths[rec_int[:, 0]], "count": rec_int[:, 1].copy(),
-                "distinct": rec_int[:, 2].copy(), "predicted": rec_int[:, 3].copy(), "top1": rec_top}
+        return {"order_probs": rec_p, "order_used": lengths[rec_int[:, INFO_ROW]],
+                "count": rec_int[:, INFO_N].copy(), "distinct": rec_int[:, INFO_U].copy(),
+                "predicted": rec_int[:, REC_ARGMAX].copy(), "top1": rec_top}
 
     def stream(self) -> Stream:
         return CountStream(self)
 
     # ------------------------------------------------------------------ persistence
     def config_dict(self) -> dict[str, Any]:
-        return {"orders": list(self.orders), "discount": self.discount.tolist(), "escape": self.escape.tolist(),
-                "exclusion": self.exclusion, "max_total": self.max_total, "online": self.online}
+        return self.config.to_dict()
 
     def state_tensors(self) -> dict[str, np.ndarray]:
         return self.tables.tensors()
@@ -226,7 +192,8 @@ class CountMemory(CausalPredictor):
 
 
 class CountStream(Stream):
-    """Step-by-step path of a :class:`CountMemory`: same kernels, one position per call."""
+    """Step-by-step path of a :class:`CountMemory`: the same kernels, one position per call (bound to their
+    argument types once, so a call skips numba's type dispatch)."""
 
     def __init__(self, model: CountMemory) -> None:
         self.m = model
@@ -234,18 +201,28 @@ class CountStream(Stream):
         self.tables = model._working_tables(1 << 12)
         self.hist = np.zeros(1 << 12, dtype=np.uint8)
         self.t = 0
-        self.ctxk, self.slots, self.P, self.L, self.info = model._buffers()
-        self.orders = model._orders_arr
+        self.buf, self.L = model._buffers()
         self._row = np.empty((1, 256))
         self._tgt = np.zeros(1)
         self._cached = False
+        self._tb = self.tables.arrays()
+        self._predict_run = specialise(self._predict_kernel(), *self._predict_args(0))
+        self._count_run = specialise(self.k.ngram_fit_run, *self._count_args(0))
+        self._quantize = quantizer(model.use_numba)
+
+    def _predict_kernel(self) -> Any:
+        return self.k.ngram_run
+
+    def _predict_args(self, t: int) -> tuple:
+        """Arguments of the prediction kernel for position t (no learning, row into ``_row[0]``)."""
+        return (self._tb, self.m.params, self.hist, t, t + 1, False, self.buf, self.L, self._row, t)
+
+    def _count_args(self, t: int) -> tuple:
+        return (self._tb, self.m.params, self.hist, t, t + 1, self.buf, self._tgt, t)
 
     def log_probs(self) -> np.ndarray:
         if not self._cached:
-            m = self.m
-            self.k.ngram_run(*self.tables.args(), self.hist, self.t, self.t + 1, self.orders, m.discount,
-                             m.escape, False, m.exclusion, m.max_total, self._row, self.t, self.ctxk,
-                             self.slots, self.P, self.L, self.info)
+            self._predict_run(*self._predict_args(self.t))
             self._cached = True
         return self._row[0].copy()
 
@@ -253,7 +230,7 @@ class CountStream(Stream):
         """Quantised frequencies of the model's own probabilities (``p_top``, no log round trip)."""
         self.log_probs()
         out = np.empty(256)
-        self.k.quantize_probs(self.P, out)
+        self._quantize(self.buf.P, out)
         return out
 
     def push(self, byte: int) -> None:
@@ -265,9 +242,8 @@ class CountStream(Stream):
         self.hist[self.t] = byte
         m = self.m
         if m.online:
-            while self.k.ngram_fit_run(*self.tables.args(), self.hist, self.t, self.t + 1, self.orders,
-                                       m.discount, m.escape, m.exclusion, m.max_total, self._tgt, self.t,
-                                       self.ctxk, self.slots) == self.t:
-                self.tables.grow(len(self.orders), m.use_numba)
+            while self._count_run(*self._count_args(self.t)) == self.t:
+                self.tables.grow(len(m.orders), m.use_numba)
+                self._tb = self.tables.arrays()
         self.t += 1
         self._cached = False
