@@ -3,7 +3,7 @@
 Prediction of byte ``x_t`` from ``x_<t`` (all causal)::
 
     f_t      = substrate state after x_{t-1}                         float64[d]     (substrates/)
-    p_sub    = softmax(tau * ([f_t, 1] W))                           float64[256]   (readouts/ridge.py)
+    p_sub    = softmax(tau * ([f_t, 1] W))                           float64[256]   (coder/ridge.py)   
     p_k      = interpolated Kneser-Ney step over the exact-context   float64[256]   (coder/context_counts.py)
                counts of order k = 0..K, on top of p_{k-1}, with p_{-1} = p_sub
     p(x_t)   = p_K
