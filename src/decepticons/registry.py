@@ -24,6 +24,7 @@ _BUILTIN: dict[str, str] = {
     "online-ngram": "decepticons.memory.online:OnlineNGramPredictor",
     "mixer": "decepticons.mixer:MixerPredictor",
     "causal-bank": "decepticons.models.causal_bank_predictor:CausalBankPredictor",
+    "frozen-readout": "decepticons.readouts.expert:FrozenReadoutExpert",
 }
 
 

@@ -12,8 +12,8 @@ channels (band k = the ``e`` channels of decay ``lambda_k``), after byte t::
 
 so a linear readout gets the bank's per-timescale energy and change (nonlinear in the state), how surprising
 the latest byte was, and a copy of the state whose per-band gain follows the running surprise and the
-position in the document. Everything at t reads bytes <= t. Memory: the running surprise and the bytes seen. Fitted parts (first
-``fit_bytes`` training bytes): the bank predictor and the hormones' standardisation.
+position in the document. Everything at t reads bytes <= t. Memory: the running surprise and the bytes seen.
+Fitted parts (first ``fit_bytes`` training bytes): the bank predictor and the hormones' standardisation.
 """
 
 from __future__ import annotations
