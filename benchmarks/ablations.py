@@ -78,9 +78,9 @@ views = m.views if kind == "frozen-readout" else [m.view]
 d = r.details
 alone = d.get("substrate_only_holdout_bits_per_byte") or d.get("routed_holdout_bits_per_byte") \
     or d.get("route0_holdout_bits_per_byte")
-print(json.dumps({"valid_bpb": s.bits_per_byte, "fit_kbs": len(tr) / r.seconds / 1e3, "score_kbs": len(va) / score_s / 1e3,
-                  "features": int(sum(v.feature_size for v in views)), "readout_alone_bpb": alone,
-                  "train_bytes": len(tr), "valid_bytes": len(va),
+print(json.dumps({"valid_bpb": s.bits_per_byte, "fit_kbs": len(tr) / r.seconds / 1e3,
+                  "score_kbs": len(va) / score_s / 1e3, "features": int(sum(v.feature_size for v in views)),
+                  "readout_alone_bpb": alone, "train_bytes": len(tr), "valid_bytes": len(va),
                   "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 """
 

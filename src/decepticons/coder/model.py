@@ -229,7 +229,7 @@ class ByteLatentPredictiveCoder(CausalPredictor):
         n_hold = min(n_hold, len(x) - 1) if len(x) > 1 else 0
         split = len(x) - n_hold
         empty = np.zeros(0, np.uint8)
-        if not self.view.fitted:
+        if self.view.needs_fit:  # refitting refits the view too
             self.view.fit(np.asarray(x[:split] if split >= 2 else x))
         state0 = self.view.init_state()
         with ByteProgress(len(x), desc="fit coder", enabled=progress) as bar:

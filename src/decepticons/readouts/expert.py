@@ -135,7 +135,7 @@ class FrozenReadoutExpert(CausalPredictor):
         n_hold = int(min(cfg.max_holdout_bytes, max(1, len(x) * cfg.holdout_fraction), len(x) - 1))
         split = len(x) - n_hold
         for v in self.views:
-            if not v.fitted:
+            if v.needs_fit:
                 v.fit(np.asarray(x[:split] if split >= 2 else x))
         stats, st_split = self._stats(x[:split], [v.init_state() for v in self.views])
         hold = np.asarray(x[split:])
