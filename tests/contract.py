@@ -188,12 +188,16 @@ def _mixer_with_expert(train: np.ndarray) -> CausalPredictor:
 _MYTHOS_LONG = dict(long_bytes=32 * 1024, long_reason="the tiny mythos scores about 20 KB/s on one thread (windows "
                     "of 16 bytes at stride 8: two module positions per byte, 3 loops each)")
 
+_VIEW_LONG = dict(long_bytes=64 * 1024, long_reason="the same long-input path as the default row; the views' "
+                  "record passes (a per-byte segmenter loop, several predictors) make 256 KB slow")
+
 #: one tiny configuration per registered model
 TINY: dict[str, Tiny] = {
     "backoff": Tiny(_fitted("backoff", orders=3), EXACT, adaptive=True),
     "causal-bank": Tiny(_causal_bank(state_dim=2), F32, adaptive=False, needs=("torch",)),
     "coder": Tiny(_fitted("coder", max_order=3, chunk_size=512), F64, adaptive=False),
     "exact-context": Tiny(_fitted("exact-context", order=2), EXACT, adaptive=True),
+    "frozen-readout": Tiny(_fitted("frozen-readout", chunk_size=512), F64, adaptive=False),
     "mixer": Tiny(_mixer_with_expert, EXACT, adaptive=True),
     "mythos": Tiny(_mythos(), F32, adaptive=False, needs=("torch",), **_MYTHOS_LONG),
     "ngram": Tiny(_fitted("ngram", orders=4), EXACT, adaptive=True),
@@ -221,6 +225,23 @@ VARIANTS: dict[str, Tiny] = {
     "causal-bank/routed": Tiny(_causal_bank(readout="routed", readout_bands=2), F32, needs=("torch",)),
     "causal-bank/banded": Tiny(_causal_bank(readout="banded", readout_bands=3), F32, needs=("torch",)),
     "mythos/no-act": Tiny(_mythos(act=False), F32, needs=("torch",), **_MYTHOS_LONG),
+    # the coder reading other views (decepticons.views), and the frozen-readout expert's other paths
+    "coder/byte-latent": Tiny(_fitted("coder", max_order=3, chunk_size=512, view="byte_latent"), F64, adaptive=False,
+                              **_VIEW_LONG),
+    "coder/byte-latent-fixed-patches": Tiny(_fitted(
+        "coder", max_order=2, chunk_size=512, view="byte_latent",
+        view_options={"segmenter": {"min_patch": 4, "max_patch": 4, "target_patch": 4}}), F64, **_VIEW_LONG),
+    "coder/hierarchical": Tiny(_fitted("coder", max_order=3, chunk_size=512, preset="hierarchical",
+                                       view_options={"gate_options": {"refresh_stride": 3}}), F64, **_VIEW_LONG),
+    "coder/linear-memory": Tiny(_fitted("coder", max_order=3, chunk_size=512, preset="linear_memory"), F64,
+                                **_VIEW_LONG),
+    "coder/sampled": Tiny(_fitted("coder", max_order=3, chunk_size=512, preset="sampled"), F64, **_VIEW_LONG),
+    "frozen-readout/routed": Tiny(_fitted("frozen-readout", chunk_size=512, routes=["byte_latent", "hierarchical"]),
+                                  F64, adaptive=False, **_VIEW_LONG),
+    # hormones off: fitted on 4 KB, the gain-modulated copy of the bank (2 x 96 features) overfits and the long
+    # text costs 6-7 bits/byte; the hormone path is checked through coder/linear-memory
+    "frozen-readout/linear-memory": Tiny(_fitted("frozen-readout", chunk_size=512, view="linear_memory",
+                                                 view_options={"hormones": False}), F64, **_VIEW_LONG),
 }
 
 

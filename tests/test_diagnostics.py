@@ -54,3 +54,34 @@ def test_summarize_and_errors():
         agreement(np.zeros((2, 256)), np.zeros((3, 256)))
     with pytest.raises(InputError):
         summarize(lp, b"x")
+
+
+def test_top_k_mass_margin_and_shared_mass():
+    from decepticons.views.diagnostics import (
+        overlap,
+        probability_diagnostics,
+        shared_top_k_mass,
+        top2_margin,
+        top_k_mass,
+    )
+
+    p = np.full((2, 256), 0.1 / 252)
+    p[:, :4] = [[0.5, 0.2, 0.1, 0.1], [0.3, 0.3, 0.2, 0.1]]
+    q = np.full((2, 256), 0.1 / 252)
+    q[:, [0, 5, 6, 7]] = 0.225
+    lp, lq = np.log(p), np.log(q)
+    np.testing.assert_allclose(top_k_mass(lp, 2), [0.7, 0.6])
+    np.testing.assert_allclose(top_k_mass(lp, 256), [1.0, 1.0])
+    np.testing.assert_allclose(top2_margin(lp), [0.3, 0.0], atol=1e-12)
+    # the only byte both rank in their top 4 is byte 0
+    np.testing.assert_allclose(shared_top_k_mass(lp, lq, 4), [0.5 * (0.5 + 0.225), 0.5 * (0.3 + 0.225)])
+    np.testing.assert_allclose(overlap(lp, lp), 1.0)
+    d = probability_diagnostics(lp, lq, top_k=2)
+    assert set(d.as_dict()) == {"entropy", "peak", "top_k_mass", "top2_margin", "overlap", "top1_agreement",
+                                "shared_top_k_mass"}
+    np.testing.assert_array_equal(d.top1_agreement, [1.0, 1.0])
+    assert set(probability_diagnostics(lp).as_dict()) == {"entropy", "peak", "top_k_mass", "top2_margin"}
+    for call in (lambda: top_k_mass(lp, 0), lambda: top_k_mass(lp, 2.5), lambda: shared_top_k_mass(lp, lq[:1]),
+                 lambda: probability_diagnostics(lp[:, :5])):
+        with pytest.raises(InputError):
+            call()

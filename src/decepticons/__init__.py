@@ -19,6 +19,14 @@ _LAZY = {
     "CoderConfig": ("decepticons.coder", "CoderConfig"),
     "compress": ("decepticons.coding", "compress"),
     "decompress": ("decepticons.coding", "decompress"),
+    # control, views and readouts, under the names of the 0.1.x package
+    **{n: ("decepticons.control", n) for n in (
+        "ControllerSummary", "ControllerSummaryBuilder", "HormoneModulator", "LearnedSegmenter",
+        "PathwayGateController", "PredictiveSurpriseController", "SummaryRouter")},
+    **{n: ("decepticons.views", n) for n in (
+        "ByteLatentFeatureView", "HierarchicalFeatureView", "LatentCommitter", "LinearMemoryFeatureView",
+        "bridge_feature_arrays", "probability_diagnostics")},
+    **{n: ("decepticons.readouts", n) for n in ("FrozenReadoutExpert", "SampledMultiscaleReadout")},
 }
 
 
@@ -36,4 +44,8 @@ __all__ = [
     "DecepticonsError", "FitReport", "InputError", "ModelFileError", "ScoreReport", "Stream",
     "available_models", "compress", "decompress", "generate", "load_model", "model_class", "score",
     "__version__",
+    "ControllerSummary", "ControllerSummaryBuilder", "HormoneModulator", "LearnedSegmenter", "PathwayGateController",
+    "PredictiveSurpriseController", "SummaryRouter", "ByteLatentFeatureView", "HierarchicalFeatureView",
+    "LatentCommitter", "LinearMemoryFeatureView", "bridge_feature_arrays", "probability_diagnostics",
+    "FrozenReadoutExpert", "SampledMultiscaleReadout",
 ]

@@ -25,6 +25,7 @@ _BUILTIN: dict[str, str] = {
     "mixer": "decepticons.mixer:MixerPredictor",
     "causal-bank": "decepticons.causal_bank.predictor:CausalBankPredictor",
     "transformer": "decepticons.transformer.predictor:TransformerPredictor",
+    "frozen-readout": "decepticons.readouts.expert:FrozenReadoutExpert",
 }
 
 

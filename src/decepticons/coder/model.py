@@ -2,11 +2,15 @@
 
 Prediction of byte ``x_t`` from ``x_<t`` (all causal)::
 
-    f_t      = substrate state after x_{t-1}                         float64[d]     (substrates/)
-    p_sub    = softmax(tau * ([f_t, 1] W))                           float64[256]   (coder/ridge.py)   
+    f_t      = view features for byte t (bytes < t)                  float64[F]     (views/; default: the
+               substrate state after x_{t-1}, F = d)
+    p_sub    = softmax(tau * log(max([f_t, 1] W, 0) + eps))          float64[256]   (coder/ridge.py)
     p_k      = interpolated Kneser-Ney step over the exact-context   float64[256]   (coder/context_counts.py)
                counts of order k = 0..K, on top of p_{k-1}, with p_{-1} = p_sub
     p(x_t)   = p_K
+
+``view`` picks the feature source (``state``, ``byte_latent``, ``hierarchical``, ``linear_memory``,
+``sampled``: see :mod:`decepticons.views`); ``preset=`` sets a view together with the substrate it reads.
 
 Everything is learned in closed form from additive sufficient statistics accumulated in chunks:
 ``A = sum f f^T`` and ``B = sum f e_y^T`` for the ridge readout, and the (context, next byte) count tables.
@@ -31,8 +35,11 @@ from ..errors import InputError
 from ..predictor import LN2, CausalPredictor, Stream
 from ..runtime.progress import ByteProgress
 from ..runtime.reports import FitReport
-from ..substrates import SUBSTRATES, Substrate, make_substrate
-from ..validation import Spec, Validated, spec
+from ..substrates import SUBSTRATES, make_substrate
+from ..validation import Spec, Validated, fail, spec
+from ..views.base import FeatureView
+from ..views.presets import VIEWS, make_view, view_substrates
+from ..views.presets import preset as preset_settings
 from .context_counts import (
     HASH_VERSION,
     ContextCounts,
@@ -66,25 +73,29 @@ class CoderConfig(Validated):
     train_sample_bytes: int = spec(1 << 18, lo=0, hi=1 << 40,
                                    doc="bytes of training text re-scored for train_bits_per_byte")
     seed: int = spec(0, lo=0, hi=2**63 - 1)
+    view: str = spec("state", choices=tuple(VIEWS), doc="feature source of the readout (decepticons.views)")
+    view_options: dict[str, Any] = spec(default_factory=dict, doc="options of the view's config")
+
+    def check(self) -> None:
+        kinds = view_substrates(self.view)
+        if kinds is not None and self.substrate not in kinds:
+            raise fail("CoderConfig", f"view {self.view!r} reads a {' or '.join(kinds)} substrate, not "
+                                      f"{self.substrate!r}: set substrate={kinds[0]} (or use preset={self.view})")
+
+
+#: configuration fields added after the first model files; left out of ``config_dict`` at their defaults so the
+#: default coder's configuration (and fingerprint) is what it was
+_LATER_FIELDS = {"view": "state", "view_options": {}}
 
 
 # ------------------------------------------------------------------------------------ shard statistics
-def _shard_stats(substrate: Substrate, x: np.ndarray, history: np.ndarray, state: np.ndarray,
+def _shard_stats(view: FeatureView, x: np.ndarray, history: np.ndarray, state: np.ndarray,
                  max_order: int, stride: int) -> tuple[ContextCounts, RidgeStats]:
-    """Count tables and ridge statistics of one shard, given the substrate state and bytes before it."""
-    feats = _features(substrate, x, state)[0]
-    rs = RidgeStats.zeros(substrate.state_size)
+    """Count tables and ridge statistics of one shard, given the view state and bytes before it."""
+    feats = view.scan(x, state)[0]
+    rs = RidgeStats.zeros(view.feature_size)
     rs.add(feats[::stride], x[::stride])
     return ContextCounts.from_data(x, max_order, history), rs
-
-
-def _features(substrate: Substrate, x: np.ndarray, state: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Features predicting each byte of ``x`` (state before it) and the state after the last byte."""
-    H, end = substrate.states(x, state)
-    feats = np.empty_like(H)
-    feats[0] = state
-    feats[1:] = H[:-1]
-    return feats, end
 
 
 def _append_counts(counts: list[ContextCounts], new: ContextCounts, cap: int, every: int = 8) -> list[ContextCounts]:
@@ -95,9 +106,8 @@ def _append_counts(counts: list[ContextCounts], new: ContextCounts, cap: int, ev
 
 
 def _shard_job(args: tuple) -> tuple[ContextCounts, RidgeStats]:
-    config, x, history, state = args
-    sub = make_substrate(config["substrate"], seed=config["seed"], **config["substrate_options"])
-    return _shard_stats(sub, x, history, state, config["max_order"], config["ridge_stride"])
+    view, x, history, state, max_order, stride = args
+    return _shard_stats(view, x, history, state, max_order, stride)
 
 
 # ------------------------------------------------------------------------------------ hyper-parameters
@@ -137,8 +147,11 @@ class ByteLatentPredictiveCoder(CausalPredictor):
 
     name = "coder"
 
-    def __init__(self, config: CoderConfig | None = None, *, seed: int | None = None, **overrides: Any):
+    def __init__(self, config: CoderConfig | None = None, *, seed: int | None = None, preset: str | None = None,
+                 **overrides: Any):
         cfg = config or CoderConfig()
+        if preset is not None:
+            overrides = {**preset_settings(preset), **overrides}
         if overrides:
             known = set(CoderConfig.__dataclass_fields__)
             bad = sorted(set(overrides) - known)
@@ -149,6 +162,7 @@ class ByteLatentPredictiveCoder(CausalPredictor):
             cfg = CoderConfig(**{**asdict(cfg), "seed": seed})
         self.config = cfg
         self.substrate = make_substrate(cfg.substrate, seed=cfg.seed, **cfg.substrate_options)
+        self.view = make_view(cfg.view, self.substrate, cfg.view_options)
         self.readout: RidgeReadout | None = None
         self.smoother: ContextSmoother | None = None
         self.report: FitReport | None = None
@@ -164,7 +178,7 @@ class ByteLatentPredictiveCoder(CausalPredictor):
 
     def _collect(self, x: np.ndarray, state: np.ndarray, history: np.ndarray, workers: int,
                  bar: ByteProgress) -> tuple[list[ContextCounts], RidgeStats, np.ndarray]:
-        """Statistics of ``x`` in fixed chunks (deterministic order), and the substrate state after it."""
+        """Statistics of ``x`` in fixed chunks (deterministic order), and the view state after it."""
         cs = self.config.chunk_size
         bounds = [(s, min(s + cs, len(x))) for s in range(0, len(x), cs)]
         K = self.config.max_order
@@ -172,15 +186,16 @@ class ByteLatentPredictiveCoder(CausalPredictor):
             return np.concatenate([history, x[:s]])[-K:] if K else np.zeros(0, np.uint8)
 
         counts: list[ContextCounts] = []
-        ridge = RidgeStats.zeros(self.substrate.state_size)
+        ridge = RidgeStats.zeros(self.view.feature_size)
+        stride = self.config.ridge_stride
         if workers > 1:
-            # substrate state at each chunk start: a sequential pass (the scan is the light part)
+            # view state at each chunk start: a sequential pass (for the default view the scan is the light part)
             starts, st = [], state
             for s, e in bounds:
                 starts.append(st)
-                st = self.substrate.states(x[s:e], st)[1]
-            cfgd = asdict(self.config)
-            jobs = [(cfgd, np.array(x[s:e]), hist_for(s), starts[i]) for i, (s, e) in enumerate(bounds)]
+                st = self.view.scan(np.asarray(x[s:e]), st)[1]
+            jobs = [(self.view, np.array(x[s:e]), hist_for(s), starts[i], K, stride)
+                    for i, (s, e) in enumerate(bounds)]
             with ProcessPoolExecutor(max_workers=workers) as pool:
                 for (s, e), (cc, rs) in zip(bounds, pool.map(_shard_job, jobs)):
                     counts = _append_counts(counts, cc, self.config.max_events_per_order)
@@ -190,9 +205,9 @@ class ByteLatentPredictiveCoder(CausalPredictor):
         st = state
         for s, e in bounds:
             xs = np.asarray(x[s:e])
-            feats, st_next = _features(self.substrate, xs, st)
-            rs = RidgeStats.zeros(self.substrate.state_size)
-            rs.add(feats[::self.config.ridge_stride], xs[::self.config.ridge_stride])
+            feats, st_next = self.view.scan(xs, st)
+            rs = RidgeStats.zeros(self.view.feature_size)
+            rs.add(feats[::stride], xs[::stride])
             ridge = ridge + rs
             counts = _append_counts(counts, ContextCounts.from_data(xs, K, hist_for(s)),
                                     self.config.max_events_per_order)
@@ -214,7 +229,9 @@ class ByteLatentPredictiveCoder(CausalPredictor):
         n_hold = min(n_hold, len(x) - 1) if len(x) > 1 else 0
         split = len(x) - n_hold
         empty = np.zeros(0, np.uint8)
-        state0 = self.substrate.init_state()
+        if self.view.needs_fit:  # refitting refits the view too
+            self.view.fit(np.asarray(x[:split] if split >= 2 else x))
+        state0 = self.view.init_state()
         with ByteProgress(len(x), desc="fit coder", enabled=progress) as bar:
             counts, ridge, st_split = self._collect(x[:split], state0, empty, workers, bar)
             hold = np.asarray(x[split:])
@@ -224,7 +241,7 @@ class ByteLatentPredictiveCoder(CausalPredictor):
                 # choose lam, tau on the held-out tail
                 merged = ContextCounts.merge(counts, cfg.max_events_per_order)
                 orders = merged.smoother_tables()
-                feats, _ = _features(self.substrate, hold, st_split)
+                feats, _ = self.view.scan(hold, st_split)
                 readout, curve = fit_readout(ridge, feats, hold, cfg.ridge_lambdas)
                 details["ridge_curve"] = curve
                 base = np.exp(readout.target_log_probs(feats, hold))
@@ -237,7 +254,7 @@ class ByteLatentPredictiveCoder(CausalPredictor):
                 counts += c2
                 ridge = ridge + r2
             else:
-                readout = RidgeReadout(np.zeros((self.substrate.state_size + 1, 256)), 1.0, 1.0)
+                readout = RidgeReadout(np.zeros((self.view.feature_size + 1, 256)), 1.0, 1.0)
                 disc, thetas = np.full(cfg.max_order + 1, 0.7), np.full(cfg.max_order + 1, 0.5)
                 bar.update(len(hold))
             from .ridge import RidgeSolver
@@ -265,11 +282,11 @@ class ByteLatentPredictiveCoder(CausalPredictor):
     # ------------------------------------------------------------------ prediction
     def _chunks(self, x: np.ndarray, chunk_size: int) -> Iterator[tuple[np.ndarray, np.ndarray, list]]:
         """``(chunk, features, context hashes)`` for consecutive chunks, state carried across them."""
-        st = self.substrate.init_state()
+        st = self.view.init_state()
         K = self.config.max_order
         for s in range(0, len(x), chunk_size):
             xs = np.asarray(x[s:s + chunk_size])
-            feats, st = _features(self.substrate, xs, st)
+            feats, st = self.view.scan(xs, st)
             hist = np.asarray(x[max(0, s - K):s])
             yield xs, feats, context_hashes(xs, K, hist)
 
@@ -330,6 +347,9 @@ class ByteLatentPredictiveCoder(CausalPredictor):
     def config_dict(self) -> dict[str, Any]:
         d = asdict(self.config)
         d["ridge_lambdas"] = list(d["ridge_lambdas"])
+        for k, default in _LATER_FIELDS.items():
+            if d[k] == default:
+                del d[k]
         return d
 
     def state_tensors(self) -> dict[str, np.ndarray]:
@@ -340,6 +360,7 @@ class ByteLatentPredictiveCoder(CausalPredictor):
         for k, o in enumerate(self.smoother.orders):
             t[f"order{k}.keys"] = o.keys
             t[f"order{k}.counts"] = o.counts.astype(np.float32)
+        t.update({f"view.{k}": v for k, v in self.view.params().items()})
         return t
 
     def extra_state(self) -> dict[str, Any]:
@@ -356,8 +377,10 @@ class ByteLatentPredictiveCoder(CausalPredictor):
         obj = cls(CoderConfig(**cfg))
         tau, lam, eps = tensors["readout.tau_lam_eps"]
         W = tensors["readout.W"]
-        if W.shape != (obj.substrate.state_size + 1, 256):
-            raise ValueError(f"readout shape {W.shape} does not fit the configured substrate")
+        if W.shape != (obj.view.feature_size + 1, 256):
+            raise ValueError(f"readout shape {W.shape} does not fit the configured substrate and view")
+        if obj.view.needs_fit:
+            obj.view.load_params({k[5:]: v for k, v in tensors.items() if k.startswith("view.")})
         obj.readout = RidgeReadout(W, float(tau), float(lam), float(eps))
         orders = [SmoothedOrder.build(tensors[f"order{k}.keys"], tensors[f"order{k}.counts"].astype(np.float64))
                   for k in range(obj.config.max_order + 1)]
@@ -382,11 +405,11 @@ def _spread_sample(x: np.ndarray, total: int, chunk: int) -> list[np.ndarray]:
 
 
 class _CoderStream(Stream):
-    """Byte-by-byte twin of ``log_probs``: substrate step, readout, then the count chain."""
+    """Byte-by-byte twin of ``log_probs``: view step, readout, then the count chain."""
 
     def __init__(self, model: ByteLatentPredictiveCoder) -> None:
         self.m = model
-        self.state = model.substrate.init_state()
+        self.state = model.view.init_state()
         self.recent: list[int] = []
         self.seen = 0
         self._cache: np.ndarray | None = None
@@ -394,7 +417,7 @@ class _CoderStream(Stream):
     def log_probs(self) -> np.ndarray:
         if self._cache is None:
             m = self.m
-            base = np.exp(m.readout.log_probs(self.state[None, :])[0])
+            base = np.exp(m.readout.log_probs(m.view.features_of(self.state)[None, :])[0])
             K = m.config.max_order
             hs = context_hashes_scalar(self.recent, K, self.seen)
             harr = [np.array([h], dtype=np.uint64) for h in hs]
@@ -406,7 +429,7 @@ class _CoderStream(Stream):
         b = int(byte)
         if not 0 <= b < 256:
             raise InputError(f"byte must be in 0..255, got {byte}")
-        self.state = self.m.substrate.step(self.state, b)
+        self.state = self.m.view.step(self.state, b)
         self.recent.append(b)
         if len(self.recent) > self.m.config.max_order:
             del self.recent[0]

@@ -6,6 +6,7 @@ from dataclasses import fields
 from typing import Any
 
 from ..errors import InputError
+from ._scan import linear_scan
 from .base import Substrate
 from .delay import DelayConfig, DelaySubstrate
 from .echo_state import EchoStateConfig, EchoStateSubstrate
@@ -42,5 +43,5 @@ def make_substrate(kind: str, seed: int = 0, **options: Any) -> Substrate:
     return cls(cfg_cls(**{**opts, "seed": seed}))
 
 
-__all__ = ["SUBSTRATES", "Substrate", "make_substrate", "DelaySubstrate", "EchoStateSubstrate",
+__all__ = ["SUBSTRATES", "Substrate", "linear_scan", "make_substrate", "DelaySubstrate", "EchoStateSubstrate",
            "HierarchicalSubstrate", "LinearMemorySubstrate", "MixedSubstrate", "OscillatorySubstrate"]
