@@ -11,8 +11,7 @@ names that both trees export (the registry and the coding functions), so a restr
 - causal-bank train step: forward + backward + AdamW of the default causal bank, batch 16 x 256 bytes,
   median over steps 5..``--steps``, one torch thread.
 
-    flock /tmp/decepticons-cpu.lock python benchmarks/bench_ab.py --before REV \
-        --train data/shakespeare/train.txt --valid data/shakespeare/valid.txt
+    flock /tmp/decepticons-cpu.lock python benchmarks/bench_ab.py --before REV [--train T --valid V]
 """
 
 from __future__ import annotations
@@ -81,15 +80,20 @@ def run_child(tree: Path, work: str, args: argparse.Namespace) -> dict[str, floa
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--before", required=True, help="git revision to compare against")
-    ap.add_argument("--train", required=True)
-    ap.add_argument("--valid", required=True)
+    ap.add_argument("--train", help="training text (default: the Shakespeare split from decepticons.data)")
+    ap.add_argument("--valid")
     ap.add_argument("--fit-bytes", type=int, default=1_000_000)
-    ap.add_argument("--score-bytes", type=int, default=200_000)
+    ap.add_argument("--score-bytes", type=int, default=375_000)
     ap.add_argument("--steps", type=int, default=30)
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--work", nargs="+", default=["coder", "mixer", "bank"])
     ap.add_argument("--no-write", action="store_true")
     args = ap.parse_args()
+    if not (args.train and args.valid):
+        from decepticons.data import shakespeare
+
+        paths = shakespeare()
+        args.train, args.valid = str(paths["train"]), str(paths["valid"])
     args.train, args.valid = str(Path(args.train).resolve()), str(Path(args.valid).resolve())
     before_rev = subprocess.run(["git", "rev-parse", "--short", args.before], cwd=ROOT, capture_output=True,
                                 text=True, check=True).stdout.strip()
