@@ -25,12 +25,12 @@ def _context(x: list[int], t: int, k: int) -> tuple[int, ...]:
 
 
 def reference_chain(train: list[int], query: list[int], history_for_query: list[int], max_order: int,
-                    discounts: np.ndarray, thetas: np.ndarray, base: np.ndarray) -> np.ndarray:
+                    discounts: np.ndarray, escapes: np.ndarray, base: np.ndarray) -> np.ndarray:
     """``p_K(y | ctx)`` for every query position, from dictionary counts.
 
     Top order: raw counts ``c_K(ctx, y)``. Order k < K: continuation counts
     ``c_k(ctx, y) = |{b : c_{k+1}((ctx, b), y) > 0}|`` (distinct one-byte-longer contexts followed by y).
-    ``p_k(y) = (max(c_k(y) - d_k, 0) + (theta_k + d_k u_k) p_{k-1}(y)) / (n_k + theta_k)`` when n_k > 0.
+    ``p_k(y) = (max(c_k(y) - d_k, 0) + (b_k + d_k u_k) p_{k-1}(y)) / (n_k + b_k)`` when n_k > 0.
     """
     raw: list[dict[tuple[int, ...], dict[int, int]]] = [defaultdict(lambda: defaultdict(int))
                                                        for _ in range(max_order + 1)]
@@ -58,7 +58,7 @@ def reference_chain(train: list[int], query: list[int], history_for_query: list[
                 continue
             n = sum(followers.values())
             u = len(followers)
-            d, th = discounts[k], thetas[k]
+            d, th = discounts[k], escapes[k]
             c = np.zeros(256)
             for y, v in followers.items():
                 c[y] = v
@@ -74,14 +74,14 @@ def test_kneser_ney_chain_matches_dictionary_reference(max_order):
     train = np.frombuffer(text.encode(), np.uint8)
     query = np.frombuffer(b"the cat sat on a log; the mat sat. zq", np.uint8)
     discounts = rng.uniform(0.1, 0.9, max_order + 1)
-    thetas = rng.uniform(0.0, 2.0, max_order + 1)
+    escapes = rng.uniform(0.0, 2.0, max_order + 1)
     base = rng.dirichlet(np.ones(256), size=len(query))
     counts = ContextCounts.from_data(train, max_order)
-    smoother = ContextSmoother(counts.smoother_tables(), discounts, thetas)
+    smoother = ContextSmoother(counts.smoother_tables(), discounts, escapes)
     # the query follows the training text (its first contexts reach back into it)
     hashes = context_hashes(query, max_order, history=train)
     fast = smoother.probs(hashes, base)
-    ref = reference_chain(train.tolist(), query.tolist(), train.tolist(), max_order, discounts, thetas, base)
+    ref = reference_chain(train.tolist(), query.tolist(), train.tolist(), max_order, discounts, escapes, base)
     np.testing.assert_allclose(fast, ref, rtol=0, atol=1e-12)
     np.testing.assert_allclose(fast.sum(1), 1.0, atol=1e-12)
     # the target-only path gives the same probability of the actual byte

@@ -186,7 +186,7 @@ def test_both_engines_count_the_same_events():
 
 
 def test_both_engines_predict_alike_with_raw_counts():
-    """The count view's interpolated smoother over raw counts (concentration theta = escape) and a uniform
+    """The count view's interpolated smoother over raw counts (escape b_k = the memories' escape) and a uniform
     base is the memory's escape chain: same distributions wherever every context is made of real bytes."""
     discount = np.array([0.5, 0.6, 0.7, 0.75, 0.8])
     escape = np.array([0.4, 0.3, 0.3, 0.2, 0.1])

@@ -13,9 +13,10 @@ Kneser-Ney continuation counts ``N1+(. ctx_k y)`` (number of distinct longer con
 derived.
 
 The predictive rule (:class:`ContextSmoother`) is interpolated Pitman-Yor / Kneser-Ney smoothing with a
-discount ``d_k`` and concentration ``theta_k`` per order, from order 0 upward on top of a base distribution::
+discount ``d_k`` and escape ``b_k`` (the Pitman-Yor concentration; the count memories' PPM-style escape
+offset has the same role and name) per order, from order 0 upward on top of a base distribution::
 
-    p_k(y) = (max(c_k(y) - d_k, 0) + (theta_k + d_k * u_k) * p_{k-1}(y)) / (n_k + theta_k)    if n_k > 0
+    p_k(y) = (max(c_k(y) - d_k, 0) + (b_k + d_k * u_k) * p_{k-1}(y)) / (n_k + b_k)    if n_k > 0
     p_k(y) = p_{k-1}(y)                                                                     otherwise
 
 with ``c_k`` raw counts at the top order and continuation counts below it, ``n_k = sum_y c_k(y)`` and
@@ -207,10 +208,10 @@ class SmoothedOrder:
 class ContextSmoother:
     """Interpolated Pitman-Yor / Kneser-Ney over orders 0..K (see the module docstring)."""
 
-    def __init__(self, orders: list[SmoothedOrder], discounts: np.ndarray, thetas: np.ndarray) -> None:
+    def __init__(self, orders: list[SmoothedOrder], discounts: np.ndarray, escapes: np.ndarray) -> None:
         self.orders = orders
         self.discounts = np.asarray(discounts, dtype=np.float64)
-        self.thetas = np.asarray(thetas, dtype=np.float64)
+        self.escapes = np.asarray(escapes, dtype=np.float64)
 
     @property
     def max_order(self) -> int:
@@ -218,22 +219,22 @@ class ContextSmoother:
 
     @staticmethod
     def chain_target(stats: list[tuple[np.ndarray, np.ndarray, np.ndarray]], base: np.ndarray,
-                     discounts: np.ndarray, thetas: np.ndarray) -> np.ndarray:
+                     discounts: np.ndarray, escapes: np.ndarray) -> np.ndarray:
         """Probability of the actual byte given per-order ``(n, u, c_y)`` and the base probability."""
         p = base
-        for (n, u, cy), d, th in zip(stats, discounts, thetas):
+        for (n, u, cy), d, th in zip(stats, discounts, escapes):
             pk = (np.maximum(cy - d, 0.0) + (th + d * u) * p) / np.maximum(n + th, 1e-300)
             p = np.where(n > 0, pk, p)
         return p
 
     def target_probs(self, hashes: list[np.ndarray], y: np.ndarray, base: np.ndarray) -> np.ndarray:
         stats = [o.target_stats(h, y) for o, h in zip(self.orders, hashes)]
-        return self.chain_target(stats, base, self.discounts, self.thetas)
+        return self.chain_target(stats, base, self.discounts, self.escapes)
 
     def probs(self, hashes: list[np.ndarray], base: np.ndarray) -> np.ndarray:
         """``float64[T, 256]`` full distributions; ``base`` is ``[T, 256]``."""
         p = base
-        for o, h, d, th in zip(self.orders, hashes, self.discounts, self.thetas):
+        for o, h, d, th in zip(self.orders, hashes, self.discounts, self.escapes):
             n, u, c = o.dense_counts(h)
             seen = n > 0
             if not seen.any():

@@ -15,7 +15,7 @@ Prediction of byte ``x_t`` from ``x_<t`` (all causal)::
 Everything is learned in closed form from additive sufficient statistics accumulated in chunks:
 ``A = sum f f^T`` and ``B = sum f e_y^T`` for the ridge readout, and the (context, next byte) count tables.
 Hyper-parameters (ridge strength ``lam``, temperature ``tau``, per-order discounts ``d_k`` and
-concentrations ``theta_k``) are chosen on a held-out tail of the training bytes, whose statistics are then
+escapes ``b_k``) are chosen on a held-out tail of the training bytes, whose statistics are then
 added to the model. Shards are independent given the substrate state at their start, so ``fit(workers=N)``
 computes them in worker processes and sums them in a fixed order: the model does not depend on ``N``.
 """
@@ -247,7 +247,7 @@ class ByteLatentPredictiveCoder(CausalPredictor):
                 base = np.exp(readout.target_log_probs(feats, hold))
                 hs = context_hashes(hold, cfg.max_order, hist)
                 stats = [o.target_stats(h, hold) for o, h in zip(orders, hs)]
-                disc, thetas, hold_bits = _fit_smoothing(stats, base)
+                disc, escapes, hold_bits = _fit_smoothing(stats, base)
                 details["holdout_bits_per_byte"] = hold_bits
                 details["substrate_only_holdout_bits_per_byte"] = min(c["bits_per_byte"] for c in curve)
                 c2, r2, _ = self._collect(hold, st_split, hist, 1, bar)
@@ -255,14 +255,14 @@ class ByteLatentPredictiveCoder(CausalPredictor):
                 ridge = ridge + r2
             else:
                 readout = RidgeReadout(np.zeros((self.view.feature_size + 1, 256)), 1.0, 1.0)
-                disc, thetas = np.full(cfg.max_order + 1, 0.7), np.full(cfg.max_order + 1, 0.5)
+                disc, escapes = np.full(cfg.max_order + 1, 0.7), np.full(cfg.max_order + 1, 0.5)
                 bar.update(len(hold))
             from .ridge import RidgeSolver
 
             W = RidgeSolver(ridge).solve(readout.lam)
             self.readout = RidgeReadout(W, readout.tau, readout.lam, readout.eps)
             merged = ContextCounts.merge(counts, cfg.max_events_per_order)
-            self.smoother = ContextSmoother(merged.smoother_tables(), disc, thetas)
+            self.smoother = ContextSmoother(merged.smoother_tables(), disc, escapes)
         seconds = time.perf_counter() - t0
         # train bits/byte on (a spread sample of) the training bytes, with the final model
         sample = _spread_sample(x, cfg.train_sample_bytes, cfg.chunk_size)
@@ -356,7 +356,7 @@ class ByteLatentPredictiveCoder(CausalPredictor):
         self._require_fitted()
         t = {"readout.W": self.readout.W,
              "readout.tau_lam_eps": np.array([self.readout.tau, self.readout.lam, self.readout.eps]),
-             "smoother.discounts": self.smoother.discounts, "smoother.thetas": self.smoother.thetas}
+             "smoother.discounts": self.smoother.discounts, "smoother.escapes": self.smoother.escapes}
         for k, o in enumerate(self.smoother.orders):
             t[f"order{k}.keys"] = o.keys
             t[f"order{k}.counts"] = o.counts.astype(np.float32)
@@ -384,7 +384,7 @@ class ByteLatentPredictiveCoder(CausalPredictor):
         obj.readout = RidgeReadout(W, float(tau), float(lam), float(eps))
         orders = [SmoothedOrder.build(tensors[f"order{k}.keys"], tensors[f"order{k}.counts"].astype(np.float64))
                   for k in range(obj.config.max_order + 1)]
-        obj.smoother = ContextSmoother(orders, tensors["smoother.discounts"], tensors["smoother.thetas"])
+        obj.smoother = ContextSmoother(orders, tensors["smoother.discounts"], tensors["smoother.escapes"])
         return obj
 
     def describe(self) -> dict[str, Any]:
