@@ -15,13 +15,7 @@ from decepticons.causal_bank import model_mlx as cbm  # noqa: E402
 from decepticons.causal_bank.model_torch import CausalBankModel  # noqa: E402
 from decepticons.causal_bank.predictor import CausalBankPredictor  # noqa: E402
 
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _torch_model(seed: int = 0, **kw) -> CausalBankModel:

@@ -13,14 +13,7 @@ from decepticons.causal_bank.model_torch import CausalBankModel
 from decepticons.causal_bank.predictor import CausalBankPredictor
 from decepticons.errors import ModelFileError
 
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny tensors: one thread avoids OpenMP barrier costs on a busy 2-core machine."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _tiny(**kw) -> CausalBankConfig:

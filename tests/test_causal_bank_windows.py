@@ -17,13 +17,7 @@ from decepticons.data import embedded_corpus  # noqa: E402
 from decepticons.training import TrainConfig, train  # noqa: E402
 from decepticons.windows import window_inputs, window_length, window_plan, window_start  # noqa: E402
 
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def test_window_plan_tiles_the_rows_and_depends_on_t_alone():

@@ -44,18 +44,7 @@ MODELS = available_models()
 CASES = cases(MODELS)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny torch models are many small kernels: one thread avoids waiting on a busy second core."""
-    try:
-        import torch
-    except ImportError:
-        yield
-        return
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

@@ -18,14 +18,7 @@ from plato_mythos import (
     TilesAsKV,
 )
 
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny models are many small kernels: one thread avoids waiting on a busy second core."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 # the seed's quick start, verbatim (its README uses torch without importing it; we prepend the import)

@@ -10,14 +10,7 @@ import torch
 from decepticons.errors import InputError
 from plato_mythos import DeadbandACT, MythosCache, PlatoMythos, PlatoMythosConfig, RoomsAsExperts, TilesAsKV
 
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny models are many small kernels: one thread avoids waiting on a busy second core."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 #: log expected-gain bias of the halting head that makes a random head halt some positions and not others

@@ -16,13 +16,7 @@ TINY = dict(d_model=32, num_heads=2, d_kv_latent=8, rope_dim=4, qk_nope_dim=12, 
 HALT_BIAS = -6.7
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny models are many small kernels: one thread avoids waiting on a busy second core."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def tiny(seed: int = 0, halting: bool = True) -> MythosPredictor:

@@ -210,6 +210,16 @@ def score(model: CausalPredictor, data: BytesLike, trace: bool = False,
                        adaptive=bool(model.adaptive), trace=bits if trace else None)
 
 
+def score_valid(model: CausalPredictor, report: Any, valid: BytesLike, progress: bool | None = None) -> None:
+    """Score ``valid`` and record its size and bits per byte on a fit ``report`` (``valid_bytes``,
+    ``valid_bits_per_byte``); an empty validation input is an :class:`InputError`."""
+    v = as_byte_array(valid, name="valid")
+    if len(v) == 0:
+        raise InputError("the validation input is empty")
+    sr = model.score(v, progress=progress)
+    report.valid_bytes, report.valid_bits_per_byte = sr.bytes, sr.bits_per_byte
+
+
 def sample_from_log_probs(lp: np.ndarray, rng: np.random.Generator, greedy: bool = False,
                           temperature: float = 1.0, top_k: int | None = None) -> int:
     """Draw one byte from log-probabilities: greedy, temperature-scaled and/or top-k truncated."""

@@ -32,7 +32,7 @@ import numpy as np
 
 from ..codecs import BytesLike, as_byte_array
 from ..errors import InputError
-from ..predictor import LN2, CausalPredictor, Stream
+from ..predictor import LN2, CausalPredictor, Stream, score_valid
 from ..runtime.progress import ByteProgress
 from ..runtime.reports import FitReport
 from ..substrates import SUBSTRATES, make_substrate
@@ -271,11 +271,7 @@ class ByteLatentPredictiveCoder(CausalPredictor):
         report = FitReport(model=self.name, train_bytes=len(x), seconds=seconds, train_bits_per_byte=train_bits,
                            workers=workers, details=details)
         if valid is not None:
-            v = as_byte_array(valid, name="valid")
-            if len(v) == 0:
-                raise InputError("the validation input is empty")
-            sr = self.score(v, progress=progress)
-            report.valid_bytes, report.valid_bits_per_byte = sr.bytes, sr.bits_per_byte
+            score_valid(self, report, valid, progress=progress)
         self.report = report
         return report
 

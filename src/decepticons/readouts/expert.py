@@ -34,7 +34,7 @@ from ..coder.search import golden_min
 from ..control.router import SummaryRouter
 from ..control.summary import ControllerSummary, ema_decay, running
 from ..errors import InputError
-from ..predictor import LN2, CausalPredictor, Stream, log_probs_from_chunks
+from ..predictor import LN2, CausalPredictor, Stream, log_probs_from_chunks, score_valid
 from ..runtime.reports import FitReport
 from ..substrates import SUBSTRATES, make_substrate
 from ..validation import Spec, Validated, fail, spec
@@ -161,11 +161,7 @@ class FrozenReadoutExpert(CausalPredictor):
         report = FitReport(model=self.name, train_bytes=len(x), seconds=seconds, train_bits_per_byte=train_bits,
                            workers=workers, details=details)
         if valid is not None:
-            v = as_byte_array(valid, name="valid")
-            if len(v) == 0:
-                raise InputError("the validation input is empty")
-            sr = self.score(v, progress=progress)
-            report.valid_bytes, report.valid_bits_per_byte = sr.bytes, sr.bits_per_byte
+            score_valid(self, report, valid, progress=progress)
         self.report = report
         return report
 
