@@ -14,15 +14,19 @@ import subprocess
 import sys
 import textwrap
 import time
+from importlib.util import find_spec
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pytest
 
 from decepticons.runtime.checkpoints import save_model_file
 
 SRC = str(Path(__file__).resolve().parents[1] / "src")
 LINUX = sys.platform.startswith("linux")
+HAS_TORCH = find_spec("torch") is not None
+needs_torch = pytest.mark.skipif(not HAS_TORCH, reason="needs torch")
 
 
 def resave(path: Path, kind: str, config: dict[str, Any], tensors: dict[str, np.ndarray],

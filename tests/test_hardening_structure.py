@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from _hostile import LINUX, assert_user_error, model_parts, resave, run_cli, run_py
+from _hostile import LINUX, assert_user_error, model_parts, needs_torch, resave, run_cli, run_py
 from decepticons import ModelFileError
 from decepticons.data import embedded_corpus
 from decepticons.errors import InputError
@@ -287,7 +287,6 @@ def test_the_widest_allowed_substrate_loads_in_bounded_memory(tmp_path, coder_pa
 
 
 # ------------------------------------------------------------------------------------------ torch models
-torch = pytest.importorskip("torch")
 
 
 def _torch_parts(name, **config):
@@ -295,6 +294,7 @@ def _torch_parts(name, **config):
     return model_parts(m)
 
 
+@needs_torch
 @pytest.mark.parametrize("name, small, huge", [
     ("causal-bank", {"embed_dim": 8, "num_modes": 12, "num_oscillatory": 4, "local_window": 2, "readout_hidden": 16,
                      "input_hidden": 0, "half_life_max": 32.0},
@@ -318,6 +318,7 @@ def test_enormous_torch_configurations_are_refused_before_allocating(tmp_path, t
                       f"more than the {MAX_MODEL_VALUES:,} allowed", seconds=90)
 
 
+@needs_torch
 @pytest.mark.parametrize("name, small, bigger", [
     ("causal-bank", {"embed_dim": 8, "num_modes": 12, "num_oscillatory": 4, "local_window": 2, "readout_hidden": 16,
                      "input_hidden": 0}, {"readout_hidden": 1 << 16, "embed_dim": 1024}),
@@ -335,6 +336,7 @@ def test_a_config_describing_more_than_the_file_holds_is_refused_before_allocati
                       f"the file holds {held:,}", seconds=90)
 
 
+@needs_torch
 def test_the_size_formulas_are_exact():
     from decepticons.causal_bank.config import READOUT_KINDS, SUBSTRATE_MODES, CausalBankConfig
 
@@ -351,6 +353,7 @@ def test_the_size_formulas_are_exact():
         assert type(m).state_values(m.config) == sum(v.size for v in m.state_tensors().values()), name
 
 
+@needs_torch
 def test_a_mixer_expert_describing_an_enormous_model_is_refused(tmp_path):
     mixer = model_class("mixer")(orders=2, match_min=4, experts=[model_class("exact-context")(order=1)])
     mixer.fit(TRAIN[:4000], progress=False)
