@@ -141,7 +141,7 @@ def test_curriculum_raises_budget_and_samples_deterministically():
 
 
 @pytest.mark.parametrize("overrides,words", [
-    (dict(d_model=0), ["d_model = 0", "d_model >= 1"]),
+    (dict(d_model=0), ["d_model = 0", "1 <= d_model <= 65536"]),
     (dict(d_model=1000, num_heads=16), ["d_model = 1000", "num_heads = 16", "multiple of num_heads"]),
     (dict(dropout=1.0), ["dropout = 1.0", "0 <= dropout < 1"]),
     (dict(dtype="int8"), ["dtype = 'int8'", "'float32'"]),

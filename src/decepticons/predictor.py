@@ -64,6 +64,9 @@ class CausalPredictor(ABC):
     slides_window: bool = False
     #: True when predictions keep learning from the bytes being scored (prequential)
     adaptive: bool = False
+    #: fnmatch patterns of saved tensors that may hold NaN or infinities on purpose; every other
+    #: floating-point tensor must be finite to be saved or loaded (a diverged model is refused)
+    non_finite_tensors: ClassVar[tuple[str, ...]] = ()
 
     @abstractmethod
     def log_probs(self, data: BytesLike) -> np.ndarray:
@@ -125,13 +128,19 @@ class CausalPredictor(ABC):
 
     def save(self, path: str | os.PathLike) -> str:
         """Write one ``.safetensors`` model file atomically; returns the model's fingerprint."""
-        from .runtime.checkpoints import FACTS_KEY, save_model_file
+        from .runtime.checkpoints import FACTS_KEY, non_finite_tensors, save_model_file
 
+        tensors = self.state_tensors()
+        bad = non_finite_tensors(tensors, self.non_finite_tensors)
+        if bad:
+            raise InputError(f"refusing to save a {self.name} model whose weights are not finite (NaN or infinite "
+                             f"values in {', '.join(bad[:3])}{' ...' if len(bad) > 3 else ''}): it diverged or "
+                             "was corrupted")
         extra = dict(self.extra_state())
         facts = self.prediction_facts()
         if facts:
             extra[FACTS_KEY] = facts
-        return save_model_file(path, self.name, self.config_dict(), self.state_tensors(), extra)
+        return save_model_file(path, self.name, self.config_dict(), tensors, extra)
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> CausalPredictor:
@@ -143,7 +152,14 @@ class CausalPredictor(ABC):
     @classmethod
     def from_model_file(cls, mf: Any) -> CausalPredictor:
         from .errors import ModelFileError
+        from .runtime.checkpoints import non_finite_tensors
 
+        bad = non_finite_tensors(mf.tensors, cls.non_finite_tensors)
+        if bad:
+            raise ModelFileError(f"model file holds non-finite values (NaN or infinity) in {', '.join(bad[:3])}"
+                                 f"{' ...' if len(bad) > 3 else ''}; a {cls.name} model needs finite weights")
+        if not isinstance(mf.config, dict) or not isinstance(mf.extra, dict):
+            raise ModelFileError("model file's config and extra must be JSON objects")
         try:
             return cls.from_state(mf.config, mf.tensors, mf.extra)
         except (KeyError, ValueError, TypeError) as e:

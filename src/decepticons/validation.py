@@ -240,3 +240,15 @@ class Validated:
 def fail(owner: str, message: str) -> InputError:
     """An :class:`InputError` for a cross-field rule, prefixed with the class name."""
     return InputError(f"{owner}: {message}")
+
+
+#: largest model a configuration may describe, in stored values (parameters and buffers, plus the
+#: temporaries of building it): 2**31, 8 GiB of float32. Checked before anything is allocated.
+MAX_MODEL_VALUES = 1 << 31
+
+
+def check_model_size(owner: str, values: int, what: str = "values") -> None:
+    """Refuse (:class:`InputError`) a configuration whose estimated size exceeds :data:`MAX_MODEL_VALUES`."""
+    if values > MAX_MODEL_VALUES:
+        raise InputError(f"{owner}: the configuration describes a model of {values:,} {what}, more than the "
+                         f"{MAX_MODEL_VALUES:,} allowed; reduce its widths")

@@ -9,7 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from decepticons.validation import Validated, fail, spec
+from decepticons.validation import Validated, check_model_size, fail, spec
+
+#: most expert networks (routed and shared, over the recurrent block's layers) a configuration may have
+MAX_EXPERT_MODULES = 1 << 16
 
 #: halting thresholds of the priority tiers (P0 waits longest)
 TIER_THRESHOLDS: dict[str, float] = {"P0": 0.99, "P1": 0.8, "P2": 0.5}
@@ -28,42 +31,43 @@ class PlatoMythosConfig(Validated):
     default derived from the others (see each field's doc).
     """
 
-    vocab_size: int = spec(32000, lo=1, doc="token ids 0 .. vocab_size - 1")
-    d_model: int = spec(1024, lo=1, doc="model width (a multiple of num_heads)")
-    num_heads: int = spec(16, lo=1, doc="attention heads")
-    num_kv_heads: int | None = spec(None, lo=1, optional=True, doc="compatibility only (default num_heads)")
-    num_layers: int = spec(4, lo=1, doc="layers of the recurrent block")
-    max_loop_depth: int = spec(8, lo=1, doc="loops of the recurrent block (one shell each)")
-    d_kv_latent: int = spec(256, lo=1, doc="width of the per-token key/value latent")
-    num_rooms: int = spec(8, lo=1, doc="rooms (groups of routed experts; one per tagged domain)")
-    experts_per_room: int = spec(2, lo=1, doc="routed experts per room")
-    top_k_experts: int = spec(2, lo=1, doc="routed experts per token (at most num_rooms * experts_per_room)")
+    vocab_size: int = spec(32000, lo=1, hi=1 << 24, doc="token ids 0 .. vocab_size - 1")
+    d_model: int = spec(1024, lo=1, hi=1 << 16, doc="model width (a multiple of num_heads)")
+    num_heads: int = spec(16, lo=1, hi=1 << 12, doc="attention heads")
+    num_kv_heads: int | None = spec(None, lo=1, hi=1 << 12, optional=True, doc="compatibility only (default num_heads)")
+    num_layers: int = spec(4, lo=1, hi=256, doc="layers of the recurrent block")
+    max_loop_depth: int = spec(8, lo=1, hi=256, doc="loops of the recurrent block (one shell each)")
+    d_kv_latent: int = spec(256, lo=1, hi=1 << 16, doc="width of the per-token key/value latent")
+    num_rooms: int = spec(8, lo=1, hi=4096, doc="rooms (groups of routed experts; one per tagged domain)")
+    experts_per_room: int = spec(2, lo=1, hi=4096, doc="routed experts per room")
+    top_k_experts: int = spec(2, lo=1, hi=4096, doc="routed experts per token (at most num_rooms * experts_per_room)")
     deadband_threshold: float = spec(1e-3, lo=0.0, doc="a position halts once its relative state change "
                                      "per loop is below this")
-    deadband_max_steps: int = spec(12, lo=1, doc="step limit of the whole-state halting controller")
-    lora_r: int = spec(8, lo=1, doc="rank of each shell's adapter")
+    deadband_max_steps: int = spec(12, lo=1, hi=1 << 16, doc="step limit of the whole-state halting controller")
+    lora_r: int = spec(8, lo=1, hi=1 << 14, doc="rank of each shell's adapter")
     lora_alpha: float = spec(16.0, lo=0.0, doc="shell adapter scale alpha (the update is alpha / r * B A)")
     lora_dropout: float = spec(0.0, lo=0.0, hi=1.0, hi_open=True, doc="dropout on the shell adapters' input")
     room_tags: dict[int, tuple[str, tuple[float, float]]] | None = spec(
         None, optional=True, doc="room id -> (name, (low, high) confidence range); default room_0 .. for every room")
-    prelude_layers: int = spec(2, lo=0, doc="dense layers before the loop")
-    coda_layers: int = spec(2, lo=0, doc="dense layers after the loop")
+    prelude_layers: int = spec(2, lo=0, hi=256, doc="dense layers before the loop")
+    coda_layers: int = spec(2, lo=0, hi=256, doc="dense layers after the loop")
     tie_weights: bool = spec(False, doc="share the output head with the token embedding")
     dropout: float = spec(0.0, lo=0.0, hi=1.0, hi_open=True, doc="dropout on attention and feed-forward outputs")
     dtype: str = spec("float32", choices=("float32", "float64", "bfloat16", "float16"), doc="parameter dtype")
     device: str = spec("cpu", doc="torch device of the parameters")
 
     # ------------------------------------------------------------------ additions
-    max_seq_len: int = spec(2048, lo=1, doc="longest sequence (rotary positions; the predictor's context)")
-    rope_dim: int = spec(16, lo=2, doc="per-head width of the decoupled rotary query/key (even)")
+    max_seq_len: int = spec(2048, lo=1, hi=1 << 24, doc="longest sequence (rotary positions; the predictor's context)")
+    rope_dim: int = spec(16, lo=2, hi=1 << 12, doc="per-head width of the decoupled rotary query/key (even)")
     qk_nope_dim: int | None = spec(
-        None, lo=1, optional=True, doc="per-head width of the position-free query/key part (default head_dim); "
+        None, lo=1, hi=1 << 12, optional=True,
+        doc="per-head width of the position-free query/key part (default head_dim); "
         "qk_nope_dim + rope_dim == head_dim lets attention take the fused kernel")
     rope_theta: float = spec(10000.0, lo=0.0, lo_open=True, doc="rotary base")
-    num_shared_experts: int = spec(1, lo=0, doc="always-on experts beside the routed ones")
-    expert_dim: int | None = spec(None, lo=1, optional=True,
+    num_shared_experts: int = spec(1, lo=0, hi=256, doc="always-on experts beside the routed ones")
+    expert_dim: int | None = spec(None, lo=1, hi=1 << 20, optional=True,
                                   doc="hidden width of one expert (default max(8, d_model // 4))")
-    ffn_dim: int | None = spec(None, lo=1, optional=True,
+    ffn_dim: int | None = spec(None, lo=1, hi=1 << 20, optional=True,
                                doc="hidden width of the dense feed-forward of prelude and coda (default 2 * d_model)")
     tile_metadata: bool = spec(True, doc="embed tile metadata (domain, confidence) and bias routing by it; "
                                "off for the byte-level model")
@@ -71,25 +75,25 @@ class PlatoMythosConfig(Validated):
     moe_bias_rate: float = spec(1e-3, lo=0.0, doc="balancer step: b_e += rate * sign(mean load - load_e) "
                                 "after every optimizer step (0: off)")
     act: bool = spec(True, doc="per-position halting at inference (training runs the sampled depth)")
-    halt_hidden: int = spec(64, lo=1, doc="hidden width of the halting head")
+    halt_hidden: int = spec(64, lo=1, hi=1 << 16, doc="hidden width of the halting head")
     ponder_cost: float = spec(0.002, lo=0.0, doc="price of one more loop in nats: a position halts once the "
                               "gain it expects from the remaining loops is below ponder_cost per remaining loop")
     halt_temperature: float = spec(0.002, lo=0.0, lo_open=True, doc="temperature (nats) of the halting "
                                    "probability sigmoid((ponder_cost * loops left - gain) / T)")
     act_loss_weight: float = spec(0.1, lo=0.0, doc="weight of the halting head's loss in extra_loss")
-    act_label_rows: int = spec(4, lo=0, doc="batch rows whose per-loop predictions label the halting head "
+    act_label_rows: int = spec(4, lo=0, hi=1 << 20, doc="batch rows whose per-loop predictions label the halting head "
                                "in a full-depth training step")
     curriculum: bool = spec(True, doc="sample the loop count per training step; false: always max_loop_depth "
                             "loops (the last bptt_depth of them with gradient)")
-    curriculum_start_depth: int = spec(2, lo=1, doc="depth budget at the start of training "
+    curriculum_start_depth: int = spec(2, lo=1, hi=256, doc="depth budget at the start of training "
                                        "(at most max_loop_depth); it rises linearly to max_loop_depth")
     curriculum_warmup: float = spec(0.5, lo=0.0, hi=1.0, doc="fraction of training over which the budget rises")
     curriculum_full_prob: float = spec(0.5, lo=0.0, hi=1.0, doc="probability that a step runs the full budget "
                                        "(otherwise uniform in 1..budget)")
-    curriculum_steps: int = spec(2000, lo=1, doc="optimizer steps that make up a run when no progress is set "
-                                 "by set_training_progress")
-    bptt_depth: int | None = spec(None, lo=1, optional=True, doc="loops that receive gradient (the earlier ones "
-                                  "run without graph); default max_loop_depth")
+    curriculum_steps: int = spec(2000, lo=1, hi=1 << 40, doc="optimizer steps that make up a run when no "
+                                 "progress is set by set_training_progress")
+    bptt_depth: int | None = spec(None, lo=1, hi=256, optional=True, doc="loops that receive gradient (the "
+                                  "earlier ones run without graph); default max_loop_depth")
     norm_eps: float = spec(1e-6, lo=0.0, lo_open=True, doc="epsilon of every RMS norm")
     init_std: float = spec(0.02, lo=0.0, doc="standard deviation of the initial weights")
 
@@ -119,6 +123,11 @@ class PlatoMythosConfig(Validated):
             raise fail(name, f"top_k_experts = {self.top_k_experts} is not allowed; allowed: 1 <= top_k_experts "
                              f"<= {self.total_experts} (num_rooms {self.num_rooms} x experts_per_room "
                              f"{self.experts_per_room})")
+        experts = self.num_layers * (self.total_experts + self.num_shared_experts)
+        if experts > MAX_EXPERT_MODULES:
+            raise fail(name, f"num_layers x (num_rooms x experts_per_room + num_shared_experts) = {experts:,} "
+                             f"expert networks is not allowed; allowed: at most {MAX_EXPERT_MODULES:,}")
+        check_model_size(name, 2 * self.max_seq_len * self.rope_dim, "rotary-table values")
         if self.curriculum_start_depth > self.max_loop_depth:
             raise fail(name, f"curriculum_start_depth = {self.curriculum_start_depth} is not allowed; "
                              f"allowed: 1 <= curriculum_start_depth <= max_loop_depth ({self.max_loop_depth})")

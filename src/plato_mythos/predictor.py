@@ -67,6 +67,17 @@ class MythosPredictor(TorchPredictor):
     def build_module(cls, config: PlatoMythosConfig) -> PlatoMythos:
         return PlatoMythos(dataclasses.replace(config, device="cpu"))
 
+    @classmethod
+    def state_values(cls, config: PlatoMythosConfig) -> int:
+        """Counted on a copy built on torch's meta device (shapes only, nothing allocated)."""
+        with torch.device("meta"):
+            module = PlatoMythos(dataclasses.replace(config, device="meta"))
+        return sum(t.numel() for t in module.state_dict().values())
+
+    @classmethod
+    def config_from_dict(cls, config: dict[str, Any]) -> PlatoMythosConfig:
+        return PlatoMythosConfig(**{**BYTE_DEFAULTS, **config})
+
     @property
     def context_length(self) -> int:  # type: ignore[override]
         return int(self.config.max_seq_len)

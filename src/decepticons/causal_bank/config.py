@@ -40,7 +40,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import InputError
-from ..validation import Spec, Validated, check_value, fail, spec
+from ..validation import Spec, Validated, check_model_size, check_value, fail, spec
 
 SUBSTRATE_MODES = ("frozen", "learnable_decays", "learnable_mixing", "learned_recurrence", "gated_retention")
 READOUT_KINDS = ("plain", "banded", "gru", "routed")
@@ -118,6 +118,43 @@ class CausalBankConfig(Validated):
         for ok, message in rules:
             if not ok:
                 raise fail("CausalBankConfig", message)
+        check_model_size("CausalBankConfig", self.state_values() + self.build_values())
+
+    # ------------------------------------------------------------------ sizes (no allocation)
+    def state_values(self, vocab: int = 256) -> int:
+        """Values in the model's state dict (parameters and buffers) for a ``vocab``-symbol model."""
+        E, Nr, No, S, H, k = (self.embed_dim, self.num_modes, self.num_oscillatory, self.state_dim,
+                              self.readout_hidden, self.local_window)
+        bi, nf, nb = self.bank_input_dim, self.num_features, self.num_bank_features
+        n = vocab * E + 2 * nf  # embedding, band norms
+        if Nr + No:
+            n += bi * nb + Nr + 2 * No  # input projection, decay and oscillation numbers
+            if self.gated:
+                n += (bi + 1) * (Nr + No) + (bi + 1) * nb
+        if S:
+            n += (bi + 1) * 2 * S + S
+        if self.input_hidden:
+            n += (k * E + 1) * self.input_hidden
+        if self.readout == "banded":
+            hs = [H // self.readout_bands + (1 if i < H % self.readout_bands else 0) for i in range(self.readout_bands)]
+            n += sum((f + 1) * h for f, h in zip(self.band_sizes(), hs))
+            hidden = H
+        elif self.readout == "routed":
+            hidden = (H // self.num_experts) * self.num_experts
+            n += (nf + 1) * self.num_experts + (nf + 1) * hidden
+        else:
+            n += (nf + 1) * H
+            hidden = H
+        if self.readout == "gru":
+            n += 6 * H * H + 6 * H
+        return n + (hidden + 1) * vocab
+
+    def build_values(self) -> int:
+        """Float64 temporaries of :func:`build_substrate` in float32-value units (the input projection and,
+        when orthogonal, the square Gaussian blocks it is cut from)."""
+        rows, cols = self.bank_input_dim, self.num_bank_features
+        square = rows * rows * 2 if self.input_projection == "orthogonal" and cols else 0
+        return 2 * (3 * rows * cols + square)
 
     # ------------------------------------------------------------------ derived sizes
     @property

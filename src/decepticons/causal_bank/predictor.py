@@ -82,6 +82,10 @@ class CausalBankPredictor(TorchPredictor):
     def build_module(cls, config: CausalBankConfig) -> nn.Module:
         return CausalBankModel(256, config)
 
+    @classmethod
+    def state_values(cls, config: CausalBankConfig) -> int:
+        return config.state_values(256)
+
     @torch.no_grad()
     def iter_log_probs(self, data: BytesLike, chunk_size: int = 1 << 16) -> Iterator[np.ndarray]:
         """Consecutive ``[n, 256]`` blocks of ``log_probs(data)``: windowed, or with the state carried."""

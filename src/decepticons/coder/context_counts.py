@@ -166,6 +166,21 @@ class SmoothedOrder:
         total = np.add.reduceat(counts, start)
         return SmoothedOrder(keys, counts, ctx, start.astype(np.int64), distinct.astype(np.int64), total)
 
+    @staticmethod
+    def from_tensors(keys: np.ndarray, counts: np.ndarray, name: str) -> SmoothedOrder:
+        """:meth:`build` of a saved order, refusing (``ValueError``) keys that are not strictly increasing
+        ``uint64`` (lookups binary-search them) or counts that are not finite, non-negative and one per key."""
+        keys, counts = np.asarray(keys), np.asarray(counts)
+        if keys.ndim != 1 or keys.dtype != np.uint64 or counts.shape != keys.shape or counts.dtype.kind not in "fiu":
+            raise ValueError(f"{name}: keys and counts must be two 1-D arrays of the same length "
+                             f"(uint64 keys), got {keys.dtype}{keys.shape} and {counts.dtype}{counts.shape}")
+        if len(keys) > 1 and not np.all(keys[1:] > keys[:-1]):
+            raise ValueError(f"{name}: keys are not strictly increasing")
+        c = counts.astype(np.float64)
+        if not np.all(np.isfinite(c)) or np.any(c < 0):
+            raise ValueError(f"{name}: counts must be finite and >= 0")
+        return SmoothedOrder.build(keys, c)
+
     def context_index(self, h: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Row of each context hash in ``ctx`` and whether it was seen."""
         c = h >> np.uint64(8)

@@ -371,16 +371,19 @@ class ByteLatentPredictiveCoder(CausalPredictor):
         cfg = dict(config)
         cfg["ridge_lambdas"] = tuple(cfg.get("ridge_lambdas", ()))
         obj = cls(CoderConfig(**cfg))
-        tau, lam, eps = tensors["readout.tau_lam_eps"]
-        W = tensors["readout.W"]
-        if W.shape != (obj.view.feature_size + 1, 256):
-            raise ValueError(f"readout shape {W.shape} does not fit the configured substrate and view")
+        readout = RidgeReadout.from_tensors(tensors["readout.W"], tensors["readout.tau_lam_eps"],
+                                            obj.view.feature_size)
+        K1 = obj.config.max_order + 1
+        orders = [SmoothedOrder.from_tensors(tensors[f"order{k}.keys"], tensors[f"order{k}.counts"], f"order{k}")
+                  for k in range(K1)]
+        d, esc = (np.asarray(tensors[f"smoother.{n}"], dtype=np.float64) for n in ("discounts", "escapes"))
+        if d.shape != (K1,) or esc.shape != (K1,) or not np.all((d >= 0) & (d < 1)) or not np.all(esc >= 0):
+            raise ValueError(f"smoother discounts and escapes must be {K1} numbers each (max_order + 1), with "
+                             "0 <= discount < 1 and escape >= 0")
         if obj.view.needs_fit:
             obj.view.load_params({k[5:]: v for k, v in tensors.items() if k.startswith("view.")})
-        obj.readout = RidgeReadout(W, float(tau), float(lam), float(eps))
-        orders = [SmoothedOrder.build(tensors[f"order{k}.keys"], tensors[f"order{k}.counts"].astype(np.float64))
-                  for k in range(obj.config.max_order + 1)]
-        obj.smoother = ContextSmoother(orders, tensors["smoother.discounts"], tensors["smoother.escapes"])
+        obj.readout = readout
+        obj.smoother = ContextSmoother(orders, d, esc)
         return obj
 
     def describe(self) -> dict[str, Any]:

@@ -95,6 +95,21 @@ class RidgeReadout:
     def target_log_probs(self, features: np.ndarray, y: np.ndarray) -> np.ndarray:
         return self.log_probs(features)[np.arange(len(y)), y]
 
+    @staticmethod
+    def from_tensors(W: np.ndarray, tau_lam_eps: np.ndarray, features: int) -> RidgeReadout:
+        """A saved readout, refusing (``ValueError``) a ``W`` that is not ``float[features + 1, 256]`` or a
+        ``[tau, lam, eps]`` that is not three finite numbers with ``tau > 0``, ``lam >= 0``, ``eps > 0``
+        (``eps = 0`` would give bytes probability 0)."""
+        W = np.asarray(W)
+        if W.shape != (features + 1, 256) or W.dtype.kind != "f":
+            raise ValueError(f"readout shape {W.shape} ({W.dtype}) does not fit the configured substrate and "
+                             f"view ({features + 1}, 256)")
+        t = np.asarray(tau_lam_eps, dtype=np.float64)
+        if t.shape != (3,) or not np.all(np.isfinite(t)) or not (t[0] > 0 and t[1] >= 0 and t[2] > 0):
+            raise ValueError(f"readout [tau, lam, eps] = {t.tolist()!r:.80} must be 3 finite numbers with "
+                             "tau > 0, lam >= 0 and eps > 0")
+        return RidgeReadout(np.asarray(W, dtype=np.float64), float(t[0]), float(t[1]), float(t[2]))
+
 
 def calibrated_logits(scores: np.ndarray, eps: float) -> np.ndarray:
     """``log(max(s, 0) + eps)``: the log-domain of the power-law calibration."""

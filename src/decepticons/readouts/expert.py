@@ -253,11 +253,11 @@ class FrozenReadoutExpert(CausalPredictor):
         obj = cls(FrozenReadoutConfig(**cfg))
         readouts = []
         for r, v in enumerate(obj.views):
-            W = tensors[f"route{r}.W"]
-            if W.shape != (v.feature_size + 1, 256):
-                raise ValueError(f"route {r}: readout shape {W.shape} does not fit its view")
-            tau, lam, eps = tensors[f"route{r}.tau_lam_eps"]
-            readouts.append(RidgeReadout(W, float(tau), float(lam), float(eps)))
+            try:
+                readouts.append(RidgeReadout.from_tensors(tensors[f"route{r}.W"], tensors[f"route{r}.tau_lam_eps"],
+                                                          v.feature_size))
+            except ValueError as e:
+                raise ValueError(f"route {r}: {e}") from None
             if v.needs_fit:
                 p = f"route{r}.view."
                 v.load_params({k[len(p):]: a for k, a in tensors.items() if k.startswith(p)})

@@ -64,6 +64,16 @@ def fingerprint(kind: str, config: dict[str, Any], tensors: dict[str, np.ndarray
     return h.hexdigest()
 
 
+def non_finite_tensors(tensors: dict[str, np.ndarray], allowed: tuple[str, ...] = ()) -> list[str]:
+    """Names of the floating-point tensors holding NaN or an infinity, except those matching an ``allowed``
+    fnmatch pattern (a model that stores such values on purpose declares them)."""
+    from fnmatch import fnmatch
+
+    return [name for name, a in sorted(tensors.items())
+            if np.asarray(a).dtype.kind in "fc" and not any(fnmatch(name, pat) for pat in allowed)
+            and not np.all(np.isfinite(a))]
+
+
 def metadata_checksum(meta: dict[str, str]) -> str:
     """sha256 of every metadata entry but ``checksum``: covers what the fingerprint does not (version, extra)."""
     body = {k: v for k, v in meta.items() if k != "checksum"}
@@ -139,4 +149,4 @@ def read_model_file(path: str | os.PathLike, expected_kind: str | None = None) -
 
 
 __all__ = ["FORMAT", "FORMAT_VERSION", "ModelFile", "atomic_write_bytes", "fingerprint", "metadata_checksum",
-           "read_model_file", "save_model_file"]
+           "non_finite_tensors", "read_model_file", "save_model_file"]

@@ -41,6 +41,7 @@ run's loss curve exactly for the same seed. Multi-process data parallel training
 from __future__ import annotations
 
 import json
+import math
 import os
 import shutil
 import time
@@ -273,17 +274,29 @@ class Trainer:
             else:
                 p.grad = None
         gnorm = clip_gradients(self.params, cfg.grad_clip)
+        lv = float(loss.detach())
+        if self.world > 1:  # the global batch's mean loss, for logging (and the same verdict on every rank)
+            lv = mean_over_ranks(lv, self.device, self.world)
+        if not (math.isfinite(lv) and math.isfinite(gnorm)):  # before the step: the weights stay finite
+            self.opt.zero_grad(set_to_none=True)
+            raise self._diverged(lv, gnorm)
         self.opt.step()
         self.opt.zero_grad(set_to_none=True)
         if self.after_step_hook:
             self.module.after_optimizer_step()  # type: ignore[attr-defined]
         self.step += 1
-        lv = float(loss.detach())
-        if self.world > 1:  # the global batch's mean loss, for logging
-            lv = mean_over_ranks(lv, self.device, self.world)
         self.last_loss = lv
         return {"loss": lv, "lr": lr, "grad_norm": gnorm,
                 "extra_loss": None if extra is None else float(extra.detach())}
+
+    def _diverged(self, loss: float, gnorm: float) -> InputError:
+        """The error that stops a run whose loss or gradient is no longer finite (nothing more is saved)."""
+        what = f"loss {loss}" if not math.isfinite(loss) else f"gradient norm {gnorm}"
+        ck = latest_checkpoint(self.run_dir) if self.run_dir is not None else None
+        kept = f"; the last checkpoint ({ck.name}) is kept" if ck is not None else ""
+        clip = "" if self.cfg.grad_clip else " or clip gradients (train.grad_clip)"
+        return InputError(f"training diverged at step {self.step + 1}: the {what} is not finite, so the run "
+                          f"stops without saving{kept}; lower the learning rate (lr {self.cfg.lr:g}){clip}")
 
     # ---------------------------------------------------------------------------------- the loop
     def _should_stop(self) -> str | None:

@@ -37,6 +37,7 @@ from ..codecs import BytesLike, as_byte_array
 from ..errors import InputError, ModelFileError
 from ..predictor import CausalPredictor, RecomputeStream, Stream, log_probs_from_chunks, shift_right
 from ..runtime.reports import FitReport
+from ..validation import check_model_size
 from ..windows import window_length
 from .windowed import WindowStream, windowed_log_prob_blocks
 
@@ -71,6 +72,9 @@ class TorchPredictor(CausalPredictor):
             config = dataclasses.replace(config, **overrides)
         self.config = config
         self.seed = seed
+        values = self.state_values(config)
+        if values is not None:
+            check_model_size(type(config).__name__, values)
         gen_state = torch.random.get_rng_state()
         torch.manual_seed(seed)
         try:
@@ -84,6 +88,18 @@ class TorchPredictor(CausalPredictor):
     @classmethod
     def build_module(cls, config: Any) -> nn.Module:
         raise NotImplementedError
+
+    @classmethod
+    def state_values(cls, config: Any) -> int | None:
+        """Values in ``build_module(config).state_dict()`` (parameters and buffers), computed without
+        allocating them; ``None`` when unknown. Construction refuses more than
+        :data:`~decepticons.validation.MAX_MODEL_VALUES`, loading a file that holds another number."""
+        return None
+
+    @classmethod
+    def config_from_dict(cls, config: dict[str, Any]) -> Any:
+        """The configuration object a model file's ``config`` stands for (validated)."""
+        return cls.config_cls(**config)
 
     # --------------------------------------------------------------------------- contract
     @property
@@ -189,7 +205,15 @@ class TorchPredictor(CausalPredictor):
     @classmethod
     def from_state(cls, config: dict[str, Any], tensors: dict[str, np.ndarray],
                    extra: dict[str, Any]) -> TorchPredictor:
-        obj = cls(config)
+        cfg = cls.config_from_dict(config)
+        values = cls.state_values(cfg)
+        held = sum(int(t.size) for t in tensors.values())
+        if values is not None:
+            check_model_size(type(cfg).__name__, values)
+        if values is not None and values != held:  # checked before the module is allocated
+            raise ModelFileError(f"model file does not fit a {cls.name} model with its config: the config "
+                                 f"describes {values:,} values, the file holds {held:,}")
+        obj = cls(cfg)
         own = obj.module.state_dict()
         missing = sorted(set(own) - set(tensors))
         unexpected = sorted(set(tensors) - set(own))

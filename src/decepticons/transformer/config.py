@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..validation import Validated, fail, spec
+from ..validation import Validated, check_model_size, fail, spec
 
 
 @dataclass
@@ -21,6 +21,7 @@ class TransformerConfig(Validated):
         if self.d_model % self.n_head:
             raise fail("TransformerConfig", f"d_model ({self.d_model}) must be a multiple of n_head "
                                             f"({self.n_head})")
+        check_model_size("TransformerConfig", state_values(self))
 
 
 def count_parameters(cfg: TransformerConfig) -> int:
@@ -28,6 +29,12 @@ def count_parameters(cfg: TransformerConfig) -> int:
     d = cfg.d_model
     per_block = 2 * 2 * d + (3 * d * d + 3 * d) + (d * d + d) + (4 * d * d + 4 * d) + (4 * d * d + d)
     return 256 * d + cfg.block_size * d + cfg.n_layer * per_block + 2 * d
+
+
+def state_values(cfg: TransformerConfig) -> int:
+    """Values in the module's state dict: the parameters, and the tied head once more (saved under both
+    names)."""
+    return count_parameters(cfg) + 256 * cfg.d_model
 
 
 def matched_config(n_params: int, n_layer: int = 4, n_head: int = 4, block_size: int = 256) -> TransformerConfig:

@@ -13,7 +13,7 @@ from typing import Any, ClassVar
 from torch import nn
 
 from ..training.predictor import TorchPredictor
-from .config import TransformerConfig
+from .config import TransformerConfig, state_values
 from .model import ByteTransformer
 
 
@@ -38,3 +38,7 @@ class TransformerPredictor(TorchPredictor):
     @classmethod
     def build_module(cls, config: TransformerConfig) -> nn.Module:
         return ByteTransformer(config)
+
+    @classmethod
+    def state_values(cls, config: TransformerConfig) -> int:
+        return state_values(config)

@@ -21,8 +21,9 @@ from typing import NamedTuple
 
 import numpy as np
 
+from ...errors import InputError
 from ...jit import kernel
-from .tables import META_N0, META_U0
+from .tables import MALFORMED, META_N0, META_U0
 
 NEG_LOG_256 = -math.log(256.0)
 
@@ -56,9 +57,13 @@ def flat_row(tot, uniq, heads, nbyte, ncnt, nnext, s, d, b, row):
     for c in range(256):
         row[c] = lg
     node = heads[s]
+    steps = 0
     while node >= 0:
         row[nbyte[node]] = math.log(g + (ncnt[node] - d) * inv)
         node = nnext[node]
+        steps += 1
+        if steps > nnext.shape[0]:
+            raise InputError(MALFORMED)
 
 
 @kernel
@@ -97,11 +102,15 @@ def chain_step(heads, nbyte, ncnt, nnext, s, d, inv, g, lg, P, L, r):
         P[c] *= g
         L[r, c] = L[r - 1, c] + lg
     node = heads[s]
+    steps = 0
     while node >= 0:
         c = nbyte[node]
         P[c] += (ncnt[node] - d) * inv
         L[r, c] = math.log(P[c])
         node = nnext[node]
+        steps += 1
+        if steps > nnext.shape[0]:
+            raise InputError(MALFORMED)
 
 
 @kernel
@@ -168,9 +177,13 @@ def target_logp(tb, params, slots, byte):
         inv = 1.0 / (tot[s] + escape[r])
         p *= (discount[r] * uniq[s] + escape[r]) * inv
         node = heads[s]
+        steps = 0
         while node >= 0:
             if nbyte[node] == byte:
                 p += (ncnt[node] - discount[r]) * inv
                 break
             node = nnext[node]
+            steps += 1
+            if steps > nnext.shape[0]:
+                raise InputError(MALFORMED)
     return math.log(p)

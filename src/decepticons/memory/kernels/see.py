@@ -17,9 +17,10 @@ import math
 
 import numpy as np
 
+from ...errors import InputError
 from ...jit import kernel
 from .chain import INFO_N, INFO_ROW, INFO_U, chain_step, order0_prob, order0_rows
-from .tables import META_N0, META_U0
+from .tables import MALFORMED, META_N0, META_U0
 
 
 @kernel
@@ -102,11 +103,15 @@ def see_learn(tb, params, slots, see, see_e, see_idx, byte, rate):
             s = slots[i]
             d = discount[r]
             node = heads[s]
+            steps = 0
             while node >= 0:
                 if nbyte[node] == byte:
                     qv[i] = (ncnt[node] - d) / (tot[s] - d * uniq[s])
                     break
                 node = nnext[node]
+                steps += 1
+                if steps > nnext.shape[0]:
+                    raise InputError(MALFORMED)
             g = see_e[i]
             p = g * p + (1.0 - g) * qv[i]
         pv[i + 1] = p

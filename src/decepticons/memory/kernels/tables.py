@@ -14,6 +14,13 @@ One table holds every order of a model (layout of :class:`TableArrays`)::
 
 Counting byte ``x`` after a context adds 1 to ``n(ctx, x)`` and ``N(ctx)`` (a new follower also adds 1 to
 ``u(ctx)``); a context whose total exceeds ``max_total`` has every count halved, ``n <- ceil(n / 2)``.
+
+Invariants (checked on load by :func:`check_tables`, kept by every kernel): fewer than 70% of the slots are
+used, every used key is reachable by probing from its hash, every follower list ends (``-1``) and the lists
+of all contexts together visit each node in ``[0, nodes used)`` exactly once, ``N`` is the sum of a list's
+counts (each >= 1) and ``u`` its length (distinct bytes). Every loop that probes the table or walks a list
+is also bounded by the array's length and raises :data:`MALFORMED` past it, so a table that breaks the
+invariants anyway ends in an error, never in an endless compiled loop.
 """
 
 from __future__ import annotations
@@ -22,12 +29,18 @@ from typing import NamedTuple
 
 import numpy as np
 
+from ...errors import InputError
 from ...jit import kernel
 
 META_NODES = 0
 META_CONTEXTS = 1
 META_N0 = 2
 META_U0 = 3
+
+#: the error of a bounded loop that ran past its table (only a table breaking the invariants gets there)
+MALFORMED = "count tables are malformed (a follower list does not end, or the hash table has no empty slot)"
+#: most contexts a table of ``cap`` slots holds: ``used * 10 < cap * 7`` (``has_room``, :func:`check_tables`)
+LOAD_NUM, LOAD_DEN = 7, 10
 
 
 class TableArrays(NamedTuple):
@@ -71,9 +84,11 @@ def find_slot(keys, key):
     """Index of ``key`` in the open-addressing table, or of the empty slot where it would go."""
     mask = keys.shape[0] - 1
     i = slot_hash(key, mask)
-    while keys[i] != 0 and keys[i] != key:
+    for _ in range(keys.shape[0]):
+        if keys[i] == 0 or keys[i] == key:
+            return i
         i = (i + 1) & mask
-    return i
+    raise InputError(MALFORMED)
 
 
 @kernel
@@ -93,7 +108,8 @@ def lookup_slots(keys, ctxk, slots):
 def has_room(tb, n_new):
     """Whether one more position (at most ``n_new`` new contexts and followers) fits without growing."""
     keys, nbyte, meta = tb.keys, tb.nbyte, tb.meta
-    return (meta[META_CONTEXTS] + n_new) * 10 < keys.shape[0] * 7 and meta[META_NODES] + n_new + 1 < nbyte.shape[0]
+    return ((meta[META_CONTEXTS] + n_new) * LOAD_DEN < keys.shape[0] * LOAD_NUM
+            and meta[META_NODES] + n_new + 1 < nbyte.shape[0])
 
 
 @kernel
@@ -101,10 +117,14 @@ def halve_counts(heads, tot, ncnt, nnext, s):
     """``n <- ceil(n / 2)`` for every follower of slot ``s``; ``N`` becomes the new sum."""
     node = heads[s]
     t = 0
+    steps = 0
     while node >= 0:
         ncnt[node] = (ncnt[node] + 1) >> 1
         t += ncnt[node]
         node = nnext[node]
+        steps += 1
+        if steps > nnext.shape[0]:
+            raise InputError(MALFORMED)
     tot[s] = t
 
 
@@ -122,6 +142,7 @@ def update_counts(tb, params, ctxk, slots, byte):
     orders, exclusion, max_total = params.orders, params.exclusion, params.max_total
     nchain = orders.shape[0]
     no = ctxk.shape[0]
+    limit = nnext.shape[0]
     lo = 0
     if exclusion:
         for i in range(nchain - 1, -1, -1):
@@ -130,11 +151,15 @@ def update_counts(tb, params, ctxk, slots, byte):
                 continue
             node = heads[s]
             found = False
+            steps = 0
             while node >= 0:
                 if nbyte[node] == byte:
                     found = True
                     break
                 node = nnext[node]
+                steps += 1
+                if steps > limit:
+                    raise InputError(MALFORMED)
             if found:
                 lo = i + 1
                 break
@@ -159,10 +184,14 @@ def update_counts(tb, params, ctxk, slots, byte):
                 meta[META_CONTEXTS] += 1
             slots[i] = s
         node = heads[s]
+        steps = 0
         while node >= 0:
             if nbyte[node] == byte:
                 break
             node = nnext[node]
+            steps += 1
+            if steps > limit:
+                raise InputError(MALFORMED)
         if node >= 0:
             ncnt[node] += 1
         else:
@@ -207,9 +236,79 @@ def compact_nodes(old, new):
             continue
         heads[s] = j
         while node >= 0:
+            if j >= nn.shape[0]:  # more nodes in the lists than the new pool holds: a cycle or shared nodes
+                raise InputError(MALFORMED)
             nb[j] = nbyte[node]
             nc[j] = ncnt[node]
             node = nnext[node]
             nn[j] = j + 1 if node >= 0 else -1
             j += 1
     return j
+
+
+#: what :func:`check_tables` found (0: every invariant of the module docstring holds)
+TABLE_OK = 0
+TABLE_FULL = 1
+TABLE_UNREACHABLE = 2
+TABLE_CYCLE = 3
+TABLE_COUNTS = 4
+TABLE_REPEATED = 5
+TABLE_TOTALS = 6
+TABLE_ORPHANS = 7
+
+
+@kernel
+def check_tables(tb, seen, last):
+    """One pass over a table: every used key reachable by probing from its hash (scanning the slots once
+    from an empty one, tracking the run of used slots before each), then every follower list walked once,
+    marking nodes in ``seen`` (``uint8[nodes used]``, zeros) and follower bytes in ``last`` (``int64[256]``,
+    zeros). O(slots + nodes) whatever the table holds: a node is never visited twice. Returns ``TABLE_OK``
+    or the first ``TABLE_*`` code that fails."""
+    keys, heads, tot, uniq, nbyte, ncnt, nnext, meta = tb.keys, tb.heads, tb.tot, tb.uniq, tb.nbyte, tb.ncnt, \
+        tb.nnext, tb.meta
+    cap = keys.shape[0]
+    mask = cap - 1
+    empty = -1
+    for i in range(cap):
+        if keys[i] == 0:
+            empty = i
+            break
+    if empty < 0:
+        return TABLE_FULL
+    run = 0
+    j = empty
+    for _ in range(cap):
+        j = (j + 1) & mask
+        k = keys[j]
+        if k == 0:
+            run = 0
+        else:
+            if ((j - slot_hash(k, mask)) & mask) > run:
+                return TABLE_UNREACHABLE
+            run += 1
+    visited = 0
+    for s in range(cap):
+        if keys[s] == 0:
+            continue
+        node = heads[s]
+        t = 0
+        u = 0
+        while node >= 0:
+            if seen[node] != 0:
+                return TABLE_CYCLE
+            seen[node] = 1
+            if ncnt[node] < 1:
+                return TABLE_COUNTS
+            b = nbyte[node]
+            if last[b] == s + 1:
+                return TABLE_REPEATED
+            last[b] = s + 1
+            t += ncnt[node]
+            u += 1
+            node = nnext[node]
+        visited += u
+        if t != tot[s] or u != uniq[s]:
+            return TABLE_TOTALS
+    if visited != meta[META_NODES]:
+        return TABLE_ORPHANS
+    return TABLE_OK
