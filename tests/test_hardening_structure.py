@@ -247,7 +247,7 @@ def _coder_edit(parts, **changes):
     ({"order0.counts": lambda a: a[:-1]}, "two 1-D arrays of the same length"),
     ({"order1.keys": lambda a: a.astype(np.float64)}, "uint64 keys"),
     ({"smoother.discounts": lambda a: a + 5}, "0 <= discount < 1"),
-    ({"smoother.thetas": lambda a: a[:1]}, "3 numbers each"),
+    ({"smoother.escapes": lambda a: a[:1]}, "3 numbers each"),
     ({"readout.tau_lam_eps": lambda a: np.array([a[0], a[1], 0.0])}, "eps > 0"),
     ({"readout.tau_lam_eps": lambda a: a[:2]}, "3 finite numbers"),
     ({"readout.W": lambda a: a[:-1]}, "readout shape"),
