@@ -26,14 +26,26 @@ Container (all integers little-endian)::
 Decoding with another model, a truncated or corrupted file raises :class:`CompressedFileError`; the
 checksum of the original is verified before anything is returned, so wrong data never comes back silently.
 
-Optional stream/model interfaces (:class:`CodingFreqStream`, :class:`FreqRowStream`, :class:`FreqBlockModel`)
-let a model hand over its frequencies without the round trip through logarithms; encoder and decoder make
-the same choice, so they always agree.
+Bounds on decoding. The header's length is not trusted. The range coder re-quantises each row of
+frequencies ``f`` (``constriction``'s fast leaky quantiser, ``perfect=False``): byte ``b`` gets
+``q_b <= 1 + ceil(f_b * (2**24 - 256) / 2**24)`` of ``2**24``, so coding it costs at least
+``c(f_b) = 24 - log2(1 + ceil(f_b * (2**24 - 256) / 2**24))`` bits, and at least
+``C_MIN = c(2**24 - 255)`` (about 4.4e-5) whatever the model says. A payload of ``W`` 32-bit words holds
+at most ``32 W + SLACK_BITS`` bits of such costs (``SLACK_BITS`` is a margin for the coder's final state).
+Hence, before anything is allocated, a header length above ``(32 W + SLACK_BITS) / C_MIN`` is refused;
+while decoding, the running sum of ``c(f)`` over the decoded bytes (in exact fixed point, rounded down) is
+compared with ``32 W + SLACK_BITS``, and decoding stops with an error as soon as it is exceeded (the payload
+is used up: the claimed length cannot be right); and the output grows as bytes are decoded (doubling from
+at most ``OUT_START`` bytes) instead of being allocated at the claimed length. A genuine file can still
+expand by up to ``1 / C_MIN`` (about 23,000) bytes per payload bit when the model is near-certain of every
+byte, and a forged length can make the decoder run that far (through bytes the model finds near-certain)
+before the checksum refuses the result: time and memory are bounded by the payload size times that factor.
 """
 
 from __future__ import annotations
 
 import hashlib
+import math
 import struct
 import zlib
 from collections.abc import Callable, Iterator
@@ -45,13 +57,24 @@ from ..codecs import BytesLike, as_byte_array
 from ..errors import CompressedFileError, InputError
 from ..predictor import LN2, CausalPredictor, Stream
 from ..runtime.progress import ByteProgress
-from .frequencies import quantize_f64
+from .frequencies import QUANT_BITS, quantize_f64
 
 MAGIC = b"DCPZ"
 FORMAT_VERSION = 1
 _HEAD = struct.Struct("<4sBB16sQ8sI")
 HEADER_BYTES = _HEAD.size + 4
 _CHUNK = 4096
+
+#: ``(2**24 - 256) / 2**24``: the range coder's scale of the frequencies before adding 1 to each
+_LEAK_SCALE = ((1 << QUANT_BITS) - 256) / (1 << QUANT_BITS)
+#: the least a byte can cost in the range coder (bits): its frequency is at most ``2**24 - 255``
+C_MIN = QUANT_BITS - math.log2(1 + math.ceil(((1 << QUANT_BITS) - 255) * _LEAK_SCALE))
+#: bits of coded cost a payload may hold beyond its own size (margin for the coder's final state)
+SLACK_BITS = 64
+#: first size of the output buffer (bytes); it doubles as decoding needs
+OUT_START = 1 << 20
+#: fixed-point unit of the running cost (exact integer sums, rounded down: a lower bound)
+_COST_UNIT = float(1 << 32)
 
 
 @runtime_checkable
@@ -208,14 +231,21 @@ def decompress(model: CausalPredictor, blob: bytes | bytearray | memoryview,
     if len(payload) == 0 or len(payload) % 4:
         raise CompressedFileError(f"compressed file is truncated or corrupted: payload of {len(payload)} "
                                   "bytes is not a whole number of 32-bit words")
+    payload_bits = 8 * len(payload) + SLACK_BITS
+    if length > payload_bits / C_MIN:
+        raise CompressedFileError(f"compressed file is corrupted: its header claims {length:,} bytes, more than "
+                                  f"a {len(payload):,}-byte payload can hold (at most {int(payload_bits / C_MIN):,})")
     words = np.frombuffer(payload, dtype="<u4").astype(np.uint32)
     fam = constriction.stream.model.Categorical(perfect=False)
     dec = constriction.stream.queue.RangeDecoder(words)
     st = model.stream()
     push, decode = st.push, dec.decode
     freq_row = _freq_row_fn(st)
+    log2, ceil, scale, full, unit = math.log2, math.ceil, _LEAK_SCALE, float(QUANT_BITS), _COST_UNIT
+    budget = int(payload_bits * unit)  # running cost, in units of 2**-32 bits
+    spent = 0
 
-    out = np.empty(length, dtype=np.uint8)
+    out = np.empty(min(length, OUT_START), dtype=np.uint8)
     try:
         with ByteProgress(length, desc=f"decompress {model.name}", enabled=progress) as bar:
             for t in range(length):
@@ -226,11 +256,18 @@ def decompress(model: CausalPredictor, blob: bytes | bytearray | memoryview,
                     if r[0, 0] < 0:  # quantize_probs flags an invalid distribution with -1
                         raise InputError(f"{model.name} produced an invalid distribution at byte {t}") from None
                     raise
+                spent += int((full - log2(1.0 + ceil(r[0, b] * scale))) * unit)  # the least b can cost
+                if spent > budget:
+                    raise CompressedFileError(
+                        f"compressed file is truncated or corrupted: its {len(payload):,}-byte payload is used up "
+                        f"after {t:,} of the {length:,} bytes its header claims")
+                if t == len(out):
+                    out = np.concatenate([out, np.empty(min(length - t, t), dtype=np.uint8)])
                 out[t] = b
                 push(b)
                 if (t & 0xFFFF) == 0xFFFF:
                     bar.update(0x10000)
-    except InputError:  # the model's own failure, not the file's
+    except (InputError, CompressedFileError):  # the model's own failure, or the bound above
         raise
     except (AssertionError, ValueError, RuntimeError) as e:
         raise CompressedFileError(f"compressed file is truncated or corrupted (decoder failed at byte "
