@@ -292,7 +292,10 @@ class Trainer:
     def _diverged(self, loss: float, gnorm: float) -> InputError:
         """The error that stops a run whose loss or gradient is no longer finite (nothing more is saved)."""
         what = f"loss {loss}" if not math.isfinite(loss) else f"gradient norm {gnorm}"
-        ck = latest_checkpoint(self.run_dir) if self.run_dir is not None else None
+        try:
+            ck = latest_checkpoint(self.run_dir) if self.run_dir is not None else None
+        except ModelFileError:
+            ck = None
         kept = f"; the last checkpoint ({ck.name}) is kept" if ck is not None else ""
         clip = "" if self.cfg.grad_clip else " or clip gradients (train.grad_clip)"
         return InputError(f"training diverged at step {self.step + 1}: the {what} is not finite, so the run "
@@ -330,8 +333,9 @@ class Trainer:
             mp = self.metrics_path
             if mp is not None and mp.exists():
                 mp.unlink()
-            if latest_checkpoint(self.run_dir) is not None:
-                shutil.rmtree(self.run_dir / "checkpoints")
+            ck = self.run_dir / "checkpoints"
+            if ck.is_dir() and not ck.is_symlink():  # a fresh run: the old checkpoints (or their debris) go
+                shutil.rmtree(ck)
         if self.run_dir is not None and self.is_main:
             (self.run_dir / "train_config.json").write_text(json.dumps(
                 {"model": self.predictor.name, "model_config": self.predictor.config_dict(),
