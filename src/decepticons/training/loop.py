@@ -62,7 +62,7 @@ from ..runtime.reports import Report, fmt
 from .checkpoints import latest_checkpoint, load_checkpoint, save_checkpoint
 from .config import TrainConfig
 from .data import ByteDataset, CarriedWindows, RandomWindows, split_train_valid
-from .distributed import Stepper, broadcast_from_main, init_distributed, mean_over_ranks
+from .distributed import Stepper, broadcast_from_main, init_distributed, mean_over_ranks, parse_device
 from .evaluation import evaluate
 from .hooks import AfterOptimizerStep, FindsUnusedParameters, StatefulModule, TrainablePredictor, TrainingProgress
 from .optim import clip_gradients, parameter_groups, slow_parameter_names
@@ -149,9 +149,7 @@ class Trainer:
         dev = cfg.device or str(predictor.device)
         if self.world > 1 and dev.startswith("cuda"):
             dev = f"cuda:{int(os.environ.get('LOCAL_RANK', self.rank))}"
-        if dev.startswith("cuda") and not torch.cuda.is_available():
-            raise InputError(f"device {dev!r} requested but CUDA is not available")
-        self.device = torch.device(dev)
+        self.device = parse_device(dev)
         if self.device.type == "cuda" and self.device.index is not None:
             torch.cuda.set_device(self.device)
         predictor.module.to(self.device)
