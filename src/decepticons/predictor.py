@@ -263,7 +263,8 @@ def score(model: CausalPredictor, data: BytesLike, trace: bool = False,
     bits = -lp / LN2
     if not np.all(np.isfinite(bits)):
         bad = int(np.flatnonzero(~np.isfinite(bits))[0])
-        raise RuntimeError(f"{model.name} gave probability 0 to the byte at position {bad}")
+        raise InputError(f"{model.name} gave probability 0 (or a non-finite log-probability) to the byte at "
+                         f"position {bad}: its weights or counts do not describe a distribution there")
     return ScoreReport(model=model.name, bytes=len(x), total_bits=float(bits.sum()), seconds=seconds,
                        adaptive=bool(model.adaptive), trace=bits if trace else None)
 
