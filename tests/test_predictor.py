@@ -118,7 +118,7 @@ def test_probability_zero_is_reported_with_its_position():
     m = TablePredictor(seed=0)
     m.table = m.table.copy()
     m.table[ord("h"), ord("e")] = -np.inf  # "the" becomes impossible at its 'e'
-    with pytest.raises(RuntimeError, match="position 2"):
+    with pytest.raises(InputError, match="position 2"):
         score(m, b"the")
 
 

@@ -14,7 +14,8 @@ import sys
 from typing import Any
 
 from .cli_common import check_save_path, parse_overrides, read_input
-from .errors import DecepticonsError
+from .errors import DecepticonsError, InputError
+from .predictor import MAX_SEED
 from .version import __version__
 
 EXIT_USER_ERROR = 2
@@ -35,9 +36,12 @@ def _load(path: str) -> Any:
 
 
 def _sample_text(model: Any, args: argparse.Namespace, steps: int) -> str:
+    import numpy as np
+
     from .codecs import ByteCodec
 
-    prompt = ByteCodec.encode_text(args.prompt or "")
+    # bytes of the command line that are not UTF-8 reach argparse as surrogate escapes: they mean those bytes
+    prompt = np.frombuffer((args.prompt or "").encode("utf-8", "surrogateescape"), dtype=np.uint8)
     out = model.generate(prompt, steps=steps, greedy=args.greedy, temperature=args.temperature,
                          top_k=args.top_k, seed=args.seed)
     return ByteCodec.decode_text(out)
@@ -48,6 +52,8 @@ def cmd_fit(args: argparse.Namespace) -> int:
     from .data import embedded_corpus
     from .registry import model_class
 
+    if args.workers < 1:
+        raise InputError(f"--workers must be an integer >= 1, got {args.workers}")
     if args.save is not None:
         check_save_path(args.save, {"--input": args.input, "--valid": args.valid})
     if args.input is None:
@@ -159,6 +165,11 @@ def cmd_decompress(args: argparse.Namespace) -> int:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        raise InputError("`decepticons train` needs PyTorch, which is not installed here "
+                               "(pip install torch)") from None
     from .training.cli import run_train
 
     return run_train(args)
@@ -202,7 +213,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("generate", parents=[common, sampling], help="sample from a saved model")
     p.add_argument("--load", required=True, help="saved model file")
-    p.add_argument("--steps", type=int, default=200, help="bytes to generate (default 200)")
+    p.add_argument("--steps", type=int, default=200, help="bytes to generate (default 200, at most 1048576)")
     p.set_defaults(func=cmd_generate)
 
     p = sub.add_parser("info", parents=[common], help="describe the installation or a saved model")
@@ -249,6 +260,8 @@ def main(argv: list[str] | None = None) -> int:
 
     set_quiet(args.quiet or args.json)
     try:
+        if not 0 <= args.seed <= MAX_SEED:
+            raise InputError(f"--seed must be an integer in 0..{MAX_SEED}, got {args.seed}")
         return int(args.func(args) or 0)
     except DecepticonsError as e:
         print(f"decepticons {args.command}: error: {e}", file=sys.stderr)

@@ -23,7 +23,10 @@ class ByteCodec:
         """UTF-8 encode ``text`` into a ``uint8[T]`` array."""
         if not isinstance(text, str):
             raise InputError(f"encode_text expects str, got {type(text).__name__}")
-        return np.frombuffer(text.encode("utf-8"), dtype=np.uint8).copy()
+        try:
+            return np.frombuffer(text.encode("utf-8"), dtype=np.uint8).copy()
+        except UnicodeEncodeError as e:  # a lone surrogate: not text UTF-8 can hold
+            raise InputError(f"text cannot be encoded as UTF-8 ({e.reason} at position {e.start})") from None
 
     @staticmethod
     def decode_text(data: BytesLike, errors: str = "replace") -> str:

@@ -15,6 +15,7 @@ from the same fitted state and never mutate it, so an encoder and a decoder see 
 
 from __future__ import annotations
 
+import functools
 import os
 import time
 from abc import ABC, abstractmethod
@@ -30,10 +31,51 @@ from .runtime.reports import ScoreReport
 
 VOCAB = 256
 LN2 = float(np.log(2.0))
+#: most bytes one :func:`generate` call produces (``steps``; also the command line's ``--steps``)
+MAX_GENERATE_STEPS = 1 << 20
+#: seeds accepted by :func:`generate` and the command line: ``0 <= seed <= MAX_SEED``
+MAX_SEED = 2**63 - 1
+
+
+def check_byte(byte: Any) -> int:
+    """``byte`` as an ``int`` in 0..255: a Python or numpy integer (not a bool, a float, a string or an
+    array); anything else is an :class:`InputError` naming the value and the allowed range."""
+    if isinstance(byte, (int, np.integer)) and not isinstance(byte, (bool, np.bool_)):
+        b = int(byte)
+        if 0 <= b < VOCAB:
+            return b
+    raise InputError(f"a byte must be an integer in 0..255, got {byte!r:.40} ({type(byte).__name__})")
+
+
+def check_int(name: str, value: Any, lo: int, hi: int | None, optional: bool = False) -> int | None:
+    """``value`` as an ``int`` with ``lo <= value <= hi`` (no upper bound when ``hi`` is ``None``; ``None``
+    itself when ``optional``), else an :class:`InputError` naming the argument, the value and the range."""
+    if value is None and optional:
+        return None
+    if isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_)) and lo <= value \
+            and (hi is None or value <= hi):
+        return int(value)
+    allowed = f"an integer >= {lo}" if hi is None else f"an integer in {lo}..{hi}"
+    raise InputError(f"{name} must be {allowed}{' (or None)' if optional else ''}, got {value!r:.40}")
 
 
 class Stream(ABC):
-    """Incremental prediction: ask for the next-byte distribution, then push the byte that came."""
+    """Incremental prediction: ask for the next-byte distribution, then push the byte that came.
+
+    Every subclass's ``push`` is wrapped so that its argument is checked by :func:`check_byte` first (one
+    place for every model's stream): a string, ``None``, an array, a float or a value outside 0..255 is an
+    :class:`InputError`, never a silent truncation.
+    """
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        push = cls.__dict__.get("push")
+        if push is not None:
+            @functools.wraps(push)
+            def checked_push(self: Stream, byte: Any) -> None:
+                push(self, check_byte(byte))
+
+            cls.push = checked_push  # type: ignore[method-assign]
 
     @abstractmethod
     def log_probs(self) -> np.ndarray:
@@ -221,7 +263,8 @@ def score(model: CausalPredictor, data: BytesLike, trace: bool = False,
     bits = -lp / LN2
     if not np.all(np.isfinite(bits)):
         bad = int(np.flatnonzero(~np.isfinite(bits))[0])
-        raise RuntimeError(f"{model.name} gave probability 0 to the byte at position {bad}")
+        raise InputError(f"{model.name} gave probability 0 (or a non-finite log-probability) to the byte at "
+                         f"position {bad}: its weights or counts do not describe a distribution there")
     return ScoreReport(model=model.name, bytes=len(x), total_bits=float(bits.sum()), seconds=seconds,
                        adaptive=bool(model.adaptive), trace=bits if trace else None)
 
@@ -236,17 +279,23 @@ def score_valid(model: CausalPredictor, report: Any, valid: BytesLike, progress:
     report.valid_bytes, report.valid_bits_per_byte = sr.bytes, sr.bits_per_byte
 
 
+def check_sampling(temperature: Any, top_k: Any) -> None:
+    """``temperature``: a finite number >= 0; ``top_k``: ``None`` or an integer >= 1 (256 or more: every
+    byte)."""
+    if isinstance(temperature, bool) or not isinstance(temperature, (int, float, np.integer, np.floating)) \
+            or not 0 <= temperature < float("inf"):  # also refuses NaN and infinity
+        raise InputError(f"temperature must be a finite number >= 0, got {temperature!r:.40}")
+    check_int("top_k", top_k, 1, None, optional=True)
+
+
 def sample_from_log_probs(lp: np.ndarray, rng: np.random.Generator, greedy: bool = False,
                           temperature: float = 1.0, top_k: int | None = None) -> int:
     """Draw one byte from log-probabilities: greedy, temperature-scaled and/or top-k truncated."""
+    check_sampling(temperature, top_k)
     if greedy or temperature == 0:
         return int(np.argmax(lp))
-    if not 0 <= temperature < float("inf"):  # also refuses NaN and infinity
-        raise InputError(f"temperature must be a finite number >= 0, got {temperature}")
     logits = np.asarray(lp, dtype=np.float64) / temperature
     if top_k is not None:
-        if top_k < 1:
-            raise InputError(f"top_k must be >= 1, got {top_k}")
         if top_k < len(logits):
             kth = np.partition(logits, -top_k)[-top_k]
             logits = np.where(logits >= kth, logits, -np.inf)
@@ -265,11 +314,13 @@ def generate(model: CausalPredictor, prompt: BytesLike = b"", steps: int = 64, g
 
     ``greedy=True`` (or ``temperature=0``) takes the most likely byte; otherwise samples from the
     distribution sharpened or flattened by ``temperature`` and optionally truncated to the ``top_k`` bytes.
-    ``seed`` makes sampling reproducible.
+    ``seed`` (``0 <= seed <= MAX_SEED``) makes sampling reproducible. ``steps`` is at most
+    :data:`MAX_GENERATE_STEPS`; ``top_k`` an integer >= 1.
     """
     p = as_byte_array(prompt, name="prompt")
-    if not isinstance(steps, (int, np.integer)) or steps < 0:
-        raise InputError(f"steps must be a non-negative integer, got {steps!r}")
+    steps = check_int("steps", steps, 0, MAX_GENERATE_STEPS)
+    check_int("seed", seed, 0, MAX_SEED, optional=True)
+    check_sampling(temperature, top_k)
     ctx = model.context_length
     if ctx is not None and not model.slides_window and len(p) + steps > ctx:
         raise InputError(

@@ -207,9 +207,7 @@ class MythosStream(Stream):
         return self._lp.copy()
 
     def push(self, byte: int) -> None:
-        b = int(byte)
-        if not 0 <= b <= 255:
-            raise InputError(f"byte must lie in 0..255, got {byte}")
+        b = byte  # checked by Stream (check_byte)
         self.history.append(b)
         r = len(self.history)
         W, S = self.p.context_length, self.p.stride

@@ -26,7 +26,6 @@ import torch
 from torch import nn
 
 from ..codecs import BytesLike, as_byte_array
-from ..errors import InputError
 from ..predictor import Stream, log_probs_from_chunks, shift_right
 from ..training.predictor import TorchPredictor
 from ..training.windowed import StaggeredStateStream
@@ -63,10 +62,7 @@ class CausalBankStream(Stream):
         return self._lp.copy()
 
     def push(self, byte: int) -> None:
-        b = int(byte)
-        if not 0 <= b < 256:
-            raise InputError(f"a byte must be in [0, 255], got {byte}")
-        self._advance(b)
+        self._advance(byte)  # checked by Stream (check_byte)
 
 
 class CausalBankPredictor(TorchPredictor):

@@ -425,9 +425,7 @@ class _CoderStream(Stream):
         return self._cache
 
     def push(self, byte: int) -> None:
-        b = int(byte)
-        if not 0 <= b < 256:
-            raise InputError(f"byte must be in 0..255, got {byte}")
+        b = byte  # checked by Stream (check_byte)
         self.state = self.m.view.step(self.state, b)
         self.recent.append(b)
         if len(self.recent) > self.m.config.max_order:

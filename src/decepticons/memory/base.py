@@ -234,10 +234,7 @@ class CountStream(Stream):
         return out
 
     def push(self, byte: int) -> None:
-        byte = int(byte)
-        if not 0 <= byte < 256:
-            raise InputError(f"byte must be in 0..255, got {byte}")
-        if self.t >= len(self.hist):
+        if self.t >= len(self.hist):  # byte: checked by Stream (check_byte)
             self.hist = np.concatenate([self.hist, np.zeros(len(self.hist), dtype=np.uint8)])
         self.hist[self.t] = byte
         m = self.m

@@ -304,9 +304,7 @@ class _ExpertStream(Stream):
         return self._cache
 
     def push(self, byte: int) -> None:
-        b = int(byte)
-        if not 0 <= b < 256:
-            raise InputError(f"byte must be in 0..255, got {byte}")
+        b = byte  # checked by Stream (check_byte)
         if len(self.states) > 1:  # the router's running losses
             for r, lp in enumerate(self._route_rows()):
                 self.run[r] = self.lam * self.run[r] + (1.0 - self.lam) * (-lp[0, b] / LN2)

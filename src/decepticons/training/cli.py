@@ -95,6 +95,7 @@ def train_config_from_args(args: argparse.Namespace, model: Any, train_kw: dict[
     import torch
 
     from .config import TrainConfig
+    from .distributed import parse_device
 
     kw: dict[str, Any] = dict(model.train_defaults)
     kw["seed"] = args.seed
@@ -113,6 +114,7 @@ def train_config_from_args(args: argparse.Namespace, model: Any, train_kw: dict[
         if value is not None:
             kw[key] = value
     kw["device"] = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
+    parse_device(kw["device"])  # an unknown or absent device is refused before any work
     kw.update(train_kw)
     return TrainConfig.from_dict(kw)
 

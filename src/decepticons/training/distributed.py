@@ -16,6 +16,23 @@ from ..errors import InputError
 from .hooks import ExtraLoss, StatefulModule
 
 
+def parse_device(name: str | torch.device) -> torch.device:
+    """``name`` as a torch device (``cpu``, ``cuda``, ``cuda:1``, ``mps``, ...), refusing (:class:`InputError`)
+    a name torch does not know and a CUDA device this machine does not have."""
+    try:
+        dev = torch.device(name)
+    except (RuntimeError, TypeError, ValueError):
+        raise InputError(f"unknown device {str(name)!r:.40}; use cpu, cuda or cuda:N") from None
+    if dev.type == "cuda":
+        n = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if n == 0:
+            raise InputError(f"device {str(name)!r} requested but CUDA is not available")
+        if dev.index is not None and dev.index >= n:
+            raise InputError(f"device {str(name)!r} requested but this machine has {n} CUDA device(s): "
+                             f"cuda:0 .. cuda:{n - 1}")
+    return dev
+
+
 def init_distributed(device: str | None = None) -> tuple[int, int]:
     """``(rank, world_size)``; under ``torchrun`` (``WORLD_SIZE > 1``) initialise the process group first
     (NCCL when training on CUDA, gloo otherwise)."""

@@ -62,7 +62,7 @@ from ..runtime.reports import Report, fmt
 from .checkpoints import latest_checkpoint, load_checkpoint, save_checkpoint
 from .config import TrainConfig
 from .data import ByteDataset, CarriedWindows, RandomWindows, split_train_valid
-from .distributed import Stepper, broadcast_from_main, init_distributed, mean_over_ranks
+from .distributed import Stepper, broadcast_from_main, init_distributed, mean_over_ranks, parse_device
 from .evaluation import evaluate
 from .hooks import AfterOptimizerStep, FindsUnusedParameters, StatefulModule, TrainablePredictor, TrainingProgress
 from .optim import clip_gradients, parameter_groups, slow_parameter_names
@@ -149,9 +149,7 @@ class Trainer:
         dev = cfg.device or str(predictor.device)
         if self.world > 1 and dev.startswith("cuda"):
             dev = f"cuda:{int(os.environ.get('LOCAL_RANK', self.rank))}"
-        if dev.startswith("cuda") and not torch.cuda.is_available():
-            raise InputError(f"device {dev!r} requested but CUDA is not available")
-        self.device = torch.device(dev)
+        self.device = parse_device(dev)
         if self.device.type == "cuda" and self.device.index is not None:
             torch.cuda.set_device(self.device)
         predictor.module.to(self.device)
@@ -292,7 +290,10 @@ class Trainer:
     def _diverged(self, loss: float, gnorm: float) -> InputError:
         """The error that stops a run whose loss or gradient is no longer finite (nothing more is saved)."""
         what = f"loss {loss}" if not math.isfinite(loss) else f"gradient norm {gnorm}"
-        ck = latest_checkpoint(self.run_dir) if self.run_dir is not None else None
+        try:
+            ck = latest_checkpoint(self.run_dir) if self.run_dir is not None else None
+        except ModelFileError:
+            ck = None
         kept = f"; the last checkpoint ({ck.name}) is kept" if ck is not None else ""
         clip = "" if self.cfg.grad_clip else " or clip gradients (train.grad_clip)"
         return InputError(f"training diverged at step {self.step + 1}: the {what} is not finite, so the run "
@@ -330,8 +331,9 @@ class Trainer:
             mp = self.metrics_path
             if mp is not None and mp.exists():
                 mp.unlink()
-            if latest_checkpoint(self.run_dir) is not None:
-                shutil.rmtree(self.run_dir / "checkpoints")
+            ck = self.run_dir / "checkpoints"
+            if ck.is_dir() and not ck.is_symlink():  # a fresh run: the old checkpoints (or their debris) go
+                shutil.rmtree(ck)
         if self.run_dir is not None and self.is_main:
             (self.run_dir / "train_config.json").write_text(json.dumps(
                 {"model": self.predictor.name, "model_config": self.predictor.config_dict(),

@@ -39,6 +39,7 @@ from ..predictor import CausalPredictor, RecomputeStream, Stream, log_probs_from
 from ..runtime.reports import FitReport
 from ..validation import check_model_size
 from ..windows import window_length
+from .distributed import parse_device
 from .windowed import WindowStream, windowed_log_prob_blocks
 
 #: wall-clock budget of :meth:`TorchPredictor.fit` when none is given (seconds)
@@ -81,7 +82,7 @@ class TorchPredictor(CausalPredictor):
             self.module: nn.Module = self.build_module(config)
         finally:
             torch.random.set_rng_state(gen_state)
-        self.device = torch.device(device or "cpu")
+        self.device = parse_device(device or "cpu")
         self.module.to(self.device)
 
     # --------------------------------------------------------------------------- subclass hooks

@@ -64,13 +64,6 @@ def windowed_log_prob_blocks(module: nn.Module, x: np.ndarray, window: int, star
         module.train(was)
 
 
-def _check_byte(byte: int) -> int:
-    b = int(byte)
-    if not 0 <= b < 256:
-        raise InputError(f"a byte must be in [0, 255], got {byte}")
-    return b
-
-
 class WindowStream(Stream):
     """Step-by-step windowed prediction for any module: row ``t`` runs the window ``[s(t), t]`` again."""
 
@@ -97,7 +90,7 @@ class WindowStream(Stream):
         return _log_softmax(logits[0, -1])
 
     def push(self, byte: int) -> None:
-        self._recent.append(_check_byte(byte))
+        self._recent.append(byte)  # checked by Stream (check_byte)
         if len(self._recent) > 2 * self._keep:
             del self._recent[:-self._keep]
         self._t += 1
@@ -136,7 +129,7 @@ class StaggeredStateStream(Stream):
         return self._lp.copy()
 
     def push(self, byte: int) -> None:
-        b = _check_byte(byte)
+        b = byte  # checked by Stream (check_byte)
         self._t += 1
         t, h = self._t, self._h
         if t % h == 0 and t >= 2 * h:  # s(t) moved on by H: the later state takes over
