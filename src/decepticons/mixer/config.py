@@ -32,7 +32,7 @@ class MixerConfig(CountConfig):
     doc_orders: tuple[int, ...] | None = spec(None, optional=True, items=Spec(kind="int", lo=1, hi=24),
                                               doc="orders of the document memory (default: 2 and 4 when used)")
     fit_experts: bool = spec(True, doc="fit the external experts in fit")
-    expert_lr: float = spec(0.002, lo=0.0, doc="learning rate of the expert stage (weights of the base mix and "
+    expert_lr: float = spec(0.003, lo=0.0, doc="learning rate of the expert stage (weights of the base mix and "
                             "of each expert, see decepticons.mixer.experts)")
     expert_folds: int = spec(2, lo=1, hi=16, doc="honest expert predictions in fit: K contiguous folds of the "
                              "training bytes, each predicted by a copy of the expert fitted on the other folds, "

@@ -22,7 +22,7 @@ Mixing is geometric, as in the base::
 ``U[0] = 1`` and ``U[j > 0] = 0`` initially, so ``p2 = p_base`` until an expert earns weight. After byte ``x``
 each used weight follows the gradient of ``log p2(x)``::
 
-    U[i, c_i] += rate_i * (X2[i, x] - sum_c p2(c) X2[i, c]),    rate_i = lr * (RATE_FLOOR + 4096 / (1024 + n_i))
+    U[i, c_i] += rate_i * (X2[i, x] - sum_c p2(c) X2[i, c]),    rate_i = lr * (RATE_FLOOR + 2048 / (1024 + n_i))
 
 (``n_i``: updates of that weight so far, kept in ``U[i, c_i, 1]``): young weights learn fast, then the rate
 settles at ``RATE_FLOOR * lr``, lower than the base's settled rate, because an expert that largely repeats
@@ -198,7 +198,7 @@ def expert_stage_update(U, X2, p2, ctx, active, byte, lr):
         if i > 0 and active[i - 1] == 0:
             continue
         k = ctx[i]
-        rate = lr * (RATE_FLOOR + 4096.0 / (1024.0 + U[i, k, 1]))
+        rate = lr * (RATE_FLOOR + 2048.0 / (1024.0 + U[i, k, 1]))
         U[i, k, 1] += 1.0
         e = 0.0
         for c in range(256):
