@@ -92,21 +92,32 @@ def test_fold_bounds_cover_the_bytes_in_contiguous_folds():
 
 
 @pytest.mark.parametrize("k", [2, 3])
-def test_out_of_fold_fitting_never_predicts_a_byte_it_was_fitted_on(k):
+def test_forward_fold_fitting_never_predicts_a_byte_it_was_fitted_on(k):
+    """Fold k is predicted by a copy fitted on the bytes before it only (the first fold by none: the expert
+    takes no part there), then the expert itself is fitted on every byte."""
     x = TRAIN[:3000]
     RecordingExpert.events = []
     m = MixerPredictor(orders=2, match_min=0, experts=[RecordingExpert(order=2)], expert_folds=k)
     report = m.fit(x)
     ev = RecordingExpert.events
-    assert [kind for kind, _ in ev] == ["fit", "predict"] * k + ["fit"]
-    for (s, e), i in zip(fold_bounds(len(x), k), range(0, 2 * k, 2)):
+    assert [kind for kind, _ in ev] == ["fit", "predict"] * (k - 1) + ["fit"]
+    for (s, e), i in zip(fold_bounds(len(x), k)[1:], range(0, 2 * k, 2)):
         fitted, predicted = ev[i][1], ev[i + 1][1]
         assert predicted == bytes(x[s:e])
-        assert fitted == bytes(np.concatenate([x[:s], x[e:]]))
-        assert len(fitted) + len(predicted) == len(x)
+        assert fitted == bytes(x[:s])
     assert ev[-1] == ("fit", bytes(x))  # the expert itself is fitted on every byte, for scoring
     detail = report.details["experts"][0]
-    assert detail["plan"] == "folds" and len(detail["folds"]) == k
+    assert detail["plan"] == "folds" and len(detail["folds"]) == k - 1
+
+
+def test_a_forward_fold_expert_takes_no_part_in_the_first_fold():
+    """Over the first fold the stage is skipped (no weight of the expert is used or learned there): fitting on
+    the first fold alone leaves the stage's weights untouched."""
+    x = TRAIN[:4000]
+    m = MixerPredictor(orders=2, match_min=0, experts=[NGramPredictor(orders=2)], expert_folds=2)
+    m.fit(x)
+    used = m.U[:, :, 1].sum()
+    assert 0 < used <= len(x) // 2 * 2  # base weight and expert weight, second fold only
 
 
 def test_expert_plans_and_bad_options():

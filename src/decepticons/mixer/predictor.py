@@ -35,10 +35,11 @@ then the expert stage's weights, the APM nodes, the counts, the match model and 
 continues from a private copy of the fitted state (prequential, ``adaptive = True``), never mutating it.
 
 What is fitted on what: the base is fitted on the training bytes as above. An expert fitted by ``fit`` is
-predicted on the training bytes out of fold (``expert_folds = K``: each fold by a copy fitted on the other
-folds, :mod:`.folds`), so the expert stage learns how far to trust it from predictions on bytes it has not
-seen; then the expert is fitted on all of them for scoring. A fixed expert (``fixed_experts``, e.g. a trained
-causal bank) is used as given: by default it takes no part in ``fit`` and its weights learn while scoring.
+predicted on the training bytes forward, fold by fold (``expert_folds = K``: fold k by a copy fitted on the
+folds before it, :mod:`.folds`), so the expert stage learns how far to trust it from predictions on bytes it
+has not seen, next to a base that has seen the same past; then the expert is fitted on all of them. A fixed
+expert (``fixed_experts``, e.g. a trained causal bank) is used as given: by default it takes no part in
+``fit`` and its weights learn while scoring.
 The per-position kernels live in :mod:`.kernels` (mixing :mod:`.mix`, experts :mod:`.experts`, match model
 :mod:`.match`, APM :mod:`.apm`); options in :mod:`.config`.
 """
@@ -47,7 +48,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
 import numpy as np
@@ -63,7 +64,7 @@ from ..runtime.progress import ByteProgress
 from ..runtime.reports import FitReport
 from .config import WORD_CONTEXTS, MixerConfig
 from .experts import EXPERT_CONTEXTS, N_CTX
-from .folds import fold_bounds, out_of_fold_rows, stream_rows, zero_rows
+from .folds import fold_bounds, forward_rows, stream_rows, zero_rows
 from .kernels import MODE_FREQS, MODE_ROWS, MODE_TARGET
 from .state import MixerParams, MixerState, Work, mixer_scratch
 
@@ -206,40 +207,49 @@ class MixerPredictor(CausalPredictor):
                 work.grow(len(self.orders) + self.word, self.use_numba)
 
     def _expert_blocks(self, x: np.ndarray, chunk: int, rows: list[Iterator[np.ndarray]] | None = None,
-                       via_stream: bool = False) -> Iterator[np.ndarray]:
-        """``float64[n, n_experts, 256]`` blocks of the experts' log-probabilities (empty without experts):
-        ``rows`` (one iterator of ``[n, 256]`` blocks over ``x`` per expert), else each expert's
-        ``iter_log_probs``, or its stream's rows when ``via_stream`` (what the mixer's stream reads)."""
+                       via_stream: bool = False, cuts: tuple[int, ...] = ()) -> Iterator[np.ndarray]:
+        """``float64[n, n_experts, 256]`` blocks of the experts' log-probabilities over the segments of
+        :func:`segments` (empty without experts): ``rows`` (one iterator of ``[n, 256]`` blocks over ``x`` per
+        expert), else each expert's ``iter_log_probs``, or its stream's rows when ``via_stream`` (what the
+        mixer's stream reads)."""
+        bounds = segments(len(x), chunk, cuts)
         if not self.experts:
-            for _ in range(0, len(x), chunk):
+            for _ in bounds:
                 yield _EMPTY_EXT
             return
         if rows is None:
             rows = [stream_rows(e, x, chunk) if via_stream else e.iter_log_probs(x, chunk_size=chunk)
                     for e in self.experts]
-        iters = [_rechunk(r, chunk) for r in rows]
-        for c0 in range(0, len(x), chunk):
+        iters = [_recut(r, [e - s for s, e in bounds]) for r in rows]
+        for c0, end in bounds:
             blocks = [next(it) for it in iters]
-            n = min(chunk, len(x) - c0)
+            n = end - c0
             for b in blocks:
                 if b.shape != (n, 256):
                     raise RuntimeError(f"an expert yielded a block of shape {b.shape}, expected {(n, 256)}")
             yield np.ascontiguousarray(np.stack(blocks, axis=1), dtype=np.float64)
+        for it in iters:  # let every source finish (and check it has no rows left)
+            next(it, None)
 
     def _blocks(self, x: np.ndarray, chunk: int, mode: int, learn: bool, work: Work | None = None,
-                doc_reset: int = 0, ext: Iterator[np.ndarray] | None = None) -> Iterator[np.ndarray]:
+                doc_reset: int = 0, ext: Iterator[np.ndarray] | None = None, cuts: tuple[int, ...] = (),
+                active: Callable[[int], list[bool]] | None = None) -> Iterator[np.ndarray]:
+        """Output blocks over the segments of :func:`segments` (``cuts``: extra segment starts); ``active(c0)``
+        (when given) says which experts take part in the segment starting at ``c0``."""
         work = work if work is not None else self._work(min(len(x), 1 << 20), private=learn)
         ext_blocks = ext if ext is not None else self._expert_blocks(x, chunk)
         # mode 2 (coding frequencies, consumed at once by the coder) reuses one buffer: fresh pages for
         # every block would cost more than the model itself
         buf = np.empty((min(chunk, len(x)), 256)) if mode == MODE_FREQS else None
-        for c0, e in zip(range(0, len(x), chunk), ext_blocks):
+        for (c0, end), e in zip(segments(len(x), chunk, cuts), ext_blocks):
             if doc_reset and c0 and c0 % doc_reset == 0:
                 work.reset_doc()
-            end = min(len(x), c0 + chunk)
+            if active is not None:
+                work.scratch.experts.active[:] = active(c0)
             out = buf[:end - c0] if buf is not None else np.empty((end - c0, 256 if mode != MODE_TARGET else 1))
             self._run(work, x, c0, end, learn, e, c0 if e.shape[1] else 0, out, c0, mode)
             yield out
+        next(ext_blocks, None)  # the expert blocks' sources finish their work
 
     # ------------------------------------------------------------------ fit
     def fit(self, data: BytesLike, valid: BytesLike | None = None, workers: int = 1,
@@ -254,10 +264,11 @@ class MixerPredictor(CausalPredictor):
         plans = self.expert_plans(len(x))
         expert_reports: list[dict[str, Any]] = [{"plan": plan} for plan in plans]
         rows: list[Iterator[np.ndarray]] = []
+        folds = fold_bounds(len(x), self.config.expert_folds)
         for e, plan, rep in zip(self.experts, plans, expert_reports):
             if plan == "folds":
                 rep["folds"] = []
-                rows.append(out_of_fold_rows(e, x, self.config.expert_folds, chunk, workers, rep["folds"]))
+                rows.append(forward_rows(e, x, self.config.expert_folds, chunk, workers, rep["folds"]))
             elif plan == "in-sample":
                 rep["fit"] = e.fit(x, workers=workers).to_dict()  # type: ignore[attr-defined]
                 rows.append(e.iter_log_probs(x, chunk_size=chunk))
@@ -266,11 +277,16 @@ class MixerPredictor(CausalPredictor):
             else:  # "score-only": no part in fit
                 rows.append(zero_rows(len(x), chunk))
         work = self._work(0, private=False)  # learn in place on the model's own arrays
-        work.scratch.experts.active[:] = [plan != "score-only" for plan in plans]
+        cuts = tuple(s for s, _ in folds[1:]) if "folds" in plans else ()
+
+        def active(c0: int) -> list[bool]:  # a forward-fold expert has no predictions over the first fold
+            return [plan in ("in-sample", "fixed") or (plan == "folds" and c0 >= folds[0][1]) for plan in plans]
+
         total = 0.0
         with ByteProgress(len(x), desc=f"fit {self.name}", enabled=progress) as bar:
             for block in self._blocks(x, chunk, mode=MODE_TARGET, learn=True, work=work, doc_reset=DOC_RESET,
-                                      ext=self._expert_blocks(x, chunk, rows)):
+                                      ext=self._expert_blocks(x, chunk, rows, cuts=cuts), cuts=cuts,
+                                      active=active if self.experts else None):
                 total -= float(block.sum())
                 bar.update(len(block))
         for e, plan, rep in zip(self.experts, plans, expert_reports):
@@ -288,8 +304,8 @@ class MixerPredictor(CausalPredictor):
         return finish_fit(self, report, valid, progress)
 
     def expert_plans(self, n: int) -> list[str]:
-        """How ``fit`` on ``n`` bytes treats each expert: ``"folds"`` (fitted; honest out-of-fold predictions,
-        :mod:`.folds`), ``"in-sample"`` (fitted, then predicting the bytes it was fitted on: ``expert_folds =
+        """How ``fit`` on ``n`` bytes treats each expert: ``"folds"`` (fitted; honest forward predictions fold
+        by fold, :mod:`.folds`), ``"in-sample"`` (fitted, then predicting the bytes it was fitted on: ``expert_folds =
         1``, or too few bytes for the folds), ``"fixed"`` (used as given, predicting the training bytes:
         ``fixed_in_fit``) or ``"score-only"`` (used as given, no part in ``fit``: its weights learn while
         scoring)."""
@@ -388,21 +404,33 @@ class MixerPredictor(CausalPredictor):
         return d
 
 
-def _rechunk(it: Iterator[np.ndarray], chunk: int) -> Iterator[np.ndarray]:
-    """Re-cut an iterator of ``[n, 256]`` blocks into blocks of exactly ``chunk`` rows (last may be short)."""
+def segments(n: int, chunk: int, cuts: tuple[int, ...] = ()) -> list[tuple[int, int]]:
+    """``[(start, end)]`` covering ``range(n)``: blocks of ``chunk`` positions, also cut at ``cuts``."""
+    starts = sorted(set(range(0, n, chunk)) | {c for c in cuts if 0 < c < n})
+    return list(zip(starts, starts[1:] + [n]))
+
+
+def _recut(it: Iterator[np.ndarray], lengths: list[int]) -> Iterator[np.ndarray]:
+    """Re-cut an iterator of ``[n, 256]`` blocks into blocks of the given ``lengths`` (in order), then drain
+    it."""
     buf: list[np.ndarray] = []
     have = 0
-    for block in it:
-        buf.append(block)
-        have += len(block)
-        while have >= chunk:
-            cat = np.concatenate(buf, axis=0)
-            yield cat[:chunk]
-            rest = cat[chunk:]
-            buf = [rest] if len(rest) else []
-            have = len(rest)
+    for want in lengths:
+        while have < want:
+            block = next(it, None)
+            if block is None:
+                break
+            buf.append(block)
+            have += len(block)
+        cat = np.concatenate(buf, axis=0) if len(buf) > 1 else (buf[0] if buf else np.zeros((0, 256)))
+        yield cat[:want]
+        rest = cat[want:]
+        buf = [rest] if len(rest) else []
+        have = len(rest)
+    # run the source to its end (so a generator finishes its work), refusing rows beyond the lengths
+    have += sum(len(block) for block in it)
     if have:
-        yield np.concatenate(buf, axis=0)
+        raise RuntimeError(f"an expert yielded {have} rows more than the {sum(lengths)} asked for")
 
 
 class MixerStream(Stream):
