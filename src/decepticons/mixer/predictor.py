@@ -15,7 +15,7 @@ Inputs at position t, each a log-distribution over the 256 next bytes (``X: floa
 * any number of external :class:`~decepticons.predictor.CausalPredictor` experts (for example the
   substrate coder or a trained causal bank), stepped in lockstep and mixed with the base mix of the inputs
   above by the expert stage (:mod:`.experts`): weights start at "trust the base" and are chosen by each
-  expert's confidence (top-1 mass, entropy, agreement with the base).
+  expert's confidence (its top-1 mass and agreement with the base; optionally its entropy).
 
 Mixing is geometric (logistic mixing generalised to 256 symbols, in the log/"stretched" domain)::
 
@@ -254,8 +254,9 @@ class MixerPredictor(CausalPredictor):
     # ------------------------------------------------------------------ fit
     def fit(self, data: BytesLike, valid: BytesLike | None = None, workers: int = 1,
             progress: bool | None = None) -> FitReport:
-        """Fit the experts (when ``fit_experts``), then run the mixer over ``data`` learning counts, match
-        statistics and mixer weights; the train figure is prequential (each byte scored before learning)."""
+        """Run the mixer over ``data`` learning counts, match statistics and mixer weights, with each expert's
+        honest predictions where it has them (:meth:`expert_plans`), then fit the experts it fits on all of
+        ``data``; the train figure is prequential (each byte scored before learning)."""
         x = np.asarray(as_byte_array(data))
         if len(x) == 0:
             raise InputError("cannot fit on an empty corpus")
