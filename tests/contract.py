@@ -185,6 +185,23 @@ def _mixer_with_expert(train: np.ndarray) -> CausalPredictor:
     return model
 
 
+def _mixer_with_coder(train: np.ndarray) -> CausalPredictor:
+    """Context mixer with a coder expert, fitted out of fold (two folds, then the coder refitted on all)."""
+    coder = model_class("coder")(max_order=3, chunk_size=512)
+    model = model_class("mixer")(orders=3, match_min=4, experts=[coder])
+    model.fit(train)
+    return model
+
+
+def _mixer_with_bank(train: np.ndarray) -> CausalPredictor:
+    """Context mixer with a fixed (random-initialised, nudged) causal-bank expert that also predicts the
+    training bytes, so the expert stage's weights are trained before scoring."""
+    bank = _causal_bank(state_dim=2)(train)
+    model = model_class("mixer")(orders=3, match_min=4, experts=[bank], fixed_experts=[0], fixed_in_fit=True)
+    model.fit(train)
+    return model
+
+
 _MYTHOS_LONG = dict(long_bytes=32 * 1024, long_reason="the tiny mythos scores about 20 KB/s on one thread (windows "
                     "of 16 bytes at stride 8: two module positions per byte, 3 loops each)")
 
@@ -217,6 +234,10 @@ VARIANTS: dict[str, Tiny] = {
                    "keeps growing while its total stays near max_total, and the escape mass (d u + b) / (N + b) "
                    "grows with it. With max_total=8 the last quarter of 256 KB costs 3.42 bits/byte after the "
                    "rest against 3.12 from the start state"),
+    "mixer/coder-expert": Tiny(_mixer_with_coder, F64, adaptive=True, long_bytes=64 * 1024,
+                               long_reason="the same long-input path as the mixer row of TINY, which reads 256 KB"),
+    "mixer/bank-expert": Tiny(_mixer_with_bank, F32, adaptive=True, needs=("torch",), long_bytes=64 * 1024,
+                              long_reason="the same long-input path as the mixer row of TINY, which reads 256 KB"),
     "mixer/no-experts": Tiny(_fitted("mixer", orders=4, match_min=5), EXACT, adaptive=True, long_bytes=64 * 1024,
                              long_reason="the same long-input path as the mixer row of TINY, which reads 256 KB"),
     "causal-bank/frozen-gru": Tiny(_causal_bank(substrate_mode="frozen", readout="gru", state_dim=2), F32,

@@ -5,9 +5,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 from ..memory.config import CountConfig, check_orders, check_smoothing
 from ..validation import Spec, fail, spec
+from .experts import EXPERT_CONTEXTS
 
 WORD_CONTEXTS = ("word", "word+previous", "word+previous 2", "sparse", "line")
 
@@ -30,6 +32,25 @@ class MixerConfig(CountConfig):
     doc_orders: tuple[int, ...] | None = spec(None, optional=True, items=Spec(kind="int", lo=1, hi=24),
                                               doc="orders of the document memory (default: 2 and 4 when used)")
     fit_experts: bool = spec(True, doc="fit the external experts in fit")
+    expert_lr: float = spec(0.003, lo=0.0, doc="learning rate of the expert stage (weights of the base mix and "
+                            "of each expert, see decepticons.mixer.experts)")
+    expert_folds: int = spec(2, lo=1, hi=16, doc="honest expert predictions in fit: K contiguous folds of the "
+                             "training bytes, each predicted by a copy of the expert fitted on the other folds, "
+                             "then the expert is fitted on every byte for scoring (1: in-sample, the expert "
+                             "fitted on all bytes predicts them)")
+    expert_context: str = spec("confidence", choices=EXPERT_CONTEXTS,
+                               doc="what chooses each expert's weight: nothing, its agreement with the base, that "
+                                   "and its top-1 mass and the base's (confidence), or that and its entropy")
+    fixed_experts: tuple[int, ...] = spec((), items=Spec(kind="int", lo=0, hi=63),
+                                          doc="indices of experts used as given (not fitted by fit, e.g. a "
+                                              "trained causal bank); with fit_experts off, every expert is")
+    fixed_in_fit: bool = spec(False, doc="fixed experts also predict the training bytes in fit (honest only "
+                              "when they were trained on other bytes); off: their weights start at zero and "
+                              "learn while scoring")
+
+    #: options that only matter with external experts (recorded in a model file only when it has experts)
+    EXPERT_OPTIONS: ClassVar[tuple[str, ...]] = ("expert_lr", "expert_folds", "expert_context", "fixed_experts",
+                                                    "fixed_in_fit")
 
     def n_rows(self) -> int:
         """Rows of the smoothing parameters: order 0, every order, every extra context."""

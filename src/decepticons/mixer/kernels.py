@@ -3,14 +3,16 @@
 Inputs (rows of ``X: float64[n_in, 256]``), in order: the n-gram chain's rows ``log p_0 .. log p_no``
 (learned escapes, :mod:`decepticons.memory.kernels.see`; with ``indep`` the rows below the top are each
 order's own estimate over a uniform floor instead), the ``nw`` extra (word) contexts, the document
-memory's chain (order 0 and its ``nd`` orders, when it has orders), the match model, then the external
-experts' rows ``ext[row, j]`` (floored at -700 so that a log 0 cannot make ``0 * -inf = NaN``).
+memory's chain (order 0 and its ``nd`` orders, when it has orders) and the match model. With external
+experts (``ext[row, j]``, ``E = ext.shape[1] > 0``) the expert stage (:mod:`.experts`) mixes that base mix with
+them, and the APM refines the stage's result; without (or with none active), the APM refines the base mix.
 
 Weight sets: ``s1`` from the chain (:func:`~.mix.select_set1`), optionally times the word context's
 confidence (unseen / N < 4 / N >= 4) and the longest document row seen; ``s2`` = the previous byte.
-After the prediction (:mod:`.mix`, then :mod:`.apm`), learning ``x = hist[t]`` updates, in order: the
-weights, the APM, the learned escapes (before the counts change: the statistics the prediction used),
-the match hit rates, the counts, the document counts and the match index.
+After the prediction (:mod:`.mix`, :mod:`.experts`, then :mod:`.apm`), learning ``x = hist[t]`` updates, in
+order: the weights (the base's on the base mix, the expert stage's on its own mix), the APM, the learned
+escapes (before the counts change: the statistics the prediction used), the match hit rates, the counts,
+the document counts and the match index.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from ..memory.kernels.chain import flat_row, predict_orders
 from ..memory.kernels.contexts import context_keys
 from ..memory.kernels.tables import has_room, lookup_slots, update_counts
 from .apm import apm_learn, apm_predict
+from .experts import expert_stage_predict, expert_stage_update, n_active
 from .match import match_learn, match_row, match_update
 from .mix import mix_predict, mix_update, select_set1
 from .state import SEL_MATCH, SEL_PREV, SEL_SET1, SEL_SET2
@@ -38,9 +41,10 @@ def mixer_predict_step(tb, params, mp, state, scr, doc, hist, t, ext, ext_row):
     ``scr.pf`` / ``scr.lrow`` (module docstring)."""
     keys, tot, uniq, heads, nbyte, ncnt, nnext = tb.keys, tb.tot, tb.uniq, tb.heads, tb.nbyte, tb.ncnt, tb.nnext
     orders, discount, escape = params.orders, params.discount, params.escape
-    W1, W2, mconf, A1, A2, see = state.W1, state.W2, state.mconf, state.A1, state.A2, state.see
+    W1, W2, mconf, A1, A2, see, U = state.W1, state.W2, state.mconf, state.A1, state.A2, state.see, state.U
     mstate = state.mstate
-    chain, X, z, p, pf, lrow, sel, apm_w, see_e, see_idx = scr
+    chain, X, z, p, pf, lrow, sel, apm_w, see_e, see_idx, xb = scr
+    X2, z2, p2, xctx, active = xb
     ctxk, slots, P, info = chain
     dtables, dparams, dsel, dbuf = doc
     dkeys = dtables.keys
@@ -62,9 +66,6 @@ def mixer_predict_step(tb, params, mp, state, scr, doc, hist, t, ext, ext_row):
         predict_orders(dtables, dparams, dslots, dP, X[mrow:mrow + nd + 1], dinfo)
         mrow += nd + 1
     sel[SEL_MATCH] = match_row(hist, mstate, mconf, X[mrow])
-    for j in range(ext.shape[1]):
-        for c in range(256):
-            X[mrow + 1 + j, c] = max(ext[ext_row, j, c], -700.0)
     s1 = select_set1(info, mstate, mp.select_match)
     if mp.select_word:
         wb = 0
@@ -78,20 +79,27 @@ def mixer_predict_step(tb, params, mp, state, scr, doc, hist, t, ext, ext_row):
     sel[SEL_PREV] = int(hist[t - 1]) if t > 0 else 256
     sel[SEL_SET2] = sel[SEL_PREV]
     lz = mix_predict(X, W1, sel[SEL_SET1], W2, sel[SEL_SET2], z, p)
-    apm_predict(A1, A2, p, z, lz, info, sel, apm_w, pf, lrow, mp.apm)
+    if n_active(active) > 0:
+        lz2 = expert_stage_predict(ext, ext_row, z, lz, p, U, X2, z2, p2, xctx, active, mp.expert_ctx)
+        apm_predict(A1, A2, p2, z2, lz2, info, sel, apm_w, pf, lrow, mp.apm)
+    else:
+        apm_predict(A1, A2, p, z, lz, info, sel, apm_w, pf, lrow, mp.apm)
 
 
 @kernel
 def mixer_learn_step(tb, params, mp, state, scr, doc, hist, t):
     """Learn ``hist[t]`` after :func:`mixer_predict_step` at t (module docstring for the order)."""
-    W1, W2, mconf, A1, A2, see = state.W1, state.W2, state.mconf, state.A1, state.A2, state.see
+    W1, W2, mconf, A1, A2, see, U = state.W1, state.W2, state.mconf, state.A1, state.A2, state.see, state.U
     mtab, mstate = state.mtab, state.mstate
     chain, X, p, sel, apm_w, see_e, see_idx = scr.chain, scr.X, scr.p, scr.sel, scr.apm_w, scr.see_e, scr.see_idx
+    X2, p2, xctx, active = scr.experts.X, scr.experts.p, scr.experts.ctx, scr.experts.active
     ctxk, slots = chain.ctxk, chain.slots
     dtables, dparams, dsel, dbuf = doc
     dctxk, dslots = dbuf.ctxk, dbuf.slots
     b = int(hist[t])
     mix_update(X, W1, sel[SEL_SET1], W2, sel[SEL_SET2], p, b, mp.lr, mp.lr2)
+    if n_active(active) > 0:
+        expert_stage_update(U, X2, p2, xctx, active, b, mp.expert_lr)
     apm_learn(A1, A2, sel, apm_w, b, mp.apm_rate)
     if mp.see_rate > 0.0:
         see_learn(tb, params, slots, see, see_e, see_idx, b, mp.see_rate)

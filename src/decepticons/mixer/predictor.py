@@ -13,7 +13,9 @@ Inputs at position t, each a log-distribution over the 256 next bytes (``X: floa
 * a match model (the byte that followed the longest recent repeat of the current context, with an adaptive
   hit rate per match length; uniform when there is no match),
 * any number of external :class:`~decepticons.predictor.CausalPredictor` experts (for example the
-  substrate coder), stepped in lockstep.
+  substrate coder or a trained causal bank), stepped in lockstep and mixed with the base mix of the inputs
+  above by the expert stage (:mod:`.experts`): weights start at "trust the base" and are chosen by each
+  expert's confidence (its top-1 mass and agreement with the base; optionally its entropy).
 
 Mixing is geometric (logistic mixing generalised to 256 symbols, in the log/"stretched" domain)::
 
@@ -28,17 +30,25 @@ small contexts (see :mod:`.apm`). After byte ``x``::
 
     W[s, i] += lr * (X[i, x] - sum_c p(c) X[i, c])      (gradient of -log p(x) before the APM)
 
-then the APM nodes, the counts, the match model and the match hit rates learn ``x``. ``fit`` runs this over
-the training corpus (so weights, maps and counts are trained); scoring continues from a private copy of
-the fitted state (prequential, ``adaptive = True``), never mutating it. The per-position kernels live in
-:mod:`.kernels` (mixing :mod:`.mix`, match model :mod:`.match`, APM :mod:`.apm`); options in :mod:`.config`.
+then the expert stage's weights, the APM nodes, the counts, the match model and the match hit rates learn
+``x``. ``fit`` runs this over the training corpus (so weights, maps and counts are trained); scoring
+continues from a private copy of the fitted state (prequential, ``adaptive = True``), never mutating it.
+
+What is fitted on what: the base is fitted on the training bytes as above. An expert fitted by ``fit`` is
+predicted on the training bytes forward, fold by fold (``expert_folds = K``: fold k by a copy fitted on the
+folds before it, :mod:`.folds`), so the expert stage learns how far to trust it from predictions on bytes it
+has not seen, next to a base that has seen the same past; then the expert is fitted on all of them. A fixed
+expert (``fixed_experts``, e.g. a trained causal bank) is used as given: by default it takes no part in
+``fit`` and its weights learn while scoring.
+The per-position kernels live in :mod:`.kernels` (mixing :mod:`.mix`, experts :mod:`.experts`, match model
+:mod:`.match`, APM :mod:`.apm`); options in :mod:`.config`.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
 import numpy as np
@@ -53,6 +63,8 @@ from ..predictor import LN2, CausalPredictor, Stream
 from ..runtime.progress import ByteProgress
 from ..runtime.reports import FitReport
 from .config import WORD_CONTEXTS, MixerConfig
+from .experts import EXPERT_CONTEXTS, N_CTX
+from .folds import fold_bounds, forward_rows, stream_rows, zero_rows
 from .kernels import MODE_FREQS, MODE_ROWS, MODE_TARGET
 from .state import MixerParams, MixerState, Work, mixer_scratch
 
@@ -93,8 +105,13 @@ class MixerPredictor(CausalPredictor):
         self.mixer_params = MixerParams(lr=cfg.lr, lr2=cfg.lr2, apm_rate=cfg.apm_rate, see_rate=cfg.see_rate,
                                         apm=cfg.apm_rate > 0.0, indep=cfg.indep, select_match=cfg.select_match,
                                         select_word=cfg.select_word, select_doc=cfg.select_doc,
-                                        match_min=cfg.match_min)
+                                        match_min=cfg.match_min, expert_lr=cfg.expert_lr,
+                                        expert_ctx=EXPERT_CONTEXTS.index(cfg.expert_context))
         self.experts = [self._as_expert(e) for e in (experts or [])]
+        bad = [j for j in cfg.fixed_experts if j >= len(self.experts)]
+        if bad:
+            raise InputError(f"MixerConfig.fixed_experts = {list(cfg.fixed_experts)} names expert(s) {bad}; "
+                             f"allowed: indices 0..{len(self.experts) - 1} of the {len(self.experts)} expert(s)")
         self.fit_experts = cfg.fit_experts
         self.online = cfg.online
         self.use_numba = bool(use_numba)
@@ -112,6 +129,9 @@ class MixerPredictor(CausalPredictor):
         self.A1 = np.tile(node, ((no + 1) * 2, 1))
         self.A2 = np.tile(node, (257, 1))
         self.see = np.zeros((no + 1, 32))
+        # expert stage: weight 1 on the base mix, 0 on every expert (see .experts)
+        self.U = np.zeros((len(self.experts) + 1, N_CTX, 2))
+        self.U[0, :, 0] = 1.0
         self.fit_info: dict[str, Any] = {}
 
     @staticmethod
@@ -127,8 +147,9 @@ class MixerPredictor(CausalPredictor):
     # ------------------------------------------------------------------ properties
     @property
     def n_inputs(self) -> int:
+        """Inputs of the base mix (rows of ``X``; the experts are mixed after it, by the expert stage)."""
         nd = len(self.doc_orders) + 1 if self.doc_orders else 0
-        return len(self.orders) + 2 + self.word + nd + len(self.experts)
+        return len(self.orders) + 2 + self.word + nd
 
     @property
     def adaptive(self) -> bool:  # type: ignore[override]
@@ -168,10 +189,10 @@ class MixerPredictor(CausalPredictor):
         state = MixerState(W1=own(self.W1), W2=own(self.W2), mconf=own(self.mconf), A1=own(self.A1),
                            A2=own(self.A2), see=own(self.see),
                            mtab=np.zeros(MATCH_TABLE if self.match_min else 1, dtype=np.int64),
-                           mstate=np.zeros(2, dtype=np.int64))
+                           mstate=np.zeros(2, dtype=np.int64), U=own(self.U))
         doc_sel = np.asarray([self.orders.index(k) for k in self.doc_orders], dtype=np.int64)
-        work = Work(tables=tables, state=state, scratch=mixer_scratch(self.n_inputs, no, no + self.word),
-                    doc_params=self._doc_params(), doc_sel=doc_sel)
+        scratch = mixer_scratch(self.n_inputs, no, no + self.word, len(self.experts))
+        work = Work(tables=tables, state=state, scratch=scratch, doc_params=self._doc_params(), doc_sel=doc_sel)
         work.reset_doc()
         return work
 
@@ -185,56 +206,93 @@ class MixerPredictor(CausalPredictor):
             if t < end:
                 work.grow(len(self.orders) + self.word, self.use_numba)
 
-    def _expert_blocks(self, x: np.ndarray, chunk: int) -> Iterator[np.ndarray]:
-        """``float64[n, n_experts, 256]`` blocks of the experts' log-probabilities (empty without experts)."""
+    def _expert_blocks(self, x: np.ndarray, chunk: int, rows: list[Iterator[np.ndarray]] | None = None,
+                       via_stream: bool = False, cuts: tuple[int, ...] = ()) -> Iterator[np.ndarray]:
+        """``float64[n, n_experts, 256]`` blocks of the experts' log-probabilities over the segments of
+        :func:`segments` (empty without experts): ``rows`` (one iterator of ``[n, 256]`` blocks over ``x`` per
+        expert), else each expert's ``iter_log_probs``, or its stream's rows when ``via_stream`` (what the
+        mixer's stream reads)."""
+        bounds = segments(len(x), chunk, cuts)
         if not self.experts:
-            for _ in range(0, len(x), chunk):
+            for _ in bounds:
                 yield _EMPTY_EXT
             return
-        iters = [_rechunk(e.iter_log_probs(x, chunk_size=chunk), chunk) for e in self.experts]
-        for c0 in range(0, len(x), chunk):
+        if rows is None:
+            rows = [stream_rows(e, x, chunk) if via_stream else e.iter_log_probs(x, chunk_size=chunk)
+                    for e in self.experts]
+        iters = [_recut(r, [e - s for s, e in bounds]) for r in rows]
+        for c0, end in bounds:
             blocks = [next(it) for it in iters]
-            n = min(chunk, len(x) - c0)
+            n = end - c0
             for b in blocks:
                 if b.shape != (n, 256):
                     raise RuntimeError(f"an expert yielded a block of shape {b.shape}, expected {(n, 256)}")
             yield np.ascontiguousarray(np.stack(blocks, axis=1), dtype=np.float64)
+        for it in iters:  # let every source finish (and check it has no rows left)
+            next(it, None)
 
-    def _blocks(self, x: np.ndarray, chunk: int, mode: int, learn: bool,
-                work: Work | None = None, doc_reset: int = 0) -> Iterator[np.ndarray]:
+    def _blocks(self, x: np.ndarray, chunk: int, mode: int, learn: bool, work: Work | None = None,
+                doc_reset: int = 0, ext: Iterator[np.ndarray] | None = None, cuts: tuple[int, ...] = (),
+                active: Callable[[int], list[bool]] | None = None) -> Iterator[np.ndarray]:
+        """Output blocks over the segments of :func:`segments` (``cuts``: extra segment starts); ``active(c0)``
+        (when given) says which experts take part in the segment starting at ``c0``."""
         work = work if work is not None else self._work(min(len(x), 1 << 20), private=learn)
+        ext_blocks = ext if ext is not None else self._expert_blocks(x, chunk)
         # mode 2 (coding frequencies, consumed at once by the coder) reuses one buffer: fresh pages for
         # every block would cost more than the model itself
         buf = np.empty((min(chunk, len(x)), 256)) if mode == MODE_FREQS else None
-        for c0, ext in zip(range(0, len(x), chunk), self._expert_blocks(x, chunk)):
+        for (c0, end), e in zip(segments(len(x), chunk, cuts), ext_blocks):
             if doc_reset and c0 and c0 % doc_reset == 0:
                 work.reset_doc()
-            end = min(len(x), c0 + chunk)
+            if active is not None:
+                work.scratch.experts.active[:] = active(c0)
             out = buf[:end - c0] if buf is not None else np.empty((end - c0, 256 if mode != MODE_TARGET else 1))
-            self._run(work, x, c0, end, learn, ext, c0 if ext.shape[1] else 0, out, c0, mode)
+            self._run(work, x, c0, end, learn, e, c0 if e.shape[1] else 0, out, c0, mode)
             yield out
+        next(ext_blocks, None)  # the expert blocks' sources finish their work
 
     # ------------------------------------------------------------------ fit
     def fit(self, data: BytesLike, valid: BytesLike | None = None, workers: int = 1,
             progress: bool | None = None) -> FitReport:
-        """Fit the experts (when ``fit_experts``), then run the mixer over ``data`` learning counts, match
-        statistics and mixer weights; the train figure is prequential (each byte scored before learning)."""
+        """Run the mixer over ``data`` learning counts, match statistics and mixer weights, with each expert's
+        honest predictions where it has them (:meth:`expert_plans`), then fit the experts it fits on all of
+        ``data``; the train figure is prequential (each byte scored before learning)."""
         x = np.asarray(as_byte_array(data))
         if len(x) == 0:
             raise InputError("cannot fit on an empty corpus")
         t0 = time.perf_counter()
-        expert_reports = []
-        if self.fit_experts:
-            for e in self.experts:
-                if isinstance(e, FittablePredictor):
-                    expert_reports.append(e.fit(x, workers=workers).to_dict())
-        work = self._work(0, private=False)  # learn in place on the model's own arrays
-        total = 0.0
         chunk = 1 << 16
+        plans = self.expert_plans(len(x))
+        expert_reports: list[dict[str, Any]] = [{"plan": plan} for plan in plans]
+        rows: list[Iterator[np.ndarray]] = []
+        folds = fold_bounds(len(x), self.config.expert_folds)
+        for e, plan, rep in zip(self.experts, plans, expert_reports):
+            if plan == "folds":
+                rep["folds"] = []
+                rows.append(forward_rows(e, x, self.config.expert_folds, chunk, workers, rep["folds"]))
+            elif plan == "in-sample":
+                rep["fit"] = e.fit(x, workers=workers).to_dict()  # type: ignore[attr-defined]
+                rows.append(e.iter_log_probs(x, chunk_size=chunk))
+            elif plan == "fixed":
+                rows.append(e.iter_log_probs(x, chunk_size=chunk))
+            else:  # "score-only": no part in fit
+                rows.append(zero_rows(len(x), chunk))
+        work = self._work(0, private=False)  # learn in place on the model's own arrays
+        cuts = tuple(s for s, _ in folds[1:]) if "folds" in plans else ()
+
+        def active(c0: int) -> list[bool]:  # a forward-fold expert has no predictions over the first fold
+            return [plan in ("in-sample", "fixed") or (plan == "folds" and c0 >= folds[0][1]) for plan in plans]
+
+        total = 0.0
         with ByteProgress(len(x), desc=f"fit {self.name}", enabled=progress) as bar:
-            for block in self._blocks(x, chunk, mode=MODE_TARGET, learn=True, work=work, doc_reset=DOC_RESET):
+            for block in self._blocks(x, chunk, mode=MODE_TARGET, learn=True, work=work, doc_reset=DOC_RESET,
+                                      ext=self._expert_blocks(x, chunk, rows, cuts=cuts), cuts=cuts,
+                                      active=active if self.experts else None):
                 total -= float(block.sum())
                 bar.update(len(block))
+        for e, plan, rep in zip(self.experts, plans, expert_reports):
+            if plan == "folds":  # the copies predicted the training bytes; the expert itself learns them all
+                rep["fit"] = e.fit(x, workers=workers).to_dict()  # type: ignore[attr-defined]
         self.tables = work.tables
         self.tables.compact(self.use_numba)  # contiguous follower lists: faster scoring, same predictions
         seconds = time.perf_counter() - t0
@@ -245,6 +303,21 @@ class MixerPredictor(CausalPredictor):
                                     "train_bits_per_byte_is": "prequential (each byte scored before learning)",
                                     "experts": expert_reports})
         return finish_fit(self, report, valid, progress)
+
+    def expert_plans(self, n: int) -> list[str]:
+        """How ``fit`` on ``n`` bytes treats each expert: ``"folds"`` (fitted; honest forward predictions fold
+        by fold, :mod:`.folds`), ``"in-sample"`` (fitted, then predicting the bytes it was fitted on: ``expert_folds =
+        1``, or too few bytes for the folds), ``"fixed"`` (used as given, predicting the training bytes:
+        ``fixed_in_fit``) or ``"score-only"`` (used as given, no part in ``fit``: its weights learn while
+        scoring)."""
+        cfg = self.config
+        plans = []
+        for j, e in enumerate(self.experts):
+            if cfg.fit_experts and j not in cfg.fixed_experts and isinstance(e, FittablePredictor):
+                plans.append("folds" if len(fold_bounds(n, cfg.expert_folds)) > 1 else "in-sample")
+            else:
+                plans.append("fixed" if cfg.fixed_in_fit else "score-only")
+        return plans
 
     # ------------------------------------------------------------------ contract
     def iter_log_probs(self, data: BytesLike, chunk_size: int = 1 << 16) -> Iterator[np.ndarray]:
@@ -274,20 +347,27 @@ class MixerPredictor(CausalPredictor):
         """Quantised coding frequencies in batches; equal to ``stream().coding_freqs()`` step by step.
         Every block is a view of one reused buffer: use (or copy) it before asking for the next."""
         x = np.asarray(as_byte_array(data))
-        yield from self._blocks(x, chunk, mode=MODE_FREQS, learn=self.online)
+        # the experts' rows from their streams, as the decoder's stream will read them: an expert's batched
+        # rows may differ from its stream's in the last bits, and the coder needs bit-identical frequencies
+        ext = self._expert_blocks(x, chunk, via_stream=True)
+        yield from self._blocks(x, chunk, mode=MODE_FREQS, learn=self.online, ext=ext)
 
     def stream(self) -> Stream:
         return MixerStream(self)
 
     # ------------------------------------------------------------------ persistence
     def config_dict(self) -> dict[str, Any]:
-        return {**self.config.to_dict(),
-                "experts": [{"kind": e.name, "config": e.config_dict()} for e in self.experts]}
+        d = self.config.to_dict()
+        if not self.experts:  # the expert options change nothing without experts
+            d = {k: v for k, v in d.items() if k not in MixerConfig.EXPERT_OPTIONS}
+        return {**d, "experts": [{"kind": e.name, "config": e.config_dict()} for e in self.experts]}
 
     def state_tensors(self) -> dict[str, np.ndarray]:
         out = dict(self.tables.tensors())
         out.update({"W1": self.W1, "W2": self.W2, "mconf": self.mconf, "A1": self.A1, "A2": self.A2,
                     "see": self.see})
+        if self.experts:
+            out["U"] = self.U
         for i, e in enumerate(self.experts):
             out.update({f"expert{i}.{k}": v for k, v in e.state_tensors().items()})
         return out
@@ -310,7 +390,7 @@ class MixerPredictor(CausalPredictor):
             experts.append(model_class(spec["kind"]).from_state(spec["config"], sub, ex))
         model = cls(**config, experts=experts)
         model.tables = CountTables.from_tensors(tensors)
-        for name in ("W1", "W2", "mconf", "A1", "A2", "see"):
+        for name in ("W1", "W2", "mconf", "A1", "A2", "see") + (("U",) if experts else ()):
             a = np.ascontiguousarray(tensors[name], dtype=np.float64).copy()
             if a.shape != getattr(model, name).shape:
                 raise ValueError(f"{name} has shape {a.shape}, expected {getattr(model, name).shape}")
@@ -325,21 +405,33 @@ class MixerPredictor(CausalPredictor):
         return d
 
 
-def _rechunk(it: Iterator[np.ndarray], chunk: int) -> Iterator[np.ndarray]:
-    """Re-cut an iterator of ``[n, 256]`` blocks into blocks of exactly ``chunk`` rows (last may be short)."""
+def segments(n: int, chunk: int, cuts: tuple[int, ...] = ()) -> list[tuple[int, int]]:
+    """``[(start, end)]`` covering ``range(n)``: blocks of ``chunk`` positions, also cut at ``cuts``."""
+    starts = sorted(set(range(0, n, chunk)) | {c for c in cuts if 0 < c < n})
+    return list(zip(starts, starts[1:] + [n]))
+
+
+def _recut(it: Iterator[np.ndarray], lengths: list[int]) -> Iterator[np.ndarray]:
+    """Re-cut an iterator of ``[n, 256]`` blocks into blocks of the given ``lengths`` (in order), then drain
+    it."""
     buf: list[np.ndarray] = []
     have = 0
-    for block in it:
-        buf.append(block)
-        have += len(block)
-        while have >= chunk:
-            cat = np.concatenate(buf, axis=0)
-            yield cat[:chunk]
-            rest = cat[chunk:]
-            buf = [rest] if len(rest) else []
-            have = len(rest)
+    for want in lengths:
+        while have < want:
+            block = next(it, None)
+            if block is None:
+                break
+            buf.append(block)
+            have += len(block)
+        cat = np.concatenate(buf, axis=0) if len(buf) > 1 else (buf[0] if buf else np.zeros((0, 256)))
+        yield cat[:want]
+        rest = cat[want:]
+        buf = [rest] if len(rest) else []
+        have = len(rest)
+    # run the source to its end (so a generator finishes its work), refusing rows beyond the lengths
+    have += sum(len(block) for block in it)
     if have:
-        yield np.concatenate(buf, axis=0)
+        raise RuntimeError(f"an expert yielded {have} rows more than the {sum(lengths)} asked for")
 
 
 class MixerStream(Stream):

@@ -1,6 +1,7 @@
 """The mixer's kernel arguments as named tuples, and the slots of its small integer arrays.
 
-``n_in`` inputs (rows of ``X``), ``no`` n-gram orders, ``nw`` extra (word) contexts, ``nd`` document orders.
+``n_in`` inputs (rows of ``X``), ``no`` n-gram orders, ``nw`` extra (word) contexts, ``nd`` document orders,
+``E`` external experts (mixed with the base mix by the expert stage, :mod:`.experts`).
 """
 
 from __future__ import annotations
@@ -41,6 +42,8 @@ class MixerParams(NamedTuple):
     select_word: bool     # ... and by the confidence of the word context
     select_doc: bool      # ... and by the longest document order seen
     match_min: int        # minimum match length (0: no match model)
+    expert_lr: float      # expert stage's rate (:mod:`.experts`)
+    expert_ctx: int       # expert stage's weight contexts: an index of ``experts.EXPERT_CONTEXTS``
 
 
 class MixerState(NamedTuple):
@@ -54,6 +57,17 @@ class MixerState(NamedTuple):
     see: np.ndarray       # float64[no + 1, 32]: learned escape corrections
     mtab: np.ndarray      # int64[2**20] (or [1] without a match model): context hash -> position after it
     mstate: np.ndarray    # int64[2]: MATCH_PTR, MATCH_LEN
+    U: np.ndarray         # float64[E + 1, N_CTX, 2]: expert stage's weight and update count per input and context
+
+
+class ExpertBuffers(NamedTuple):
+    """Working buffers of the expert stage (:mod:`.experts`)."""
+
+    X: np.ndarray         # float64[E + 1, 256]: the base mix's log-distribution, then each expert's (floored)
+    z: np.ndarray         # float64[256]: the stage's logits
+    p: np.ndarray         # float64[256]: its distribution (before the APM)
+    ctx: np.ndarray       # int64[E + 1]: context choosing each input's weight
+    active: np.ndarray    # int64[E]: 1 where expert j takes part (0: its weight is not used, nor learned)
 
 
 class MixerScratch(NamedTuple):
@@ -69,6 +83,7 @@ class MixerScratch(NamedTuple):
     apm_w: np.ndarray     # float64[1]: APM interpolation weight of the cell (-1: APM skipped)
     see_e: np.ndarray     # float64[no]: escape used by each chained order
     see_idx: np.ndarray   # int64[no]: its SEE cell (-1: unseen context)
+    experts: ExpertBuffers
 
 
 class DocMemory(NamedTuple):
@@ -85,12 +100,15 @@ def chain_buffers(n_contexts: int) -> ChainBuffers:
                         np.zeros(256), np.zeros(3, dtype=np.int64))
 
 
-def mixer_scratch(n_inputs: int, n_orders: int, n_contexts: int) -> MixerScratch:
-    """Fresh working buffers."""
+def mixer_scratch(n_inputs: int, n_orders: int, n_contexts: int, n_experts: int = 0) -> MixerScratch:
+    """Fresh working buffers (every expert active)."""
     chain = chain_buffers(n_contexts)
+    experts = ExpertBuffers(X=np.zeros((n_experts + 1, 256)), z=np.zeros(256), p=np.zeros(256),
+                            ctx=np.zeros(n_experts + 1, dtype=np.int64), active=np.ones(n_experts, dtype=np.int64))
     return MixerScratch(chain=chain, X=np.zeros((n_inputs, 256)), z=np.zeros(256), p=np.zeros(256),
                         pf=np.zeros(256), lrow=np.zeros(256), sel=np.zeros(N_SEL, dtype=np.int64),
-                        apm_w=np.zeros(1), see_e=np.zeros(n_orders), see_idx=np.zeros(n_orders, dtype=np.int64))
+                        apm_w=np.zeros(1), see_e=np.zeros(n_orders), see_idx=np.zeros(n_orders, dtype=np.int64),
+                        experts=experts)
 
 
 @dataclass
