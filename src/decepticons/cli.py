@@ -1,4 +1,4 @@
-"""Command-line interface: ``decepticons fit | score | generate | info | compress | decompress | train``.
+"""Command-line interface: ``decepticons fit | score | compare | generate | info | compress | decompress | train``.
 
 Every subcommand works on any registered model through the predictor contract. User mistakes (missing
 files, empty input, bad arguments, corrupted model files) print one ``error:`` line and exit with status 2;
@@ -14,6 +14,7 @@ import sys
 from typing import Any
 
 from .cli_common import check_save_path, parse_overrides, read_input
+from .cli_compare import add_compare_parser, add_html_arguments
 from .errors import DecepticonsError, InputError
 from .predictor import MAX_SEED
 from .version import __version__
@@ -97,9 +98,16 @@ def cmd_score(args: argparse.Namespace) -> int:
 
     if args.trace is not None:
         check_output_path(args.trace, "--trace", {"--input": args.input, "--load": args.load})
+    if args.html is not None:
+        check_output_path(args.html, "--html", {"--input": args.input, "--load": args.load})
     model = _load(args.load)
     data = read_input(args.input)
     report = model.score(data, trace=args.trace is not None)
+    if args.html is not None:
+        from .cli_compare import html_slice
+        from .runtime.html_report import write_html
+
+        write_html(args.html, html_slice(args, data), [model], names=[os.path.basename(args.load)])
     if args.trace is not None:
         import io
 
@@ -209,7 +217,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--load", required=True, help="saved model file")
     p.add_argument("--input", required=True, help="file to score")
     p.add_argument("--trace", help="write per-byte bits to this .npy file")
+    add_html_arguments(p)
     p.set_defaults(func=cmd_score)
+    add_compare_parser(sub, common, _emit)
 
     p = sub.add_parser("generate", parents=[common, sampling], help="sample from a saved model")
     p.add_argument("--load", required=True, help="saved model file")
