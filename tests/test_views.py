@@ -155,6 +155,21 @@ def test_byte_latent_patches_follow_the_segmenter_limits():
     assert len(starts) > 30 and np.diff(starts).max() <= v.segmenter.config.max_patch
 
 
+def test_byte_latent_patches_are_the_boundaries_its_features_encode():
+    v = fitted("byte_latent")
+    x = text()[1]
+    seg = v.patches(x)
+    f, _ = v.features(x)
+    d, k, L = v.substrate.state_size, v.config.latent_dim, v.max_patch
+    nxt = f[1:, d + 2 * k:d + 2 * k + L].argmax(axis=1) + 1  # feature row t+1 encodes the patch after byte t
+    np.testing.assert_array_equal(seg.boundary[:-1], nxt == 1)
+    assert seg.length.max() <= v.segmenter.config.max_patch
+    with pytest.raises(InputError, match="non-empty 1-D"):
+        v.patches(np.zeros(0, dtype=np.uint8))
+    with pytest.raises(InputError, match="not fitted"):
+        make_view("byte_latent", v.substrate).patches(x)
+
+
 # ----------------------------------------------------------------------------- latent committer
 def test_committer_matches_the_loop_across_chunks():
     rng = np.random.default_rng(2)

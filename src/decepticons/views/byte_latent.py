@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from ..control.segmenter import STATE_SIZE as SEG_STATE
-from ..control.segmenter import LearnedSegmenter, SegmenterConfig
+from ..control.segmenter import LearnedSegmenter, SegmenterConfig, SegmentRecord
 from ..control.surprise import PredictiveSurpriseController
 from ..errors import InputError
 from ..substrates import Substrate
@@ -98,6 +98,18 @@ class ByteLatentFeatureView(RecordView):
     def load_params(self, tensors: dict[str, np.ndarray]) -> None:
         self.predictor.load_params(tensors, "surprise")
         self._fitted = True
+
+    def patches(self, x: np.ndarray) -> SegmentRecord:
+        """The learned segmentation of ``x: uint8[T]`` read from the start state (needs :meth:`fit`): which bytes
+        end a patch, the boundary probability and each byte's position in its patch (:class:`SegmentRecord`)."""
+        x = np.asarray(x)
+        if x.ndim != 1 or len(x) == 0:
+            raise InputError(f"patches needs a non-empty 1-D byte array, got shape {x.shape}")
+        if not self._fitted:
+            raise InputError("the byte-latent view is not fitted: fit it (or the coder that owns it) first")
+        h0 = self.substrate.init_state()
+        Zp, Z = self._latents(self.substrate.scan(x, h0), h0)
+        return self.segmenter.segment(self.predictor.observe(Zp, Z).surprise, self.segmenter.init_state())[0]
 
     def records(self, x: np.ndarray, h0: np.ndarray, memory: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         c = self.config
