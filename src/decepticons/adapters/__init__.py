@@ -9,6 +9,10 @@
 from __future__ import annotations
 
 from .causal import CausalAdapterConfig, CausalPredictiveAdapter
+from .masks import MaskConfig, check_spans, make_spans
 from .oracle import OracleAnalysisAdapter, OracleConfig, OracleReport
+from .reconstruct import NoncausalReconstructiveAdapter, ReconstructConfig, ReconstructionReport
 
-__all__ = ["CausalAdapterConfig", "CausalPredictiveAdapter", "OracleAnalysisAdapter", "OracleConfig", "OracleReport"]
+__all__ = ["CausalAdapterConfig", "CausalPredictiveAdapter", "MaskConfig", "NoncausalReconstructiveAdapter",
+           "OracleAnalysisAdapter", "OracleConfig", "OracleReport", "ReconstructConfig", "ReconstructionReport",
+           "check_spans", "make_spans"]

@@ -13,7 +13,8 @@ of held-out targets (convex in ``W``)::
 
     grad_k  = mean_n (E_q[F_k] - F_k[x_n]),      H_kj = mean_n Cov_q(F_k, F_j) + l2 I
 
-with a backtracking line search; a group with no examples keeps its initial weights.
+with a backtracking line search; a group with no examples takes the weights of the group before it (group 0
+its initial weights).
 """
 
 from __future__ import annotations
@@ -79,10 +80,13 @@ def fit_group(features: np.ndarray, targets: np.ndarray, init: np.ndarray, iters
 
 def fit(features: np.ndarray, targets: np.ndarray, groups: np.ndarray, n_groups: int,
         init: np.ndarray) -> np.ndarray:
-    """``float64[n_groups, K]``: :func:`fit_group` on the positions of each group (``init`` for empty ones)."""
+    """``float64[n_groups, K]``: :func:`fit_group` on the positions of each group; an empty group takes the
+    previous group's weights (``init`` for group 0)."""
     out = np.tile(np.asarray(init, dtype=np.float64), (n_groups, 1))
     for g in range(n_groups):
         sel = np.flatnonzero(groups == g)
         if len(sel):
             out[g] = fit_group(features[sel], targets[sel], out[g])
+        elif g:
+            out[g] = out[g - 1]
     return out
