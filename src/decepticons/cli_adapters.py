@@ -68,7 +68,7 @@ def cmd_oracle(args: argparse.Namespace) -> int:
 
 
 def cmd_reconstruct(args: argparse.Namespace) -> int:
-    from .adapters.masks import MaskConfig, parse_spans
+    from .adapters.masks import MaskConfig, check_spans, parse_spans
     from .adapters.reconstruct import NoncausalReconstructiveAdapter
     from .runtime.files import check_output_path, write_output
 
@@ -83,6 +83,7 @@ def cmd_reconstruct(args: argparse.Namespace) -> int:
         mask = MaskConfig(span_length=args.span_length, distribution=args.distribution, fraction=args.fraction,
                           seed=args.seed)
         spans = make_spans(len(data), mask)
+    spans = check_spans(spans, len(data))  # before the minutes of fitting
     model = _build(NoncausalReconstructiveAdapter, args)
     if not args.quiet and not args.json:
         print("fitting the forward and backward models ...", file=sys.stderr)
