@@ -83,7 +83,7 @@ def cmd_reconstruct(args: argparse.Namespace) -> int:
         mask = MaskConfig(span_length=args.span_length, distribution=args.distribution, fraction=args.fraction,
                           seed=args.seed)
         spans = make_spans(len(data), mask)
-    spans = check_spans(spans, len(data))  # before the minutes of fitting
+    spans = check_spans(spans, len(data))  # before fitting
     model = _build(NoncausalReconstructiveAdapter, args)
     if not args.quiet and not args.json:
         print("fitting the forward and backward models ...", file=sys.stderr)
