@@ -101,7 +101,8 @@ class Tiny:
     input length of the long-input check, ``long_reason`` why it is shorter than :data:`LONG_BYTES`;
     ``long_xfail``: a known long-input failure (the test is ``xfail(strict=True)``, so a fix shows up);
     ``needs``: optional packages (the model's tests are skipped, saying so, when one is missing);
-    ``slow``: mark the long-input check ``slow``.
+    ``slow``: mark the long-input check ``slow``. ``causal``: what the model's ``causal`` flag must say; a
+    non-causal model (``False``) runs :func:`run_noncausal_contract` instead of the causal checks.
     """
 
     make: Callable[[np.ndarray], CausalPredictor]
@@ -112,6 +113,7 @@ class Tiny:
     long_xfail: str | None = None
     needs: tuple[str, ...] = ()
     slow: bool = False
+    causal: bool = True
 
 
 @runtime_checkable
@@ -208,9 +210,19 @@ _MYTHOS_LONG = dict(long_bytes=32 * 1024, long_reason="the tiny mythos scores ab
 _VIEW_LONG = dict(long_bytes=64 * 1024, long_reason="the same long-input path as the default row; the views' "
                   "record passes (a per-byte segmenter loop, several predictors) make 256 KB slow")
 
+def _causal_adapter(train: np.ndarray) -> CausalPredictor:
+    """The causal predictive adapter with two components (an exact-context memory and a small coder)."""
+    return _fitted("causal-adapter", components=[{"kind": "exact-context", "config": {"order": 1}},
+                                                 {"kind": "coder", "config": {"max_order": 2, "chunk_size": 512}}],
+                   mixer={"orders": 3, "match_min": 4})(train)
+
+
+_ADAPTER_LONG = dict(long_bytes=64 * 1024, long_reason="the same long-input path as the mixer row, which reads 256 KB")
+
 #: one tiny configuration per registered model
 TINY: dict[str, Tiny] = {
     "backoff": Tiny(_fitted("backoff", orders=3), EXACT, adaptive=True),
+    "causal-adapter": Tiny(_causal_adapter, F64, adaptive=True, **_ADAPTER_LONG),
     "causal-bank": Tiny(_causal_bank(state_dim=2), F32, adaptive=False, needs=("torch",)),
     "coder": Tiny(_fitted("coder", max_order=3, chunk_size=512), F64, adaptive=False),
     "exact-context": Tiny(_fitted("exact-context", order=2), EXACT, adaptive=True),
@@ -219,6 +231,8 @@ TINY: dict[str, Tiny] = {
     "mythos": Tiny(_mythos(), F32, adaptive=False, needs=("torch",), **_MYTHOS_LONG),
     "ngram": Tiny(_fitted("ngram", orders=4), EXACT, adaptive=True),
     "online-ngram": Tiny(_fitted("online-ngram", orders=3), EXACT, adaptive=True),
+    "oracle": Tiny(_fitted("oracle", forward={"kind": "ngram", "config": {"orders": 3}}, fit_rows=512), F64,
+                   causal=False),
     "transformer": Tiny(_transformer, F32, adaptive=False, needs=("torch",)),
 }
 
@@ -238,6 +252,15 @@ VARIANTS: dict[str, Tiny] = {
                                long_reason="the same long-input path as the mixer row of TINY, which reads 256 KB"),
     "mixer/bank-expert": Tiny(_mixer_with_bank, F32, adaptive=True, needs=("torch",), long_bytes=64 * 1024,
                               long_reason="the same long-input path as the mixer row of TINY, which reads 256 KB"),
+    "causal-adapter/no-components": Tiny(_fitted("causal-adapter", mixer={"orders": 3, "match_min": 4}), EXACT,
+                                         adaptive=True, **_ADAPTER_LONG),
+    "causal-adapter/frozen-readout": Tiny(
+        _fitted("causal-adapter", components=[{"kind": "frozen-readout", "config": {"chunk_size": 512}}],
+                mixer={"orders": 2, "match_min": 0, "word": 1}), F64, adaptive=True, **_ADAPTER_LONG),
+    "oracle/no-prior-exact-context": Tiny(
+        _fitted("oracle", forward={"kind": "exact-context", "config": {"order": 2}},
+                backward={"kind": "ngram", "config": {"orders": 2, "online": False}}, prior=False, fit_rows=512),
+        F64, causal=False),
     "mixer/no-experts": Tiny(_fitted("mixer", orders=4, match_min=5), EXACT, adaptive=True, long_bytes=64 * 1024,
                              long_reason="the same long-input path as the mixer row of TINY, which reads 256 KB"),
     "causal-bank/frozen-gru": Tiny(_causal_bank(substrate_mode="frozen", readout="gru", state_dim=2), F32,
@@ -271,9 +294,25 @@ def registry_name(case: str) -> str:
     return case.split("/")[0] if case in VARIANTS else case
 
 
-def cases(models: list[str]) -> list[str]:
-    """The registered ``models`` and the :data:`VARIANTS` of those among them."""
+def _all_cases(models: list[str]) -> list[str]:
     return list(models) + [v for v in VARIANTS if registry_name(v) in models]
+
+
+def _declared_causal(case: str) -> bool:
+    spec = VARIANTS.get(case) or TINY.get(case)
+    return spec is None or spec.causal
+
+
+def cases(models: list[str]) -> list[str]:
+    """The registered ``models`` and the :data:`VARIANTS` of those among them, except non-causal ones (their
+    :class:`Tiny` row says ``causal=False``; see :func:`noncausal_cases`)."""
+    return [c for c in _all_cases(models) if _declared_causal(c)]
+
+
+def noncausal_cases(models: list[str]) -> list[str]:
+    """The cases whose :class:`Tiny` row declares the model non-causal (checked by
+    :func:`run_noncausal_contract`)."""
+    return [c for c in _all_cases(models) if not _declared_causal(c)]
 
 
 def tiny_spec(case: str) -> Tiny:
@@ -476,6 +515,7 @@ def run_contract(name: str, tmp_path: Path) -> CausalPredictor:
     x = sample_bytes()
     if spec.adaptive is not None:
         assert model.adaptive == spec.adaptive, f"{name}: adaptive is {model.adaptive}, expected {spec.adaptive}"
+    check_declared_causal(model, spec)
     check_rows(model, x, tol)
     check_causal(model, x, tol)
     check_stream_parity(model, x, tol)
@@ -484,4 +524,72 @@ def run_contract(name: str, tmp_path: Path) -> CausalPredictor:
     check_save_load(model, x, tmp_path / "model.safetensors")
     check_input_errors(model)
     check_long_input(model, spec.long_bytes)
+    return model
+
+
+def check_declared_causal(model: CausalPredictor, spec: Tiny) -> None:
+    """The model's ``causal`` flag says what its :class:`Tiny` row says (a model that declares itself
+    non-causal needs a row with ``causal=False``, so that it is not judged as a code)."""
+    assert model.causal == spec.causal, (
+        f"{model.name}: causal is {model.causal} but its harness row says causal={spec.causal}; a non-causal model "
+        "needs a TINY row with causal=False in tests/contract.py")
+
+
+def check_refuses_causal_uses(model: CausalPredictor, x: np.ndarray) -> None:
+    """A non-causal model is refused, with an :class:`InputError`, by causal scoring, generation, its stream,
+    compression, decompression and the mixer (as an expert)."""
+    from decepticons.coding import compress, decompress
+
+    uses: dict[str, Callable[[], Any]] = {
+        "score": lambda: model.score(x, progress=False),
+        "generate": lambda: model.generate(x[:4], steps=2, seed=0),
+        "stream": lambda: model.stream(),
+        "compress": lambda: compress(model, x),
+        "decompress": lambda: decompress(model, b"DCPZ" + bytes(64)),
+        "mixer expert": lambda: model_class("mixer")(orders=2, experts=[model]),
+    }
+    for what, call in uses.items():
+        _expect_input_error(model, what, call)
+
+
+def check_really_noncausal(model: CausalPredictor, x: np.ndarray, tol: dict[str, float]) -> None:
+    """The causality check of :func:`check_causal` must fail: some row t moves when bytes after t change."""
+    try:
+        check_causal(model, x, tol)
+    except AssertionError as e:
+        assert "is not causal" in str(e), f"{model.name}: the causality check failed for another reason: {e}"
+        return
+    raise AssertionError(f"{model.name} declares itself non-causal but passes the causality check")
+
+
+def check_noncausal_save_load(model: CausalPredictor, x: np.ndarray, path: Path) -> None:
+    """``save`` then ``load_model`` rebuild the same model: fingerprint and rows (no stream to compare)."""
+    fp = model.save(path)
+    back = load_model(path)
+    assert type(back) is type(model) and back.fingerprint() == fp, f"{model.name}: loaded another model"
+    assert np.array_equal(back.log_probs(x), model.log_probs(x)), f"{model.name}: loaded model predicts otherwise"
+
+
+def run_noncausal_contract(name: str, tmp_path: Path) -> CausalPredictor:
+    """What a non-causal model must do: normalised finite rows, chunks concatenating to ``log_probs``, rows
+    that really depend on later bytes, refusal of every causal use, save -> load identity, ``InputError`` on
+    bad input, and rows that do not change the fitted state."""
+    spec = tiny_spec(name)
+    model = spec.make(train_bytes())
+    tol = tolerances(spec, model)
+    x = sample_bytes()
+    check_declared_causal(model, spec)
+    check_rows(model, x, tol)
+    blocks = np.concatenate(list(model.iter_log_probs(x, chunk_size=7)), axis=0)
+    assert _within(blocks, model.log_probs(x), tol["chunks"]), f"{model.name}: chunked rows differ"
+    check_really_noncausal(model, x, tol)
+    check_refuses_causal_uses(model, x)
+    fp = model.fingerprint()
+    first = model.log_probs(x)
+    assert model.fingerprint() == fp and np.array_equal(model.log_probs(x), first), (
+        f"{model.name}: computing rows changed the model")
+    check_noncausal_save_load(model, x, tmp_path / "model.safetensors")
+    for label, bad in BAD_INPUTS.items():
+        _expect_input_error(model, f"log_probs({label})", lambda bad=bad: model.log_probs(bad))
+    assert model.log_probs(b"").shape == (0, 256), f"{model.name}: log_probs(empty) is not [0, 256]"
     return model

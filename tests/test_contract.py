@@ -23,13 +23,16 @@ from contract import (
     cases,
     check_causal,
     check_chunks,
+    check_declared_causal,
     check_input_errors,
     check_long_input,
     check_no_mutation,
     check_rows,
     check_save_load,
     check_stream_parity,
+    noncausal_cases,
     run_contract,
+    run_noncausal_contract,
     sample_bytes,
     tiny_spec,
     tolerances,
@@ -42,6 +45,7 @@ from decepticons.registry import available_models, load_model, model_class, regi
 
 MODELS = available_models()
 CASES = cases(MODELS)
+NONCAUSAL = noncausal_cases(MODELS)
 
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -87,6 +91,7 @@ def test_causal_with_online_updates_on(name, built):
     spec, model, tol = built(name)
     if spec.adaptive is not None:
         assert model.adaptive == spec.adaptive, f"{name}: the tiny model should have adaptive={spec.adaptive}"
+    check_declared_causal(model, spec)
     check_causal(model, sample_bytes(), tol)
 
 
@@ -124,6 +129,19 @@ def test_bad_inputs_are_input_errors(name, built):
 def test_long_inputs_do_not_drift(name, built):
     spec, model, _ = built(name)
     check_long_input(model, spec.long_bytes)
+
+
+@pytest.mark.parametrize("name", NONCAUSAL)
+def test_noncausal_models_are_refused_as_codes_and_really_see_both_sides(name, tmp_path):
+    run_noncausal_contract(name, tmp_path)
+
+
+def test_a_model_declaring_itself_noncausal_is_not_judged_as_a_code():
+    assert "oracle" in NONCAUSAL and "oracle" not in CASES
+    spec = tiny_spec("oracle")
+    model = spec.make(train_bytes())
+    with pytest.raises(AssertionError, match="causal is False"):
+        check_declared_causal(model, Tiny(spec.make))  # a row that forgot causal=False
 
 
 def _class_or_none(name: str) -> Any:

@@ -1,4 +1,5 @@
-"""Command-line interface: ``decepticons fit | score | compare | generate | info | compress | decompress | train``.
+"""Command-line interface: ``decepticons fit | score | compare | generate | info | compress | decompress | train |
+oracle | reconstruct`` (compare in :mod:`decepticons.cli_compare`, the last two in :mod:`decepticons.cli_adapters`).
 
 Every subcommand works on any registered model through the predictor contract. User mistakes (missing
 files, empty input, bad arguments, corrupted model files) print one ``error:`` line and exit with status 2;
@@ -13,6 +14,7 @@ import os
 import sys
 from typing import Any
 
+from .cli_adapters import add_commands as add_adapter_commands
 from .cli_common import check_save_path, parse_overrides, read_input
 from .cli_compare import add_compare_parser, add_html_arguments
 from .errors import DecepticonsError, InputError
@@ -257,6 +259,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--load", help="start from a saved model file")
     p.add_argument("--save", help="write the trained model to this .safetensors file")
     p.set_defaults(func=cmd_train)
+    add_adapter_commands(sub, common)
     return parser
 
 

@@ -106,6 +106,10 @@ class CausalPredictor(ABC):
     slides_window: bool = False
     #: True when predictions keep learning from the bytes being scored (prequential)
     adaptive: bool = False
+    #: False for a model that reads both sides of each byte (row t may depend on bytes after t, e.g. the
+    #: oracle analysis adapter): its rows are not a code, so causal scoring, generation, compression and
+    #: mixing refuse it (:func:`require_causal`)
+    causal: ClassVar[bool] = True
     #: fnmatch patterns of saved tensors that may hold NaN or infinities on purpose; every other
     #: floating-point tensor must be finite to be saved or loaded (a diverged model is refused)
     non_finite_tensors: ClassVar[tuple[str, ...]] = ()
@@ -224,6 +228,14 @@ class CausalPredictor(ABC):
                 "context_length": self.context_length}
 
 
+def require_causal(model: CausalPredictor, what: str) -> None:
+    """Refuse (:class:`InputError`) a model that declares itself non-causal (``causal = False``) for ``what``
+    (scoring as a code length, generation, compression, mixing)."""
+    if not model.causal:
+        raise InputError(f"{what} needs a causal model; {model.name} is non-causal (it reads the bytes after "
+                         "each position, so its predictions are not a code): use it for analysis only")
+
+
 def log_probs_from_chunks(model: CausalPredictor, data: BytesLike) -> np.ndarray:
     """``log_probs`` for models whose primary path is :meth:`CausalPredictor.iter_log_probs`."""
     x = as_byte_array(data)
@@ -254,6 +266,7 @@ class RecomputeStream(Stream):
 def score(model: CausalPredictor, data: BytesLike, trace: bool = False,
           progress: bool | None = None) -> ScoreReport:
     """Score ``data`` with ``model``: total code length ``sum_t -log2 p(x_t | x_<t)`` and bits per byte."""
+    require_causal(model, "score")
     x = as_byte_array(data)
     if len(x) == 0:
         raise InputError("cannot score an empty input")
@@ -317,6 +330,7 @@ def generate(model: CausalPredictor, prompt: BytesLike = b"", steps: int = 64, g
     ``seed`` (``0 <= seed <= MAX_SEED``) makes sampling reproducible. ``steps`` is at most
     :data:`MAX_GENERATE_STEPS`; ``top_k`` an integer >= 1.
     """
+    require_causal(model, "generate")
     p = as_byte_array(prompt, name="prompt")
     steps = check_int("steps", steps, 0, MAX_GENERATE_STEPS)
     check_int("seed", seed, 0, MAX_SEED, optional=True)

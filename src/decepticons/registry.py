@@ -26,6 +26,8 @@ _BUILTIN: dict[str, str] = {
     "causal-bank": "decepticons.causal_bank.predictor:CausalBankPredictor",
     "transformer": "decepticons.transformer.predictor:TransformerPredictor",
     "frozen-readout": "decepticons.readouts.expert:FrozenReadoutExpert",
+    "causal-adapter": "decepticons.adapters.causal:CausalPredictiveAdapter",
+    "oracle": "decepticons.adapters.oracle:OracleAnalysisAdapter",
 }
 
 

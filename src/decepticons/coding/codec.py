@@ -55,7 +55,7 @@ import numpy as np
 
 from ..codecs import BytesLike, as_byte_array
 from ..errors import CompressedFileError, InputError
-from ..predictor import LN2, CausalPredictor, Stream
+from ..predictor import LN2, CausalPredictor, Stream, require_causal
 from ..runtime.progress import ByteProgress
 from .frequencies import QUANT_BITS, quantize_f64
 
@@ -193,6 +193,7 @@ def compress(model: CausalPredictor, data: BytesLike, progress: bool | None = No
     """Entropy-code ``data`` with ``model``; returns the container bytes (header + payload)."""
     import constriction
 
+    require_causal(model, "compress")
     x = as_byte_array(data)
     if len(x) == 0:
         return _pack_header(_fingerprint16(model), 0, _digest8(x), b"")
@@ -215,6 +216,7 @@ def decompress(model: CausalPredictor, blob: bytes | bytearray | memoryview,
     """Invert :func:`compress`: ``uint8[T]``. Raises :class:`CompressedFileError` on any mismatch."""
     import constriction
 
+    require_causal(model, "decompress")
     blob = bytes(blob)
     fp, length, digest, payload_crc = _unpack_header(blob)
     if fp != _fingerprint16(model):

@@ -59,7 +59,7 @@ from ..jit import Kernels, get_kernels, specialise
 from ..memory.base import finish_fit
 from ..memory.count_tables import CountTables
 from ..memory.kernels import CountParams
-from ..predictor import LN2, CausalPredictor, Stream
+from ..predictor import LN2, CausalPredictor, Stream, require_causal
 from ..runtime.progress import ByteProgress
 from ..runtime.reports import FitReport
 from .config import WORD_CONTEXTS, MixerConfig
@@ -136,12 +136,13 @@ class MixerPredictor(CausalPredictor):
 
     @staticmethod
     def _as_expert(e: Any) -> CausalPredictor:
-        if isinstance(e, CausalPredictor):
-            return e
         if isinstance(e, dict) and "kind" in e:
             from ..registry import model_class
 
-            return model_class(e["kind"])(**e.get("config", {}))
+            e = model_class(e["kind"])(**e.get("config", {}))
+        if isinstance(e, CausalPredictor):
+            require_causal(e, "a mixer expert")
+            return e
         raise InputError(f"experts must be CausalPredictor instances, got {type(e).__name__}")
 
     # ------------------------------------------------------------------ properties

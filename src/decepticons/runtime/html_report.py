@@ -31,7 +31,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import InputError
-from ..predictor import CausalPredictor
+from ..predictor import CausalPredictor, require_causal
 from .files import write_output
 
 #: the page format; the script reads ``version`` and refuses pages it does not know
@@ -66,6 +66,7 @@ def byte_records(model: CausalPredictor, data: np.ndarray, top_k: int = 5, name:
         raise InputError(f"byte_records needs a 1-D uint8 array, got {x.dtype} of shape {x.shape}")
     if not 1 <= top_k <= 256:
         raise InputError(f"top_k must be in 1..256, got {top_k}")
+    require_causal(model, "a per-byte report")
     T = len(x)
     bits = np.empty(T, np.float32)
     ent = np.empty(T, np.float32)
