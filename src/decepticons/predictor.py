@@ -20,7 +20,7 @@ import os
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal, overload
 
 import numpy as np
 
@@ -45,6 +45,14 @@ def check_byte(byte: Any) -> int:
         if 0 <= b < VOCAB:
             return b
     raise InputError(f"a byte must be an integer in 0..255, got {byte!r:.40} ({type(byte).__name__})")
+
+
+@overload
+def check_int(name: str, value: Any, lo: int, hi: int | None, optional: Literal[False] = False) -> int: ...
+
+
+@overload
+def check_int(name: str, value: Any, lo: int, hi: int | None, optional: bool) -> int | None: ...
 
 
 def check_int(name: str, value: Any, lo: int, hi: int | None, optional: bool = False) -> int | None:

@@ -43,7 +43,7 @@ class MythosPredictor(TorchPredictor):
     name: ClassVar[str] = "mythos"
     config_cls: ClassVar[type] = PlatoMythosConfig
     #: the stream re-fills its cache from the last ``max_seq_len - stride`` bytes when the window is full
-    slides_window: ClassVar[bool] = True
+    slides_window: bool = True
 
     def __init__(self, config: Any = None, *, seed: int = 0, device: str | None = None, **overrides: Any):
         if config is None:
@@ -120,6 +120,7 @@ class MythosPredictor(TorchPredictor):
                 logits = self.module(torch.from_numpy(ids).to(self.device), n_loops=self.eval_loops,
                                      act=self.eval_act).double()
                 lp = torch.log_softmax(logits, dim=-1).cpu().numpy()
+                assert self.module.last_depth is not None  # recorded by the forward
                 depth = self.module.last_depth.cpu().numpy()
                 for (a, r, end), row, d in zip(group, lp, depth):
                     if self.depth_trace is not None:
@@ -204,6 +205,7 @@ class MythosStream(Stream):
         self._run(ids)
 
     def log_probs(self) -> np.ndarray:
+        assert self._lp is not None  # set by the prefill in __init__
         return self._lp.copy()
 
     def push(self, byte: int) -> None:

@@ -116,7 +116,7 @@ class CausalBankModel(nn.Module):
         new: State = {}
         emb = p["embed.weight"]
         e = emb[x]
-        feats = []
+        feats: list[mx.array] = []
         k = cfg.local_window
         if k > 1:
             ext = mx.concatenate([state["prev"].astype(mx.int32), x], axis=1)

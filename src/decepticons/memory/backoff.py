@@ -118,7 +118,7 @@ class BackoffPredictor(CountMemory):
         if lam.shape != model.lam.shape:
             raise ValueError(f"lam has shape {lam.shape}, expected {model.lam.shape}")
         model.lam = lam.copy()
-        return model  # type: ignore[return-value]
+        return model
 
 
 class _BackoffStream(CountStream):

@@ -249,7 +249,7 @@ class FrozenReadoutExpert(CausalPredictor):
     @classmethod
     def from_state(cls, config: dict[str, Any], tensors: dict[str, np.ndarray],
                    extra: dict[str, Any]) -> FrozenReadoutExpert:
-        cfg = {k: tuple(v) if k in ("routes", "ridge_lambdas") else v for k, v in config.items()}
+        cfg: dict[str, Any] = {k: tuple(v) if k in ("routes", "ridge_lambdas") else v for k, v in config.items()}
         obj = cls(FrozenReadoutConfig(**cfg))
         readouts = []
         for r, v in enumerate(obj.views):
