@@ -176,7 +176,7 @@ class CausalPredictor(ABC):
                    extra: dict[str, Any]) -> CausalPredictor:
         raise NotImplementedError(f"{cls.__name__} cannot be loaded")
 
-    def save(self, path: str | os.PathLike) -> str:
+    def save(self, path: str | os.PathLike[str]) -> str:
         """Write one ``.safetensors`` model file atomically; returns the model's fingerprint."""
         from .runtime.checkpoints import FACTS_KEY, non_finite_tensors, save_model_file
 
@@ -193,7 +193,7 @@ class CausalPredictor(ABC):
         return save_model_file(path, self.name, self.config_dict(), tensors, extra)
 
     @classmethod
-    def load(cls, path: str | os.PathLike) -> CausalPredictor:
+    def load(cls, path: str | os.PathLike[str]) -> CausalPredictor:
         """Read a model file written by :meth:`save` (refusing files of another model kind)."""
         from .runtime.checkpoints import read_model_file
 

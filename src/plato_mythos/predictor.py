@@ -13,6 +13,7 @@ and a re-prefill of the last ``W - S + 1`` inputs whenever a new window starts.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Iterator
 from typing import Any, ClassVar
 
 import numpy as np
@@ -100,7 +101,7 @@ class MythosPredictor(TorchPredictor):
         return x[a - 1:end - 1].astype(np.int64)
 
     @torch.no_grad()
-    def iter_log_probs(self, data: BytesLike, chunk_size: int = 1 << 16, batch: int = 16):
+    def iter_log_probs(self, data: BytesLike, chunk_size: int = 1 << 16, batch: int = 16) -> Iterator[np.ndarray]:
         x = as_byte_array(data)
         if len(x) == 0:
             return

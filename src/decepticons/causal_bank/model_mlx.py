@@ -245,7 +245,7 @@ def from_torch_tensors(config: CausalBankConfig | dict[str, Any], tensors: dict[
     return CausalBankModel(vocab_size, cfg, arrays)
 
 
-def load_model_file(path: str | os.PathLike) -> CausalBankModel:
+def load_model_file(path: str | os.PathLike[str]) -> CausalBankModel:
     """MLX model from a ``causal-bank`` model file written by the torch predictor's ``save``."""
     from ..runtime.checkpoints import read_model_file
 

@@ -105,13 +105,14 @@ def _append_counts(counts: list[ContextCounts], new: ContextCounts, cap: int, ev
     return [ContextCounts.merge(counts, cap)] if len(counts) >= every else counts
 
 
-def _shard_job(args: tuple) -> tuple[ContextCounts, RidgeStats]:
+def _shard_job(args: tuple[Any, ...]) -> tuple[ContextCounts, RidgeStats]:
     view, x, history, state, max_order, stride = args
     return _shard_stats(view, x, history, state, max_order, stride)
 
 
 # ------------------------------------------------------------------------------------ hyper-parameters
-def _fit_smoothing(stats: list, base: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
+def _fit_smoothing(stats: list[tuple[np.ndarray, np.ndarray, np.ndarray]],
+                   base: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
     """Coordinate descent (golden section per parameter) on per-order discounts and concentrations."""
     K1 = len(stats)
     d = np.full(K1, 0.7)
@@ -278,7 +279,7 @@ class ByteLatentPredictiveCoder(CausalPredictor):
         return report
 
     # ------------------------------------------------------------------ prediction
-    def _chunks(self, x: np.ndarray, chunk_size: int) -> Iterator[tuple[np.ndarray, np.ndarray, list]]:
+    def _chunks(self, x: np.ndarray, chunk_size: int) -> Iterator[tuple[np.ndarray, np.ndarray, list[np.ndarray]]]:
         """``(chunk, features, context hashes)`` for consecutive chunks, state carried across them."""
         st = self.view.init_state()
         K = self.config.max_order
@@ -314,7 +315,7 @@ class ByteLatentPredictiveCoder(CausalPredictor):
         x = as_byte_array(data)
         out = np.empty(len(x))
 
-        def work(pos: int, xs: np.ndarray, feats: np.ndarray, hs: list) -> tuple[int, int]:
+        def work(pos: int, xs: np.ndarray, feats: np.ndarray, hs: list[np.ndarray]) -> tuple[int, int]:
             base = np.exp(readout.target_log_probs(feats, xs))
             out[pos:pos + len(xs)] = np.log(smoother.target_probs(hs, xs, base))
             return pos, len(xs)

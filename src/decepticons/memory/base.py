@@ -224,11 +224,11 @@ class CountStream(Stream):
     def _predict_kernel(self) -> Any:
         return self.k.ngram_run
 
-    def _predict_args(self, t: int) -> tuple:
+    def _predict_args(self, t: int) -> tuple[Any, ...]:
         """Arguments of the prediction kernel for position t (no learning, row into ``_row[0]``)."""
         return (self._tb, self.m.params, self.hist, t, t + 1, False, self.buf, self.L, self._row, t)
 
-    def _count_args(self, t: int) -> tuple:
+    def _count_args(self, t: int) -> tuple[Any, ...]:
         return (self._tb, self.m.params, self.hist, t, t + 1, self.buf, self._tgt, t)
 
     def log_probs(self) -> np.ndarray:

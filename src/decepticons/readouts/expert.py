@@ -165,7 +165,8 @@ class FrozenReadoutExpert(CausalPredictor):
         self.report = report
         return report
 
-    def _summaries(self, lps: list[np.ndarray], x: np.ndarray, run: np.ndarray) -> tuple[list, np.ndarray]:
+    def _summaries(self, lps: list[np.ndarray], x: np.ndarray,
+                   run: np.ndarray) -> tuple[list[ControllerSummary], np.ndarray]:
         """Each route's summary rows for a chunk (running loss before each byte, entropy) and the running losses
         after it."""
         out, after = [], run.copy()
