@@ -7,6 +7,8 @@ Everything that predicts implements one contract (:class:`CausalPredictor`): ``l
 
 from __future__ import annotations
 
+from typing import Any
+
 from .codecs import ByteCodec
 from .errors import CompressedFileError, DecepticonsError, InputError, ModelFileError
 from .predictor import CausalPredictor, Stream, generate, score
@@ -30,7 +32,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str):
+def __getattr__(name: str) -> Any:
     if name in _LAZY:
         import importlib
 

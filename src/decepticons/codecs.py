@@ -10,7 +10,7 @@ import numpy as np
 
 from .errors import InputError
 
-BytesLike = str | bytes | bytearray | memoryview | np.ndarray | list
+BytesLike = str | bytes | bytearray | memoryview | np.ndarray | list[int]
 
 
 class ByteCodec:

@@ -32,7 +32,7 @@ import sys
 import types
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar, cast
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -47,6 +47,14 @@ def kernel(fn: F) -> F:
         raise RuntimeError(f"two kernels are named {name!r}: {old.__module__} and {fn.__module__}")
     _REGISTRY[name] = fn
     return fn
+
+
+class CompiledKernel(Protocol):
+    """A numba dispatcher (what :func:`get_kernels` holds when the kernels are compiled)."""
+
+    def compile(self, sig: tuple[Any, ...]) -> Callable[..., Any]:
+        """The machine-code entry point for one tuple of numba argument types (compiled now if needed)."""
+        ...
 
 
 class Kernels:
@@ -137,4 +145,4 @@ def specialise(fn: Callable[..., Any], *args: Any) -> Callable[..., Any]:
         return fn
     from numba import typeof
 
-    return fn.compile(tuple(typeof(a) for a in args))
+    return cast(CompiledKernel, fn).compile(tuple(typeof(a) for a in args))

@@ -20,7 +20,7 @@ import os
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal, overload
 
 import numpy as np
 
@@ -45,6 +45,14 @@ def check_byte(byte: Any) -> int:
         if 0 <= b < VOCAB:
             return b
     raise InputError(f"a byte must be an integer in 0..255, got {byte!r:.40} ({type(byte).__name__})")
+
+
+@overload
+def check_int(name: str, value: Any, lo: int, hi: int | None, optional: Literal[False] = False) -> int: ...
+
+
+@overload
+def check_int(name: str, value: Any, lo: int, hi: int | None, optional: bool) -> int | None: ...
 
 
 def check_int(name: str, value: Any, lo: int, hi: int | None, optional: bool = False) -> int | None:
@@ -172,7 +180,7 @@ class CausalPredictor(ABC):
                    extra: dict[str, Any]) -> CausalPredictor:
         raise NotImplementedError(f"{cls.__name__} cannot be loaded")
 
-    def save(self, path: str | os.PathLike) -> str:
+    def save(self, path: str | os.PathLike[str]) -> str:
         """Write one ``.safetensors`` model file atomically; returns the model's fingerprint."""
         from .runtime.checkpoints import FACTS_KEY, non_finite_tensors, save_model_file
 
@@ -189,7 +197,7 @@ class CausalPredictor(ABC):
         return save_model_file(path, self.name, self.config_dict(), tensors, extra)
 
     @classmethod
-    def load(cls, path: str | os.PathLike) -> CausalPredictor:
+    def load(cls, path: str | os.PathLike[str]) -> CausalPredictor:
         """Read a model file written by :meth:`save` (refusing files of another model kind)."""
         from .runtime.checkpoints import read_model_file
 

@@ -127,7 +127,7 @@ def check_value(owner: str, name: str, value: Any, rule: Spec, kind: str | None 
         if isinstance(value, bool) or not isinstance(value, numbers.Integral):
             if isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value) \
                     and float(value).is_integer():
-                value = int(value)
+                value = math.trunc(value)
             else:
                 raise fail(" (must be an integer)")
         value = int(value)

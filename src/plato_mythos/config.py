@@ -155,6 +155,7 @@ class PlatoMythosConfig(Validated):
     @property
     def num_domains(self) -> int:
         """Domain ids ``0 .. num_domains - 1`` (one per tagged room)."""
+        assert self.room_tags is not None  # filled in by check()
         return max(len(self.room_tags), 1)
 
     def domain_index(self, name: Any) -> int:
@@ -167,6 +168,7 @@ class PlatoMythosConfig(Validated):
                 raise IndexError(f"domain id {name} outside 0..{self.num_domains - 1}")
             return int(name)
         s = str(name)
+        assert self.room_tags is not None  # filled in by check()
         for i, (tag, _) in self.room_tags.items():
             if tag == s:
                 return int(i) % self.num_domains

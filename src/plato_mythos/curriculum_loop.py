@@ -90,7 +90,12 @@ class RecurrentBlock(nn.Module):
 
     def moe_layers(self) -> list[RoomsAsExperts]:
         """The MoE feed-forward of every layer, in order."""
-        return [layer.ffn for layer in self.layers]
+        out = []
+        for layer in self.layers:
+            ffn = layer.ffn
+            assert isinstance(ffn, RoomsAsExperts)  # every recurrent layer is built with moe=True
+            out.append(ffn)
+        return out
 
     def aux_losses(self) -> list[torch.Tensor]:
         """The balance losses of the last call (training only): one per layer."""
@@ -98,7 +103,11 @@ class RecurrentBlock(nn.Module):
 
     def expert_loads(self) -> list[torch.Tensor]:
         """Routed slots per expert ``(E,)`` of every layer in the last call."""
-        return [m.last_load for m in self.moe_layers()]
+        loads = []
+        for m in self.moe_layers():
+            assert m.last_load is not None, "expert_loads() reads the last call: run the block first"
+            loads.append(m.last_load)
+        return loads
 
     def train(self, mode: bool = True) -> RecurrentBlock:
         if mode:

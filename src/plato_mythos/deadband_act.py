@@ -36,7 +36,7 @@ the language model itself.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import torch
 import torch.nn.functional as F
@@ -66,7 +66,8 @@ class DeadbandACT(nn.Module):
         self._prev: torch.Tensor | None = None
         if d_model is not None:
             self.head = nn.Sequential(nn.Linear(d_model + 2, hidden), nn.GELU(), nn.Linear(hidden, 1))
-            nn.init.constant_(self.head[2].bias, 0.0)  # expects a gain of 1 nat: nothing halts before training
+            # expects a gain of 1 nat: nothing halts before training
+            nn.init.constant_(cast(nn.Linear, self.head[2]).bias, 0.0)
 
     # ------------------------------------------------------------------ compatibility API
     def reset(self, state: torch.Tensor | None = None) -> None:
@@ -133,7 +134,7 @@ class DeadbandACT(nn.Module):
         feats = torch.cat((F.rms_norm(h, (h.shape[-1],)), torch.log(delta.detach().float() + 1e-6)[..., None],
                            torch.full_like(delta, loop / self.max_loop_depth, dtype=torch.float32)[..., None]),
                           dim=-1)
-        return self.head(feats.to(self.head[0].weight.dtype)).squeeze(-1).float()
+        return self.head(feats.to(cast(nn.Linear, self.head[0]).weight.dtype)).squeeze(-1).float()
 
     def expected_gain(self, h: torch.Tensor, delta: torch.Tensor, loop: int) -> torch.Tensor:
         """``g_hat`` after loop ``loop`` (1-based) per position: ``(B, T, D), (B, T) -> (B, T)`` nats."""

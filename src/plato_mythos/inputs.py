@@ -31,13 +31,14 @@ class TileMetadata:
         def ext(pair: Pair | None) -> Pair | None:
             if pair is None:
                 return None
-            return tuple(torch.cat((t, t[:, -1:].expand(-1, n)), dim=1) for t in pair)
+            d, c = pair
+            return torch.cat((d, d[:, -1:].expand(-1, n)), dim=1), torch.cat((c, c[:, -1:].expand(-1, n)), dim=1)
         return TileMetadata(ext(self.emb), ext(self.route))
 
     def slice(self, a: int, b: int) -> TileMetadata:
         """Metadata of positions ``a .. b - 1``."""
         def sl(pair: Pair | None) -> Pair | None:
-            return None if pair is None else tuple(t[:, a:b] for t in pair)
+            return None if pair is None else (pair[0][:, a:b], pair[1][:, a:b])
         return TileMetadata(sl(self.emb), sl(self.route))
 
 
@@ -98,7 +99,7 @@ def read_metadata(config: PlatoMythosConfig, tiles: dict[str, Any] | None, rooms
     none_dom = torch.full((B, T), config.num_domains, dtype=torch.long, device=device)
     ones = torch.ones((B, T), device=device)
     emb = route = None
-    if from_tiles:
+    if tiles is not None and from_tiles:
         d = (per_position(tiles["domain_id"], config, B, T, "domain_id", True, device) if "domain_id" in tiles
              else none_dom)
         cf = (per_position(tiles["confidence"], config, B, T, "confidence", False, device)

@@ -121,6 +121,9 @@ class PlatoMythos(nn.Module):
     #: random depth and routed experts leave some parameters without gradient in a step (DDP must know)
     ddp_find_unused_parameters = True
 
+    train_steps: torch.Tensor     # () long buffer: optimizer steps taken
+    train_progress: torch.Tensor  # () float buffer: fraction of training done (-1: count train_steps)
+
     def __init__(self, config: PlatoMythosConfig | None = None, **overrides: Any) -> None:
         super().__init__()
         if config is None:
@@ -186,6 +189,7 @@ class PlatoMythos(nn.Module):
         c = self.config
         if c.curriculum:
             return self.scheduler.sample(self.training_progress(), int(self.train_steps))
+        assert c.bptt_depth is not None  # filled in by PlatoMythosConfig.check()
         return c.max_loop_depth, min(c.max_loop_depth, c.bptt_depth)
 
     @torch.no_grad()
@@ -261,6 +265,7 @@ class PlatoMythos(nn.Module):
             if act and bool(halted.all()):
                 if slots is None:
                     return
+                assert last is not None  # positions halt only after a loop that set ``last``
                 for j, s in enumerate(slots):
                     s.extend(*last[j])
                 yield LoopState(i + 1, h, depth, [], [])
@@ -273,6 +278,7 @@ class PlatoMythos(nn.Module):
                 delta = DeadbandACT.relative_change(h_new, h)
                 h = torch.where(halted[..., None], h, h_new)
                 last = lats
+                assert thresholds is not None  # set above when ``act``
                 stop = self.act.halt_now(h, delta, i + 1, thresholds) & ~halted
                 depth = torch.where(stop, i + 1, depth)
                 halted = halted | stop
@@ -295,7 +301,8 @@ class PlatoMythos(nn.Module):
             raise InputError("a tiles dict needs a 'token_ids' entry")
         ids = check_ids(tiles["token_ids"] if is_dict else tiles, self.config,
                         "tiles['token_ids']" if is_dict else "tiles")
-        meta = read_metadata(self.config, tiles if is_dict else None, rooms, *ids.shape, self.rope.cos.device)
+        B, T = ids.shape
+        meta = read_metadata(self.config, tiles if is_dict else None, rooms, B, T, self.rope.cos.device)
         if self.training:
             n, n_grad = self.training_depth()
         else:
@@ -417,6 +424,7 @@ class PlatoMythos(nn.Module):
                 if use_cache and k < max_new_tokens - 1:
                     pos = out.shape[1] - 1
                     logits = self.step(nxt[:, None], cache, meta.slice(pos, pos + 1), act)[:, -1]
+                    assert self.last_depth is not None  # recorded by step()
                     depths.append(self.last_depth[:, -1])
         finally:
             self.train(was)

@@ -13,6 +13,7 @@ and a re-prefill of the last ``W - S + 1`` inputs whenever a new window starts.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Iterator
 from typing import Any, ClassVar
 
 import numpy as np
@@ -43,7 +44,7 @@ class MythosPredictor(TorchPredictor):
     name: ClassVar[str] = "mythos"
     config_cls: ClassVar[type] = PlatoMythosConfig
     #: the stream re-fills its cache from the last ``max_seq_len - stride`` bytes when the window is full
-    slides_window: ClassVar[bool] = True
+    slides_window: bool = True
 
     def __init__(self, config: Any = None, *, seed: int = 0, device: str | None = None, **overrides: Any):
         if config is None:
@@ -100,7 +101,7 @@ class MythosPredictor(TorchPredictor):
         return x[a - 1:end - 1].astype(np.int64)
 
     @torch.no_grad()
-    def iter_log_probs(self, data: BytesLike, chunk_size: int = 1 << 16, batch: int = 16):
+    def iter_log_probs(self, data: BytesLike, chunk_size: int = 1 << 16, batch: int = 16) -> Iterator[np.ndarray]:
         x = as_byte_array(data)
         if len(x) == 0:
             return
@@ -120,6 +121,7 @@ class MythosPredictor(TorchPredictor):
                 logits = self.module(torch.from_numpy(ids).to(self.device), n_loops=self.eval_loops,
                                      act=self.eval_act).double()
                 lp = torch.log_softmax(logits, dim=-1).cpu().numpy()
+                assert self.module.last_depth is not None  # recorded by the forward
                 depth = self.module.last_depth.cpu().numpy()
                 for (a, r, end), row, d in zip(group, lp, depth):
                     if self.depth_trace is not None:
@@ -204,6 +206,7 @@ class MythosStream(Stream):
         self._run(ids)
 
     def log_probs(self) -> np.ndarray:
+        assert self._lp is not None  # set by the prefill in __init__
         return self._lp.copy()
 
     def push(self, byte: int) -> None:

@@ -15,6 +15,8 @@ with the loads the step's forward routed, so within a forward the routing is a p
 
 from __future__ import annotations
 
+from typing import cast
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -26,9 +28,12 @@ from .swiglu import SwiGLU
 class RoomsAsExperts(nn.Module):
     """MoE feed-forward: ``x (..., D)`` [+ ``room_bias (..., num_rooms)``] -> ``(..., D)``."""
 
+    balance_bias: torch.Tensor  # (E,) buffer: the balancer's routing bias
+
     def __init__(self, config: PlatoMythosConfig) -> None:
         super().__init__()
         D, F_, E = config.d_model, config.expert_dim, config.total_experts
+        assert F_ is not None  # filled in by PlatoMythosConfig.check()
         self.E, self.k, self.per_room = E, config.top_k_experts, config.experts_per_room
         self.router = nn.Linear(D, E, bias=False)
         self.experts = nn.ModuleList(SwiGLU(D, F_) for _ in range(E))
@@ -103,8 +108,9 @@ class RoomsAsExperts(nn.Module):
             room_bias = room_bias.reshape(-1, room_bias.shape[-1])
         _, idx, w = self.route(xf, room_bias)
         gate = torch.zeros(xf.shape[0], self.E, dtype=xf.dtype, device=xf.device).scatter(1, idx, w)
-        w13 = torch.stack([ex.w13.weight for ex in self.experts])  # (E, 2F, D)
-        w2 = torch.stack([ex.w2.weight for ex in self.experts])  # (E, D, F)
+        experts = [cast(SwiGLU, ex) for ex in self.experts]
+        w13 = torch.stack([ex.w13.weight for ex in experts])  # (E, 2F, D)
+        w2 = torch.stack([ex.w2.weight for ex in experts])  # (E, D, F)
         h = torch.einsum("nd,efd->enf", xf, w13)
         a, b = h.chunk(2, dim=-1)
         y = torch.einsum("enf,edf->end", F.silu(a) * b, w2)

@@ -13,6 +13,9 @@ class Rotary(nn.Module):
     ``start .. start + length - 1``; :func:`apply_rotary` rotates any ``(..., length, dim)`` tensor with them.
     """
 
+    cos: torch.Tensor  # (max_len, dim / 2) buffer
+    sin: torch.Tensor  # (max_len, dim / 2) buffer
+
     def __init__(self, dim: int, max_len: int, theta: float = 10000.0) -> None:
         super().__init__()
         inv = theta ** (-torch.arange(0, dim, 2, dtype=torch.float64) / dim)

@@ -38,6 +38,7 @@ class TileEmbedding(nn.Module):
                 confidence: torch.Tensor | None = None) -> torch.Tensor:
         e = self.tokens(ids)
         if self.config.tile_metadata and domain is not None:
+            assert confidence is not None, "domain and confidence are given together"
             e = e + self.domains(domain) + confidence.to(e.dtype)[..., None] * self.confidence
         return e
 
@@ -92,6 +93,7 @@ class TilesAsKV(nn.Module):
         super().__init__()
         D, H, dh, dn, dc, dr = (config.d_model, config.num_heads, config.head_dim, config.qk_nope_dim,
                                 config.d_kv_latent, config.rope_dim)
+        assert dn is not None  # filled in by PlatoMythosConfig.check()
         self.H, self.dh, self.dn, self.dc, self.dr = H, dh, dn, dc, dr
         self.wq = nn.Linear(D, H * dn + H * dr, bias=False)
         self.w_dkv = nn.Linear(D, dc + dr, bias=False)

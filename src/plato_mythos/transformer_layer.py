@@ -23,6 +23,7 @@ class MythosLayer(nn.Module):
         self.attn = TilesAsKV(config)
         self.norm2 = RMSNorm(config.d_model, config.norm_eps)
         self.moe = moe
+        assert config.ffn_dim is not None  # filled in by PlatoMythosConfig.check()
         self.ffn: nn.Module = RoomsAsExperts(config) if moe else SwiGLU(config.d_model, config.ffn_dim)
         self.dropout = config.dropout
 

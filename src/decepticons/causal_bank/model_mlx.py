@@ -116,7 +116,7 @@ class CausalBankModel(nn.Module):
         new: State = {}
         emb = p["embed.weight"]
         e = emb[x]
-        feats = []
+        feats: list[mx.array] = []
         k = cfg.local_window
         if k > 1:
             ext = mx.concatenate([state["prev"].astype(mx.int32), x], axis=1)
@@ -245,7 +245,7 @@ def from_torch_tensors(config: CausalBankConfig | dict[str, Any], tensors: dict[
     return CausalBankModel(vocab_size, cfg, arrays)
 
 
-def load_model_file(path: str | os.PathLike) -> CausalBankModel:
+def load_model_file(path: str | os.PathLike[str]) -> CausalBankModel:
     """MLX model from a ``causal-bank`` model file written by the torch predictor's ``save``."""
     from ..runtime.checkpoints import read_model_file
 

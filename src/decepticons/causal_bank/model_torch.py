@@ -75,6 +75,13 @@ class BandNorm(nn.Module):
 class CausalBankModel(nn.Module):
     """Causal-bank language model over ``vocab_size`` symbols (see the module docstring for the equations)."""
 
+    # registered in ``__init__`` as parameters or buffers (by ``learns_mixing`` / ``learns_decays``), when the
+    # bank has the modes that read them
+    in_proj: torch.Tensor      # (bank_input_dim, Nr + 2 No)
+    decay_logit: torch.Tensor  # (Nr,)
+    osc_logit: torch.Tensor    # (No,)
+    osc_angle: torch.Tensor    # (No,)
+
     def __init__(self, vocab_size: int = 256, config: CausalBankConfig | None = None):
         super().__init__()
         cfg = config if config is not None else CausalBankConfig()
@@ -168,7 +175,7 @@ class CausalBankModel(nn.Module):
             state = self.init_state(B, x.device)
         new: State = {}
         e = self.embed(x)  # (B, T, E)
-        feats = []
+        feats: list[torch.Tensor] = []
         k = cfg.local_window
         if k > 0:
             if k > 1:

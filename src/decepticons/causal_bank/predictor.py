@@ -23,7 +23,6 @@ from typing import Any, ClassVar
 
 import numpy as np
 import torch
-from torch import nn
 
 from ..codecs import BytesLike, as_byte_array
 from ..predictor import Stream, log_probs_from_chunks, shift_right
@@ -40,7 +39,7 @@ class CausalBankStream(Stream):
     """Step-by-step prediction carrying the bank's state; one ``step`` per pushed byte."""
 
     def __init__(self, predictor: CausalBankPredictor):
-        self._module: CausalBankModel = predictor.module  # type: ignore[assignment]
+        self._module = predictor.module
         self._device = predictor.device
         self._state = self._module.init_state(1, self._device)
         self._lp: np.ndarray | None = None
@@ -70,12 +69,13 @@ class CausalBankPredictor(TorchPredictor):
 
     name: ClassVar[str] = "causal-bank"
     config_cls: ClassVar[type] = CausalBankConfig
+    module: CausalBankModel  # built by build_module
     scores_in_train_window: ClassVar[bool] = True
     train_defaults: ClassVar[dict[str, Any]] = {"batch_size": 32, "seq_len": 256, "lr": 3e-3,
                                                 "weight_decay": 0.05}
 
     @classmethod
-    def build_module(cls, config: CausalBankConfig) -> nn.Module:
+    def build_module(cls, config: CausalBankConfig) -> CausalBankModel:
         return CausalBankModel(256, config)
 
     @classmethod

@@ -105,13 +105,14 @@ def _append_counts(counts: list[ContextCounts], new: ContextCounts, cap: int, ev
     return [ContextCounts.merge(counts, cap)] if len(counts) >= every else counts
 
 
-def _shard_job(args: tuple) -> tuple[ContextCounts, RidgeStats]:
+def _shard_job(args: tuple[Any, ...]) -> tuple[ContextCounts, RidgeStats]:
     view, x, history, state, max_order, stride = args
     return _shard_stats(view, x, history, state, max_order, stride)
 
 
 # ------------------------------------------------------------------------------------ hyper-parameters
-def _fit_smoothing(stats: list, base: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
+def _fit_smoothing(stats: list[tuple[np.ndarray, np.ndarray, np.ndarray]],
+                   base: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
     """Coordinate descent (golden section per parameter) on per-order discounts and concentrations."""
     K1 = len(stats)
     d = np.full(K1, 0.7)
@@ -172,9 +173,11 @@ class ByteLatentPredictiveCoder(CausalPredictor):
     def fitted(self) -> bool:
         return self.readout is not None and self.smoother is not None
 
-    def _require_fitted(self) -> None:
-        if not self.fitted:
+    def _require_fitted(self) -> tuple[RidgeReadout, ContextSmoother]:
+        """The fitted readout and smoother, or an :class:`InputError` when the coder is not fitted."""
+        if self.readout is None or self.smoother is None:
             raise InputError("this coder has not been fitted yet: call fit() or load a saved model")
+        return self.readout, self.smoother
 
     def _collect(self, x: np.ndarray, state: np.ndarray, history: np.ndarray, workers: int,
                  bar: ByteProgress) -> tuple[list[ContextCounts], RidgeStats, np.ndarray]:
@@ -276,7 +279,7 @@ class ByteLatentPredictiveCoder(CausalPredictor):
         return report
 
     # ------------------------------------------------------------------ prediction
-    def _chunks(self, x: np.ndarray, chunk_size: int) -> Iterator[tuple[np.ndarray, np.ndarray, list]]:
+    def _chunks(self, x: np.ndarray, chunk_size: int) -> Iterator[tuple[np.ndarray, np.ndarray, list[np.ndarray]]]:
         """``(chunk, features, context hashes)`` for consecutive chunks, state carried across them."""
         st = self.view.init_state()
         K = self.config.max_order
@@ -287,11 +290,11 @@ class ByteLatentPredictiveCoder(CausalPredictor):
             yield xs, feats, context_hashes(xs, K, hist)
 
     def iter_log_probs(self, data: BytesLike, chunk_size: int = 1 << 14) -> Iterator[np.ndarray]:
-        self._require_fitted()
+        readout, smoother = self._require_fitted()
         x = as_byte_array(data)
         for _xs, feats, hs in self._chunks(x, chunk_size):
-            base = np.exp(self.readout.log_probs(feats))
-            p = self.smoother.probs(hs, base)
+            base = np.exp(readout.log_probs(feats))
+            p = smoother.probs(hs, base)
             yield np.log(p)
 
     def log_probs(self, data: BytesLike) -> np.ndarray:
@@ -308,13 +311,13 @@ class ByteLatentPredictiveCoder(CausalPredictor):
         The substrate scan runs sequentially (it carries state); the per-chunk readout and count lookups are
         independent and run in a small thread pool (numpy releases the GIL in its array loops).
         """
-        self._require_fitted()
+        readout, smoother = self._require_fitted()
         x = as_byte_array(data)
         out = np.empty(len(x))
 
-        def work(pos: int, xs: np.ndarray, feats: np.ndarray, hs: list) -> tuple[int, int]:
-            base = np.exp(self.readout.target_log_probs(feats, xs))
-            out[pos:pos + len(xs)] = np.log(self.smoother.target_probs(hs, xs, base))
+        def work(pos: int, xs: np.ndarray, feats: np.ndarray, hs: list[np.ndarray]) -> tuple[int, int]:
+            base = np.exp(readout.target_log_probs(feats, xs))
+            out[pos:pos + len(xs)] = np.log(smoother.target_probs(hs, xs, base))
             return pos, len(xs)
 
         from concurrent.futures import ThreadPoolExecutor
@@ -349,11 +352,11 @@ class ByteLatentPredictiveCoder(CausalPredictor):
         return d
 
     def state_tensors(self) -> dict[str, np.ndarray]:
-        self._require_fitted()
-        t = {"readout.W": self.readout.W,
-             "readout.tau_lam_eps": np.array([self.readout.tau, self.readout.lam, self.readout.eps]),
-             "smoother.discounts": self.smoother.discounts, "smoother.escapes": self.smoother.escapes}
-        for k, o in enumerate(self.smoother.orders):
+        readout, smoother = self._require_fitted()
+        t = {"readout.W": readout.W,
+             "readout.tau_lam_eps": np.array([readout.tau, readout.lam, readout.eps]),
+             "smoother.discounts": smoother.discounts, "smoother.escapes": smoother.escapes}
+        for k, o in enumerate(smoother.orders):
             t[f"order{k}.keys"] = o.keys
             t[f"order{k}.counts"] = o.counts.astype(np.float32)
         t.update({f"view.{k}": v for k, v in self.view.params().items()})
@@ -388,7 +391,7 @@ class ByteLatentPredictiveCoder(CausalPredictor):
 
     def describe(self) -> dict[str, Any]:
         d = {**super().describe(), "config": self.config_dict(), "fitted": self.fitted}
-        if self.fitted:
+        if self.smoother is not None and self.fitted:
             d["contexts_per_order"] = [int(len(o.ctx)) for o in self.smoother.orders]
         return d
 
@@ -416,11 +419,12 @@ class _CoderStream(Stream):
     def log_probs(self) -> np.ndarray:
         if self._cache is None:
             m = self.m
-            base = np.exp(m.readout.log_probs(m.view.features_of(self.state)[None, :])[0])
+            readout, smoother = m._require_fitted()
+            base = np.exp(readout.log_probs(m.view.features_of(self.state)[None, :])[0])
             K = m.config.max_order
             hs = context_hashes_scalar(self.recent, K, self.seen)
             harr = [np.array([h], dtype=np.uint64) for h in hs]
-            p = m.smoother.probs(harr, base[None, :])[0]
+            p = smoother.probs(harr, base[None, :])[0]
             self._cache = np.log(p)
         return self._cache
 

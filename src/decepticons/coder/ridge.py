@@ -134,7 +134,7 @@ def fit_temperature(scores: np.ndarray, y: np.ndarray, lo: float = 0.1, hi: floa
 def fit_readout(stats: RidgeStats, features: np.ndarray, y: np.ndarray,
                 lams: tuple[float, ...] = (1e-4, 1e-3, 1e-2, 1e-1, 1.0),
                 epsilons: tuple[float, ...] = (1e-4, 1e-3, 1e-2),
-                max_rows: int = 16384) -> tuple[RidgeReadout, list[dict]]:
+                max_rows: int = 16384) -> tuple[RidgeReadout, list[dict[str, float]]]:
     """Choose ``lam``, ``eps`` and ``tau`` on held-out ``(features, y)`` (at most ``max_rows`` spread rows).
 
     Returns the readout and the selection curve.

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import time
 from dataclasses import dataclass
+from typing import Any
 
 from ..predictor import CausalPredictor
 from ..runtime.files import read_regular_file, write_output
@@ -36,7 +37,7 @@ class CompressReport(Report):
     def bytes_per_second(self) -> float:
         return self.original_bytes / self.seconds if self.seconds > 0 else float("inf")
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         d = super().to_dict()
         d["bits_per_byte"] = None if not self.original_bytes else self.bits_per_byte
         d["bytes_per_second"] = self.bytes_per_second
@@ -69,7 +70,7 @@ class DecompressReport(Report):
     def bytes_per_second(self) -> float:
         return self.original_bytes / self.seconds if self.seconds > 0 else float("inf")
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         d = super().to_dict()
         d["bytes_per_second"] = self.bytes_per_second
         return d
@@ -83,12 +84,12 @@ class DecompressReport(Report):
         ])
 
 
-def _read_file(path: str | os.PathLike) -> bytes:
+def _read_file(path: str | os.PathLike[str]) -> bytes:
     """A regular file's bytes (a device such as ``/dev/zero`` or a FIFO is refused, never read without end)."""
     return bytes(read_regular_file(path))
 
 
-def compress_file(model: CausalPredictor, in_path: str | os.PathLike, out_path: str | os.PathLike,
+def compress_file(model: CausalPredictor, in_path: str | os.PathLike[str], out_path: str | os.PathLike[str],
                   progress: bool | None = None) -> CompressReport:
     """Compress ``in_path`` into ``out_path`` (written atomically; ``-`` is standard output)."""
     raw = _read_file(in_path)
@@ -101,7 +102,7 @@ def compress_file(model: CausalPredictor, in_path: str | os.PathLike, out_path: 
                           fingerprint=model.fingerprint())
 
 
-def decompress_file(model: CausalPredictor, in_path: str | os.PathLike, out_path: str | os.PathLike,
+def decompress_file(model: CausalPredictor, in_path: str | os.PathLike[str], out_path: str | os.PathLike[str],
                     progress: bool | None = None) -> DecompressReport:
     """Decompress ``in_path`` into ``out_path``; nothing is written unless the checksum verifies."""
     blob = _read_file(in_path)

@@ -118,7 +118,7 @@ class BackoffPredictor(CountMemory):
         if lam.shape != model.lam.shape:
             raise ValueError(f"lam has shape {lam.shape}, expected {model.lam.shape}")
         model.lam = lam.copy()
-        return model  # type: ignore[return-value]
+        return model
 
 
 class _BackoffStream(CountStream):
@@ -130,7 +130,7 @@ class _BackoffStream(CountStream):
     def _predict_kernel(self) -> Any:
         return self.k.backoff_run
 
-    def _predict_args(self, t: int) -> tuple:
+    def _predict_args(self, t: int) -> tuple[Any, ...]:
         return (self._tb, self.m.params, self.hist, t, t + 1, False, self.buf, self.L, self.m.lam, self._row, t)
 
     def coding_freqs(self) -> np.ndarray:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 import time
 from collections.abc import Iterator
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Protocol, Self
 
 import numpy as np
 
@@ -21,7 +21,7 @@ from ..errors import InputError
 from ..jit import Kernels, get_kernels, specialise
 from ..predictor import LN2, CausalPredictor, Stream
 from ..runtime.progress import ByteProgress
-from ..runtime.reports import FitReport
+from ..runtime.reports import FitReport, ScoreReport
 from .config import CountConfig
 from .count_tables import CountTables
 from .kernels import INFO_N, INFO_ROW, INFO_U, REC_ARGMAX, ChainBuffers, CountParams
@@ -29,7 +29,18 @@ from .kernels import INFO_N, INFO_ROW, INFO_U, REC_ARGMAX, ChainBuffers, CountPa
 _FIT_CHUNK = 1 << 16
 
 
-def finish_fit(model: CausalPredictor, report: FitReport, valid: BytesLike | None,
+class KeepsFitInfo(Protocol):
+    """A predictor that keeps the summary of its last fit report in ``fit_info`` (saved with the model)."""
+
+    fit_info: dict[str, Any]
+
+    @property
+    def adaptive(self) -> bool: ...
+
+    def score(self, data: BytesLike, trace: bool = False, progress: bool | None = None) -> ScoreReport: ...
+
+
+def finish_fit(model: KeepsFitInfo, report: FitReport, valid: BytesLike | None,
                progress: bool | None) -> FitReport:
     """Score ``valid`` (when given and non-empty) into ``report`` and keep the report's summary in
     ``model.fit_info`` (saved with the model)."""
@@ -178,7 +189,7 @@ class CountMemory(CausalPredictor):
 
     @classmethod
     def from_state(cls, config: dict[str, Any], tensors: dict[str, np.ndarray],
-                   extra: dict[str, Any]) -> CountMemory:
+                   extra: dict[str, Any]) -> Self:
         model = cls(**config)
         model.tables = CountTables.from_tensors(tensors)
         model.fit_info = dict(extra.get("fit", {}))
@@ -213,11 +224,11 @@ class CountStream(Stream):
     def _predict_kernel(self) -> Any:
         return self.k.ngram_run
 
-    def _predict_args(self, t: int) -> tuple:
+    def _predict_args(self, t: int) -> tuple[Any, ...]:
         """Arguments of the prediction kernel for position t (no learning, row into ``_row[0]``)."""
         return (self._tb, self.m.params, self.hist, t, t + 1, False, self.buf, self.L, self._row, t)
 
-    def _count_args(self, t: int) -> tuple:
+    def _count_args(self, t: int) -> tuple[Any, ...]:
         return (self._tb, self.m.params, self.hist, t, t + 1, self.buf, self._tgt, t)
 
     def log_probs(self) -> np.ndarray:

@@ -165,7 +165,8 @@ class FrozenReadoutExpert(CausalPredictor):
         self.report = report
         return report
 
-    def _summaries(self, lps: list[np.ndarray], x: np.ndarray, run: np.ndarray) -> tuple[list, np.ndarray]:
+    def _summaries(self, lps: list[np.ndarray], x: np.ndarray,
+                   run: np.ndarray) -> tuple[list[ControllerSummary], np.ndarray]:
         """Each route's summary rows for a chunk (running loss before each byte, entropy) and the running losses
         after it."""
         out, after = [], run.copy()
@@ -249,7 +250,7 @@ class FrozenReadoutExpert(CausalPredictor):
     @classmethod
     def from_state(cls, config: dict[str, Any], tensors: dict[str, np.ndarray],
                    extra: dict[str, Any]) -> FrozenReadoutExpert:
-        cfg = {k: tuple(v) if k in ("routes", "ridge_lambdas") else v for k, v in config.items()}
+        cfg: dict[str, Any] = {k: tuple(v) if k in ("routes", "ridge_lambdas") else v for k, v in config.items()}
         obj = cls(FrozenReadoutConfig(**cfg))
         readouts = []
         for r, v in enumerate(obj.views):

@@ -65,7 +65,7 @@ class HierarchicalSubstrate(Substrate):
     def scan(self, x: np.ndarray, state: np.ndarray) -> np.ndarray:
         n = self.config.level_width
         u = self.embedding[x] @ self.P_f
-        outs = []
+        outs: list[np.ndarray] = []
         for level, lam in enumerate(self.lams):
             if level == 1:
                 u = outs[-1] @ self.P_m

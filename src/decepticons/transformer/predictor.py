@@ -24,7 +24,7 @@ class TransformerPredictor(TorchPredictor):
     config_cls: ClassVar[type] = TransformerConfig
 
     @property
-    def window(self) -> int:  # type: ignore[override]
+    def window(self) -> int:
         """``block_size`` (the longest sequence the module reads), or the training window when shorter."""
         L = self.config.block_size
         return L if self.train_window is None else min(L, self.train_window)

@@ -25,6 +25,7 @@ import numpy as np
 from ..codecs import BytesLike, as_byte_array
 from ..errors import InputError
 from ..substrates import Substrate
+from ..validation import Validated
 
 
 class FeatureView(ABC):
@@ -36,7 +37,7 @@ class FeatureView(ABC):
     #: the view has parameters fitted on training bytes
     needs_fit: ClassVar[bool] = False
     #: the configuration dataclass of the view's options (``None``: the view takes none)
-    config_cls: ClassVar[type | None] = None
+    config_cls: ClassVar[type[Validated] | None] = None
 
     def __init__(self, substrate: Substrate, config: Any = None) -> None:
         if self.substrates is not None and substrate.kind not in self.substrates:

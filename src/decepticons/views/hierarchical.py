@@ -36,7 +36,7 @@ from ..control.gates import PathwayGateConfig, PathwayGateController
 from ..control.summary import ControllerSummaryBuilder, SummaryConfig
 from ..control.surprise import PredictiveSurpriseController
 from ..errors import InputError
-from ..substrates import Substrate, linear_scan
+from ..substrates import HierarchicalSubstrate, Substrate, linear_scan
 from ..validation import Validated, spec
 from .base import RecordView
 
@@ -96,6 +96,7 @@ class HierarchicalFeatureView(RecordView):
 
     def _cascade(self, x: np.ndarray, h0: np.ndarray, memory: np.ndarray, fit: bool = False) -> dict[str, Any]:
         sub, n = self.substrate, self.n
+        assert isinstance(sub, HierarchicalSubstrate)  # FeatureView.__init__ admits only the hierarchical kind
         lf, lm, ls = sub.lams
         f0, m0, s0 = h0[:n], h0[n:2 * n], h0[2 * n:]
         pos = int(memory[2])
