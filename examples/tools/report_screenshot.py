@@ -21,7 +21,6 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tests"))
 
 from _browser import Browser  # noqa: E402
-
 from decepticons.data import embedded_corpus  # noqa: E402
 from decepticons.registry import model_class  # noqa: E402
 from decepticons.runtime.html_report import write_html  # noqa: E402

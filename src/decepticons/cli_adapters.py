@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from typing import Any
+from typing import Any, cast
 
 from .cli_common import check_save_path, parse_overrides, read_input
 from .errors import InputError
@@ -50,7 +50,7 @@ def cmd_oracle(args: argparse.Namespace) -> int:
     if args.oracle:
         if args.config or args.train:
             raise InputError("--oracle gives a fitted oracle; --config and --train set up a new one")
-        oracle = OracleAnalysisAdapter.load(args.oracle)
+        oracle = cast(OracleAnalysisAdapter, OracleAnalysisAdapter.load(args.oracle))  # load refuses other kinds
     else:
         oracle = _build(OracleAnalysisAdapter, args)
         if not args.quiet and not args.json:
