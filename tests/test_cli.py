@@ -224,6 +224,21 @@ def test_generate_sampling_is_seeded(saved):
     assert a[0] == 0 and a == b and a[1] != c[1]
 
 
+def test_generate_threads(saved):
+    torch = pytest.importorskip("torch")
+    path, _ = saved
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(2)
+        code, _, err = run(["generate", "--load", str(path), "--steps", "5", "--threads", "1"])
+        assert code == 0, err
+        assert torch.get_num_threads() == 1  # generation runs on the threads asked for (default 1)
+        code, _, err = run(["generate", "--load", str(path), "--steps", "5", "--threads", "0"])
+        assert code == 2 and "--threads must be an integer in 1..1024" in err
+    finally:
+        torch.set_num_threads(before)
+
+
 def test_info_load(saved):
     path, ref = saved
     code, out, err = run(["info", "--load", str(path)])

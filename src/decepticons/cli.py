@@ -44,6 +44,12 @@ def _sample_text(model: Any, args: argparse.Namespace, steps: int) -> str:
     from .codecs import ByteCodec
 
     # bytes of the command line that are not UTF-8 reach argparse as surrogate escapes: they mean those bytes
+    if not 1 <= args.threads <= 1024:
+        raise InputError(f"--threads must be an integer in 1..1024, got {args.threads}")
+    if "torch" in sys.modules:  # one byte per step is too little work to share: threads only add overhead
+        import torch
+
+        torch.set_num_threads(args.threads)
     prompt = np.frombuffer((args.prompt or "").encode("utf-8", "surrogateescape"), dtype=np.uint8)
     out = model.generate(prompt, steps=steps, greedy=args.greedy, temperature=args.temperature,
                          top_k=args.top_k, seed=args.seed)
@@ -197,6 +203,8 @@ def build_parser() -> argparse.ArgumentParser:
     sampling.add_argument("--greedy", action="store_true", help="always take the most likely byte")
     sampling.add_argument("--temperature", type=float, default=0.8, help="sampling temperature (default 0.8)")
     sampling.add_argument("--top-k", type=int, default=None, help="sample among the k most likely bytes")
+    sampling.add_argument("--threads", type=int, default=1,
+                          help="torch threads while generating (default 1: a step per byte is too small to share)")
 
     parser = argparse.ArgumentParser(prog="decepticons",
                                      description="Fit, score, generate and compress with byte predictors.")
