@@ -207,6 +207,24 @@ def test_score(files, saved):
     assert code == 0 and f"{expected.mean():.4f}" in out
 
 
+def test_without_numba_info_says_so_and_the_slow_path_warns_once():
+    script = """
+import sys
+sys.modules["numba"] = None  # import numba fails, find_spec says absent: as on a machine without it
+from decepticons.cli import main
+main(["info"])
+from decepticons.registry import model_class
+import numpy as np
+x = np.frombuffer(b"abracadabra " * 50, dtype=np.uint8)
+for _ in range(2):
+    model_class("ngram")(orders=2).fit(x)
+"""
+    r = subprocess.run([sys.executable, "-W", "always::RuntimeWarning", "-c", script], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert "kernels      interpreted reference" in r.stdout and "numba: no" in r.stdout
+    assert r.stderr.count("numba is not installed") == 1, r.stderr
+
+
 def test_generate(saved):
     path, ref = saved
     code, out, err = run(["generate", "--load", str(path), "--prompt", "to be", "--steps", "40", "--greedy"])

@@ -154,10 +154,14 @@ def cmd_info(args: argparse.Namespace) -> int:
                           "config       " + json.dumps(mf.config, sort_keys=True)])
     else:
         backends = {name: find_spec(name) is not None for name in ("torch", "mlx", "numba", "matplotlib")}
-        payload = {"version": __version__, "models": available_models(), "backends": backends}
+        kernels = ("compiled (numba)" if backends["numba"] else
+                   "interpreted reference: the count memories and the mixer run about 80x slower; pip install numba")
+        payload = {"version": __version__, "models": available_models(), "backends": backends,
+                   "kernels": "compiled" if backends["numba"] else "interpreted"}
         text = "\n".join([f"decepticons {__version__}", "models       " + ", ".join(available_models()),
                           "backends     " + ", ".join(f"{k}: {'yes' if v else 'no'}"
-                                                      for k, v in backends.items())])
+                                                      for k, v in backends.items()),
+                          f"kernels      {kernels}"])
     _emit(args, payload, text)
     return 0
 

@@ -30,6 +30,7 @@ from __future__ import annotations
 import hashlib
 import sys
 import types
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol, TypeVar, cast
@@ -69,6 +70,7 @@ class Kernels:
 
 REFERENCE = Kernels(fast=False)
 _FAST: Kernels | None = None
+_WARNED = False  # the missing-numba warning is given once per process
 _JITTED: dict[str, Any] = {}
 _MODULE_GLOBALS: dict[str, dict[str, Any]] = {}
 _SOURCES: dict[str, bytes] = {}
@@ -125,7 +127,11 @@ def _compile_new() -> None:
 
 def get_kernels(use_numba: bool = True) -> Kernels:
     """The compiled kernels when numba is importable and wanted, else the reference ones."""
-    global _FAST
+    global _FAST, _WARNED
+    if use_numba and not numba_available() and not _WARNED:
+        _WARNED = True
+        warnings.warn("numba is not installed: the count memories and the mixer run their interpreted reference "
+                      "kernels (same predictions, about 80x slower); pip install numba", RuntimeWarning, stacklevel=2)
     if not use_numba or not numba_available():
         if len(REFERENCE.__dict__) != len(_REGISTRY) + 1:  # + 1: ``fast``
             REFERENCE.__dict__.update(_REGISTRY)
