@@ -169,3 +169,17 @@ def test_fit_through_shared_trainer(mode):
     report = p.fit(data, max_steps=3, batch_size=2, seq_len=16, mode=mode, plot=False, eval_every=0, progress=False)
     assert np.isfinite(report.train_bits_per_byte) and p.fingerprint() != before
     assert np.isfinite(p.score(data[:100]).bits_per_byte)
+
+
+def test_fit_starts_from_the_seed_and_partial_fit_continues():
+    data = np.frombuffer(b"the quick brown fox jumps over the lazy dog. " * 30, dtype=np.uint8)
+    kw = dict(max_steps=2, batch_size=2, seq_len=16, plot=False, eval_every=0, progress=False)
+    once, twice = CausalBankPredictor(_tiny(), seed=1), CausalBankPredictor(_tiny(), seed=1)
+    once.fit(data, **kw)
+    twice.fit(data, **kw)
+    twice.fit(data, **kw)
+    assert once.fingerprint() == twice.fingerprint()  # a second fit starts again from the seed's weights
+    more = CausalBankPredictor(_tiny(), seed=1)
+    more.fit(data, **kw)
+    more.partial_fit(data, **kw)
+    assert more.fingerprint() != once.fingerprint()  # partial_fit keeps training the current weights

@@ -19,6 +19,7 @@ from _reference import OtherTablePredictor, TablePredictor, reference_bits, refe
 from decepticons import data as D
 from decepticons import registry
 from decepticons.cli import EXIT_USER_ERROR, main, parse_overrides
+from decepticons.registry import load_model, model_class
 from decepticons.runtime.progress import set_quiet
 
 CORPUS = b"to be, or not to be, that is the question:\nwhether 'tis nobler in the mind to suffer\n" * 20
@@ -178,11 +179,33 @@ def test_fit_from_standard_input(files):
     assert TablePredictor.load(path).fingerprint() == ref.fingerprint()
 
 
-def test_fit_continues_from_a_loaded_model(files, saved):
+def test_fit_load_never_silently_drops_the_loaded_model(files, saved):
     path, _ = saved
-    code, out, err = run(["fit", "--load", str(path), "--input", str(files / "valid.txt"), "--json"])
+    assert_user_error(run(["fit", "--load", str(path), "--input", str(files / "valid.txt")]), "--continue")
+    assert_user_error(run(["fit", "--continue", "--input", str(files / "valid.txt")]), "needs --load")
+    # a model whose fit is one pass cannot continue: said so, and the file is untouched
+    before = path.read_bytes()
+    assert_user_error(run(["fit", "--load", str(path), "--continue", "--input", str(files / "valid.txt"),
+                           "--save", str(path)]), "cannot continue")
+    assert path.read_bytes() == before
+
+
+def test_fit_continue_accumulates_counts(files):
+    first, cont = files / "first.safetensors", files / "cont.safetensors"
+    code, _, err = run(["fit", "--model", "ngram", "--config", "orders=2", "--input", str(files / "corpus.txt"),
+                        "--save", str(first), "--quiet"])
+    assert code == 0, err
+    code, out, err = run(["fit", "--load", str(first), "--continue", "--input", str(files / "valid.txt"),
+                          "--save", str(cont), "--json"])
     assert code == 0, err
     assert json.loads(out)["fit"]["train_bytes"] == len(HELD_OUT)
+    ref = model_class("ngram")(orders=2)
+    ref.fit(CORPUS)
+    ref.partial_fit(HELD_OUT)
+    assert load_model(cont).fingerprint() == ref.fingerprint()
+    fresh = model_class("ngram")(orders=2)
+    fresh.fit(HELD_OUT)
+    assert fresh.fingerprint() != ref.fingerprint()
 
 
 def test_binary_input_needs_allow_binary(files):
@@ -303,7 +326,7 @@ def test_corrupted_model_file(files, saved):
     path.write_bytes(raw)
     for argv in (["score", "--load", str(path), "--input", str(files / "valid.txt")],
                  ["generate", "--load", str(path)], ["info", "--load", str(path)],
-                 ["fit", "--load", str(path), "--input", str(files / "valid.txt")]):
+                 ["fit", "--load", str(path), "--continue", "--input", str(files / "valid.txt")]):
         assert_user_error(run(argv), "corrupted")
 
 

@@ -222,3 +222,33 @@ def test_tables_with_out_of_range_indices_are_refused():
         bad[field][i] = value
         with pytest.raises(ValueError, match="inconsistent"):
             CountTables.from_tensors(bad)
+
+
+def test_fit_starts_from_scratch_and_partial_fit_continues():
+    from decepticons.errors import InputError
+    from decepticons.registry import model_class
+
+    a = np.frombuffer(b"the cat sat on the mat. " * 40, dtype=np.uint8)
+    b = np.frombuffer(b"a dog ran in the fog! " * 40, dtype=np.uint8)
+    for kind in ("ngram", "exact-context", "online-ngram", "backoff"):
+        m, fresh = model_class(kind)(), model_class(kind)()
+        m.fit(a)
+        m.fit(b)
+        fresh.fit(b)
+        assert m.fingerprint() == fresh.fingerprint(), kind  # fit drops what an earlier fit learned
+    m = model_class("ngram")()
+    m.fit(a)
+    m.partial_fit(b)
+    two = model_class("ngram")()
+    two.partial_fit(a)
+    two.partial_fit(b)
+    assert m.fingerprint() == two.fingerprint()
+    fresh = model_class("ngram")()
+    fresh.fit(b)
+    assert m.fingerprint() != fresh.fingerprint()
+    assert m.score(a).bits_per_byte < fresh.score(a).bits_per_byte  # it still knows a
+    with pytest.raises(InputError, match="cannot continue"):
+        model_class("backoff")().partial_fit(a)
+    with pytest.raises(InputError, match="empty"):
+        m.fit(b"")
+    assert m.fingerprint() == two.fingerprint()  # a refused fit leaves the model as it was

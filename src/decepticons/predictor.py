@@ -219,6 +219,15 @@ class CausalPredictor(ABC):
         except (KeyError, ValueError, TypeError) as e:
             raise ModelFileError(f"model file does not match {cls.__name__}: {e}") from None
 
+    def partial_fit(self, data: BytesLike, valid: BytesLike | None = None, workers: int = 1,
+                    progress: bool | None = None) -> Any:
+        """Keep learning on ``data`` from the state the model is in (``fit`` always starts from scratch).
+
+        Models whose fitted state accumulates (the count memories, the mixer, the gradient-trained models)
+        override this; here it is an :class:`InputError`: the model's fit is one pass over all of its data."""
+        raise InputError(f"{self.name} cannot continue fitting from a fitted state: its fit is one pass over all "
+                         "of its data; fit it again on everything (fit always starts from scratch)")
+
     def prediction_facts(self) -> dict[str, Any]:
         """Facts besides configuration and weights that change predictions (saved and fingerprinted)."""
         return {}

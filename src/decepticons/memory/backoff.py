@@ -22,10 +22,11 @@ import numpy as np
 
 from ..codecs import BytesLike, as_byte_array
 from ..errors import InputError
-from ..predictor import LN2
+from ..predictor import LN2, CausalPredictor
 from ..runtime.reports import FitReport
 from .base import CountMemory, CountStream, finish_fit
 from .config import BackoffConfig
+from .count_tables import CountTables
 from .kernels import INFO_ROW
 
 
@@ -70,6 +71,7 @@ class BackoffPredictor(CountMemory):
         x = np.asarray(as_byte_array(data))
         if len(x) < 2:
             raise InputError("backoff needs at least 2 training bytes (counts, then a held-out tail)")
+        self.tables = CountTables()  # fit starts from scratch
         t0 = time.perf_counter()
         cut = min(len(x) - 1, max(1, int(round(len(x) * (1.0 - self.holdout)))))
         tgt = np.zeros(cut)
@@ -91,6 +93,11 @@ class BackoffPredictor(CountMemory):
                            details={"holdout_bytes": n, "holdout_bits_per_byte": tail_bits / n,
                                     "weights": self.lam.tolist(), "contexts": self.tables.n_contexts})
         return finish_fit(self, report, valid, progress)
+
+    def partial_fit(self, data: BytesLike, valid: BytesLike | None = None, workers: int = 1,
+                    progress: bool | None = None) -> FitReport:
+        """Refused: the backoff weights are fitted on the held-out tail of one pass (fit again on everything)."""
+        return CausalPredictor.partial_fit(self, data, valid, workers, progress)
 
     def iter_log_probs(self, data: BytesLike, chunk_size: int = 1 << 16) -> Iterator[np.ndarray]:
         x = np.asarray(as_byte_array(data))

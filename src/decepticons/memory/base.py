@@ -108,7 +108,20 @@ class CountMemory(CausalPredictor):
 
     def fit(self, data: BytesLike, valid: BytesLike | None = None, workers: int = 1,
             progress: bool | None = None) -> FitReport:
-        """Count ``data`` on top of what the tables already hold (sequential: ``workers`` is unused)."""
+        """Count ``data`` into empty tables (sequential: ``workers`` is unused); :meth:`partial_fit` adds to
+        what the tables hold."""
+        if len(as_byte_array(data)) == 0:  # refuse bad input before anything learned is dropped
+            raise InputError("cannot fit on an empty corpus")
+        self.tables = CountTables()
+        return self._count_fit(data, valid, progress)
+
+    def partial_fit(self, data: BytesLike, valid: BytesLike | None = None, workers: int = 1,
+                    progress: bool | None = None) -> FitReport:
+        """Count ``data`` on top of what the tables already hold, as a further document (contexts do not
+        reach back across the join)."""
+        return self._count_fit(data, valid, progress)
+
+    def _count_fit(self, data: BytesLike, valid: BytesLike | None, progress: bool | None) -> FitReport:
         x = np.asarray(as_byte_array(data))
         if len(x) == 0:
             raise InputError("cannot fit on an empty corpus")

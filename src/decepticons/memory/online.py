@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from ..codecs import BytesLike
+from ..errors import InputError
 from ..runtime.reports import FitReport
 from .base import CountMemory
 from .config import OnlineNGramConfig
@@ -33,14 +34,20 @@ class OnlineNGramPredictor(CountMemory):
             progress: bool | None = None) -> FitReport:
         if self.prime:
             return super().fit(data, valid=valid, workers=workers, progress=progress)
-        tables, self.tables = self.tables, CountTables()
         try:  # measure what an unprimed run on the training text gives, keep nothing
             report = super().fit(data, valid=None, workers=workers, progress=progress)
         finally:
-            self.tables = tables
+            self.tables = CountTables()
         if valid is not None:
             sr = self.score(valid, progress=progress)
             report.valid_bytes = sr.bytes
             report.valid_bits_per_byte = sr.bits_per_byte
         report.details["prime"] = False
         return report
+
+    def partial_fit(self, data: BytesLike, valid: BytesLike | None = None, workers: int = 1,
+                    progress: bool | None = None) -> FitReport:
+        if not self.prime:
+            raise InputError("an unprimed online-ngram (prime=False) learns only while it scores: there is no fitted "
+                             "state to continue")
+        return super().partial_fit(data, valid=valid, workers=workers, progress=progress)

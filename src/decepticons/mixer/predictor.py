@@ -116,6 +116,12 @@ class MixerPredictor(CausalPredictor):
         self.online = cfg.online
         self.use_numba = bool(use_numba)
         self.seed = int(seed)
+        self.fit_info: dict[str, Any] = {}
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget everything learned: counts, mixer and APM weights, the expert stage (what a fresh model has)."""
+        cfg = self.config
         self.tables = CountTables()
         no = len(self.orders)
         # one extra column per weight matrix counts each set's updates (rate decay, see mix.mix_update)
@@ -132,7 +138,6 @@ class MixerPredictor(CausalPredictor):
         # expert stage: weight 1 on the base mix, 0 on every expert (see .experts)
         self.U = np.zeros((len(self.experts) + 1, N_CTX, 2))
         self.U[0, :, 0] = 1.0
-        self.fit_info: dict[str, Any] = {}
 
     @staticmethod
     def _as_expert(e: Any) -> CausalPredictor:
@@ -255,12 +260,31 @@ class MixerPredictor(CausalPredictor):
     # ------------------------------------------------------------------ fit
     def fit(self, data: BytesLike, valid: BytesLike | None = None, workers: int = 1,
             progress: bool | None = None) -> FitReport:
-        """Run the mixer over ``data`` learning counts, match statistics and mixer weights, with each expert's
-        honest predictions where it has them (:meth:`expert_plans`), then fit the experts it fits on all of
-        ``data``; the train figure is prequential (each byte scored before learning)."""
+        """From a fresh state (:meth:`reset`), run the mixer over ``data`` learning counts, match statistics
+        and mixer weights, with each expert's honest predictions where it has them (:meth:`expert_plans`),
+        then fit the experts it fits on all of ``data``; the train figure is prequential (each byte scored
+        before learning)."""
         x = np.asarray(as_byte_array(data))
         if len(x) == 0:
             raise InputError("cannot fit on an empty corpus")
+        self.reset()
+        return self._learn(x, valid, workers, progress)
+
+    def partial_fit(self, data: BytesLike, valid: BytesLike | None = None, workers: int = 1,
+                    progress: bool | None = None) -> FitReport:
+        """Keep learning on ``data`` from the current state, as if it followed the bytes learned so far.
+        Experts the mixer fits cannot continue (their fit is one pass): with such experts this is an
+        :class:`InputError`; fixed experts are fine."""
+        x = np.asarray(as_byte_array(data))
+        if len(x) == 0:
+            raise InputError("cannot fit on an empty corpus")
+        fitted = [j for j, plan in enumerate(self.expert_plans(len(x))) if plan in ("folds", "in-sample")]
+        if fitted:
+            raise InputError(f"the mixer cannot continue fitting with experts it fits itself ({fitted}): fit it "
+                             "again on all the data, or make them fixed_experts")
+        return self._learn(x, valid, workers, progress)
+
+    def _learn(self, x: np.ndarray, valid: BytesLike | None, workers: int, progress: bool | None) -> FitReport:
         t0 = time.perf_counter()
         chunk = 1 << 16
         plans = self.expert_plans(len(x))

@@ -76,14 +76,18 @@ class TorchPredictor(CausalPredictor):
         values = self.state_values(config)
         if values is not None:
             check_model_size(type(config).__name__, values)
+        self.device = parse_device(device or "cpu")
+        self.module: nn.Module = self._fresh_module()
+
+    def _fresh_module(self) -> nn.Module:
+        """The module as initialised from ``seed`` (the global torch RNG is left as it was)."""
         gen_state = torch.random.get_rng_state()
-        torch.manual_seed(seed)
+        torch.manual_seed(self.seed)
         try:
-            self.module: nn.Module = self.build_module(config)
+            module = self.build_module(self.config)
         finally:
             torch.random.set_rng_state(gen_state)
-        self.device = parse_device(device or "cpu")
-        self.module.to(self.device)
+        return module.to(self.device)
 
     # --------------------------------------------------------------------------- subclass hooks
     @classmethod
@@ -152,7 +156,16 @@ class TorchPredictor(CausalPredictor):
     # --------------------------------------------------------------------------- training
     def fit(self, data: BytesLike, valid: BytesLike | None = None, workers: int = 1,
             progress: bool | None = None, **train_kwargs: Any) -> FitReport:
-        """Train with the shared trainer; ``train_kwargs`` are :class:`TrainConfig` fields.
+        """Train from the initialisation of ``seed`` (whatever was learned before is dropped); see
+        :meth:`partial_fit` for the options. :meth:`partial_fit` keeps training the current weights."""
+        if len(as_byte_array(data, name="training data")) == 0:
+            raise InputError("training data is empty: there is nothing to learn from")
+        self.module = self._fresh_module()
+        return self.partial_fit(data, valid=valid, workers=workers, progress=progress, **train_kwargs)
+
+    def partial_fit(self, data: BytesLike, valid: BytesLike | None = None, workers: int = 1,
+                    progress: bool | None = None, **train_kwargs: Any) -> FitReport:
+        """Train the current weights with the shared trainer; ``train_kwargs`` are :class:`TrainConfig` fields.
 
         Without ``budget_seconds`` or ``max_steps`` the run is short (``FIT_DEFAULT_BUDGET`` seconds); use
         ``decepticons train`` or :func:`decepticons.training.train` for long runs, checkpoints and
