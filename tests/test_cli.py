@@ -254,7 +254,7 @@ def test_generate(saved):
     assert code == 0, err
     assert out == reference_greedy(ref, b"to be", 40).decode("utf-8", "replace") + "\n"
     code, out, _ = run(["generate", "--load", str(path), "--steps", "10", "--greedy", "--json"])
-    assert json.loads(out) == {"sample": reference_greedy(ref, b"", 10).decode("utf-8", "replace")}
+    assert json.loads(out) == {"schema_version": 1, "sample": reference_greedy(ref, b"", 10).decode("utf-8", "replace")}
 
 
 def test_generate_sampling_is_seeded(saved):

@@ -15,7 +15,7 @@ import sys
 from typing import Any
 
 from .cli_adapters import add_commands as add_adapter_commands
-from .cli_common import check_save_path, parse_overrides, read_input
+from .cli_common import check_save_path, emit, parse_overrides, read_input
 from .cli_compare import add_compare_parser, add_html_arguments
 from .errors import DecepticonsError, InputError
 from .predictor import MAX_SEED
@@ -26,10 +26,7 @@ EXIT_USER_ERROR = 2
 
 # ---------------------------------------------------------------------------------------------- helpers
 def _emit(args: argparse.Namespace, payload: dict[str, Any], text: str) -> None:
-    if args.json:
-        print(json.dumps(payload, indent=2, sort_keys=True))
-    elif not args.quiet:
-        print(text)
+    emit(args, payload, text)
 
 
 def _load(path: str) -> Any:
@@ -136,7 +133,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
     model = _load(args.load)
     sample = _sample_text(model, args, args.steps)
     if args.json:
-        print(json.dumps({"sample": sample}))
+        emit(args, {"sample": sample}, sample)
     else:
         print(sample)
     return 0

@@ -9,19 +9,15 @@ main command as one ``error:`` line (exit status 2).
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from typing import Any, cast
 
-from .cli_common import check_save_path, parse_overrides, read_input
+from .cli_common import check_save_path, emit, parse_overrides, read_input
 from .errors import InputError
 
 
 def _emit(args: argparse.Namespace, payload: dict[str, Any], text: str) -> None:
-    if args.json:
-        print(json.dumps(payload, indent=2, sort_keys=True))
-    elif not args.quiet:
-        print(text)
+    emit(args, payload, text)
 
 
 def _train_bytes(args: argparse.Namespace) -> Any:

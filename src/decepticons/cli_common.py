@@ -12,6 +12,19 @@ import numpy as np
 from .data import check_corpus, read_corpus
 from .errors import DecepticonsError, InputError
 
+#: version of the ``--json`` output of every command (bumped when a key changes meaning or goes away); every
+#: figure in it is in bits (bits per byte, total bits), never nats
+JSON_SCHEMA_VERSION = 1
+
+
+def emit(args: Any, payload: dict[str, Any], text: str) -> None:
+    """Print a command's result: ``payload`` as JSON (with ``schema_version``) under ``--json``, else ``text``
+    unless ``--quiet``."""
+    if args.json:
+        print(json.dumps({"schema_version": JSON_SCHEMA_VERSION, **payload}, indent=2, sort_keys=True))
+    elif not args.quiet:
+        print(text)
+
 
 def parse_value(text: str) -> Any:
     """A JSON value (number, list, ``true``...), else the text itself."""

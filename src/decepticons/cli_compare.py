@@ -19,9 +19,6 @@ import numpy as np
 from .cli_common import read_input
 from .errors import InputError
 
-#: the ``--json`` output format of compare
-SCHEMA_VERSION = 1
-
 
 def add_html_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--html", metavar="OUT", help="write a self-contained HTML page of the per-byte bits")
@@ -69,7 +66,7 @@ def cmd_compare(args: argparse.Namespace, emit: Any) -> int:
         write_output(args.html, render_html(data[:n], cut, title=" vs ".join(names)).encode("utf-8"), "--html")
     text = [f"{len(data):,} bytes of {args.input}", f"{'model':40s} {'bits/byte':>10s} {'wins':>7s}"]
     text += [f"{r['name'][:40]:40s} {r['bits_per_byte']:10.4f} {100 * r['wins']:6.1f}%" for r in rows]
-    emit(args, {"schema_version": SCHEMA_VERSION, "bytes": int(len(data)), "input": args.input, "models": rows},
+    emit(args, {"bytes": int(len(data)), "input": args.input, "models": rows},
          "\n".join(text))
     return 0
 
