@@ -13,6 +13,7 @@ from typing import Any
 _LAZY = {
     **{n: "decepticons.runtime.rollout" for n in (
         "RolloutCurve", "RolloutReport", "evaluate_rollout", "evaluate_rollout_curve")},
+    "plot_rollout": "decepticons.runtime.rollout_plot",
     **{n: "decepticons.runtime.accounting" for n in ("ArtifactAccounting", "model_file_bytes")},
     **{n: "decepticons.runtime.traces" for n in (
         "BASE_COLUMNS", "Trace", "TraceFields", "read_trace", "trace")},
