@@ -179,7 +179,6 @@ def cmd_info(args: argparse.Namespace) -> int:
 
 def cmd_compress(args: argparse.Namespace) -> int:
     from .coding import compress_file
-
     from .runtime.accounting import ArtifactAccounting
 
     model = _load(args.load)

@@ -85,7 +85,8 @@ class RolloutReport(Report):
             "rollout_accuracy": self.rollout_accuracy.tolist(), "teacher_accuracy": self.teacher_accuracy.tolist(),
             "rollout_bits_per_byte": self.rollout_bits_per_byte.tolist(),
             "teacher_bits_per_byte": self.teacher_bits_per_byte.tolist(), "on_track": self.on_track.tolist()},
-            mean={"rollout_accuracy": float(self.rollout_hits.mean()), "teacher_accuracy": float(self.teacher_hits.mean()),
+            mean={"rollout_accuracy": float(self.rollout_hits.mean()),
+                  "teacher_accuracy": float(self.teacher_hits.mean()),
                   "rollout_bits_per_byte": float(self.rollout_bits.mean()),
                   "teacher_bits_per_byte": float(self.teacher_bits.mean())})
         if include_arrays:
@@ -93,7 +94,7 @@ class RolloutReport(Report):
         return d
 
     def table(self) -> list[str]:
-        """Rows ``step | accuracy rollout / teacher | bits/byte rollout / teacher | on track`` at steps 1, 2, 4, .., k."""
+        """Rows ``step | accuracy rollout, teacher | bits/byte rollout, teacher | on track`` at steps 1, 2, 4 .. k."""
         lines = [f"{'step':>6}  {'acc rollout':>11}  {'acc teacher':>11}  {'bpb rollout':>11}  {'bpb teacher':>11}"
                  f"  {'on track':>8}"]
         ra, ta, rb, tb, ot = (self.rollout_accuracy, self.teacher_accuracy, self.rollout_bits_per_byte,
@@ -104,8 +105,9 @@ class RolloutReport(Report):
         return lines
 
     def __str__(self) -> str:
-        head = (f"{self.model} rollout ({self.mode}{'' if self.mode == 'greedy' else f', temperature {self.temperature}'}"
-                f"{'' if self.top_k is None else f', top-k {self.top_k}'}): {len(self.starts)} starts x {self.steps} "
+        rule = "" if self.mode == "greedy" else f", temperature {self.temperature}"
+        rule += "" if self.top_k is None else f", top-k {self.top_k}"
+        head = (f"{self.model} rollout ({self.mode}{rule}): {len(self.starts)} starts x {self.steps} "
                 f"steps, {'whole history' if self.context is None else f'{self.context}-byte prefix'}, "
                 f"{self.seconds:.1f} s")
         return "\n".join([head, *self.table()])
@@ -145,7 +147,8 @@ def start_positions(n_bytes: int, k: int, starts: int | Sequence[int] | np.ndarr
         return np.unique(np.round(np.linspace(lo, hi, min(n, hi - lo + 1))).astype(np.int64))
     pos = np.asarray(starts)
     if pos.ndim != 1 or len(pos) == 0 or pos.dtype.kind not in "iu":
-        raise InputError(f"starts must be a number of starts or a non-empty list of integer positions, got {starts!r:.60}")
+        raise InputError(f"starts must be a number of starts or a non-empty list of integer positions, "
+                         f"got {starts!r:.60}")
     if pos.min() < lo or pos.max() > hi:
         raise InputError(f"start positions must lie in {lo}..{hi} (a {lo}-byte prefix and {k} steps inside "
                          f"{n_bytes:,} bytes), got {int(pos.min())}..{int(pos.max())}")
