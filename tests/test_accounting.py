@@ -68,7 +68,8 @@ def test_score_writes_a_structured_trace(saved, tmp_path):
     m, path, held = saved
     npy, st = tmp_path / "bits.npy", tmp_path / "trace.safetensors"
     assert run(["score", "--load", str(path), "--input", str(held), "--trace", str(npy), "--quiet"])[0] == 0
-    assert run(["score", "--load", str(path), "--input", str(held), "--trace", str(st), "--quiet"])[0] == 0
+    code, out, _ = run(["score", "--load", str(path), "--input", str(held), "--trace", str(st), "--json"])
+    assert code == 0 and json.loads(out)["trace"]["columns"][-3:] == ["order", "context_count", "context_distinct"]
     tr = read_trace(st)
     assert tr.bytes == 4000 and tr.kind == "ngram" and tr.fingerprint == m.fingerprint()
     np.testing.assert_allclose(tr.columns["bits"], np.load(npy), rtol=1e-5, atol=1e-5)

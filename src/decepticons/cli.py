@@ -102,10 +102,13 @@ def cmd_score(args: argparse.Namespace) -> int:
     model = _load(args.load)
     data = read_input(args.input)
     report = model.score(data, trace=args.trace is not None and not structured)
+    payload: dict[str, Any] = {"score": report.to_dict()}
     if structured:  # one record per position: bits, entropy, top-1 and what fired (decepticons.runtime.traces)
         from .runtime.traces import trace
 
-        trace(model, data, fingerprint=model.fingerprint()).save(args.trace)
+        tr = trace(model, data, fingerprint=model.fingerprint())
+        tr.save(args.trace)
+        payload["trace"] = {"path": args.trace, "columns": list(tr.columns)}
     elif args.trace is not None:  # per-byte bits as .npy
         import io
 
@@ -113,7 +116,8 @@ def cmd_score(args: argparse.Namespace) -> int:
         np.save(buf, report.trace.astype(np.float32))
         write_output(args.trace, buf.getvalue(), "--trace")
     acc = ArtifactAccounting.of(model, report.bytes, report.total_bits, model_path=args.load)
-    _emit(args, {"score": report.to_dict(), "accounting": acc.to_dict()}, f"{report}\n{acc}")
+    payload["accounting"] = acc.to_dict()
+    _emit(args, payload, f"{report}\n{acc}")
     return 0
 
 
