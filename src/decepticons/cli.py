@@ -1,5 +1,6 @@
-"""Command-line interface: ``decepticons fit | score | compare | generate | info | compress | decompress | train |
-oracle | reconstruct`` (compare in :mod:`decepticons.cli_compare`, the last two in :mod:`decepticons.cli_adapters`).
+"""Command-line interface: ``decepticons fit | score | compare | rollout | generate | info | compress | decompress |
+train | oracle | reconstruct`` (compare in :mod:`decepticons.cli_compare`, the last two in
+:mod:`decepticons.cli_adapters`).
 
 Every subcommand works on any registered model through the predictor contract. User mistakes (missing
 files, empty input, bad arguments, corrupted model files) print one ``error:`` line and exit with status 2;
@@ -105,27 +106,63 @@ def cmd_fit(args: argparse.Namespace) -> int:
 def cmd_score(args: argparse.Namespace) -> int:
     import numpy as np
 
+    from .runtime.accounting import ArtifactAccounting
     from .runtime.files import check_output_path, write_output
 
+    structured = args.trace is not None and args.trace.endswith(".safetensors")
     if args.trace is not None:
         check_output_path(args.trace, "--trace", {"--input": args.input, "--load": args.load})
     if args.html is not None:
         check_output_path(args.html, "--html", {"--input": args.input, "--load": args.load})
     model = _load(args.load)
     data = read_input(args.input)
-    report = model.score(data, trace=args.trace is not None)
+    report = model.score(data, trace=args.trace is not None and not structured)
+    payload: dict[str, Any] = {"score": report.to_dict()}
     if args.html is not None:
         from .cli_compare import html_slice
         from .runtime.html_report import write_html
 
         write_html(args.html, html_slice(args, data), [model], names=[os.path.basename(args.load)])
-    if args.trace is not None:
+        payload["html"] = {"path": args.html}
+    if structured:  # one record per position: bits, entropy, top-1 and what fired (decepticons.runtime.traces)
+        from .runtime.traces import trace
+
+        tr = trace(model, data, fingerprint=model.fingerprint())
+        tr.save(args.trace)
+        payload["trace"] = {"path": args.trace, "columns": list(tr.columns)}
+    elif args.trace is not None:  # per-byte bits as .npy
         import io
 
         buf = io.BytesIO()
         np.save(buf, report.trace.astype(np.float32))
         write_output(args.trace, buf.getvalue(), "--trace")
-    _emit(args, {"score": report.to_dict()}, str(report))
+    acc = ArtifactAccounting.of(model, report.bytes, report.total_bits, model_path=args.load)
+    payload["accounting"] = acc.to_dict()
+    _emit(args, payload, f"{report}\n{acc}")
+    return 0
+
+
+def cmd_rollout(args: argparse.Namespace) -> int:
+    from .runtime.rollout import evaluate_rollout_curve
+
+    if args.plot is not None:
+        from .runtime.files import check_output_path
+
+        check_output_path(args.plot, "--plot", {"--input": args.input, "--load": args.load})
+    model = _load(args.load)
+    data = read_input(args.input)
+    curve = evaluate_rollout_curve(model, data, args.steps, starts=args.starts,
+                                   context=None if args.context < 0 else args.context,
+                                   temperature=args.temperature, top_k=args.top_k, seed=args.seed)
+    payload = {"rollout": curve.to_dict()}
+    if args.plot is not None:
+        from .runtime.rollout_plot import plot_rollout
+
+        if not plot_rollout({"greedy": curve.greedy, "sampled": curve.sampled}, args.plot,
+                            title=f"{model.name}: {args.input}"):
+            raise InputError("--plot needs matplotlib, which is not installed here (pip install matplotlib)")
+        payload["plot"] = args.plot
+    _emit(args, payload, str(curve))
     return 0
 
 
@@ -171,10 +208,18 @@ def cmd_info(args: argparse.Namespace) -> int:
 
 def cmd_compress(args: argparse.Namespace) -> int:
     from .coding import compress_file
+    from .runtime.accounting import ArtifactAccounting
 
     model = _load(args.load)
     report = compress_file(model, args.input, args.output)
-    _emit(args, {"compress": report.to_dict()}, str(report))
+    payload: dict[str, Any] = {"compress": report.to_dict()}
+    text = str(report)
+    if report.original_bytes:  # model file + compressed file (header included) = what a decoder needs
+        acc = ArtifactAccounting.of(model, report.original_bytes, 8.0 * report.compressed_bytes,
+                                    model_path=args.load, code_source="compressed file")
+        payload["accounting"] = acc.to_dict()
+        text += f"\n{acc}"
+    _emit(args, payload, text)
     return 0
 
 
@@ -236,10 +281,24 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("score", parents=[common], help="bits per byte of a saved model on a file")
     p.add_argument("--load", required=True, help="saved model file")
     p.add_argument("--input", required=True, help="file to score")
-    p.add_argument("--trace", help="write per-byte bits to this .npy file")
+    p.add_argument("--trace", help="per-byte bits to this .npy file, or one record per position (bits, entropy, "
+                                   "top-1, what fired) to a .safetensors trace file")
     add_html_arguments(p)
     p.set_defaults(func=cmd_score)
     add_compare_parser(sub, common, _emit)
+
+    p = sub.add_parser("rollout", parents=[common],
+                       help="free-running generation against teacher forcing, step by step")
+    p.add_argument("--load", required=True, help="saved model file")
+    p.add_argument("--input", required=True, help="held-out text to start from and compare with")
+    p.add_argument("--steps", type=int, default=32, help="steps generated from each start (default 32)")
+    p.add_argument("--starts", type=int, default=32, help="start positions, spread over the input (default 32)")
+    p.add_argument("--context", type=int, default=256,
+                   help="prefix bytes before each start (default 256; -1: everything before it)")
+    p.add_argument("--temperature", type=float, default=1.0, help="sampled curve's temperature (default 1.0)")
+    p.add_argument("--top-k", type=int, default=None, help="sampled curve: draw among the k most likely bytes")
+    p.add_argument("--plot", help="write the curves to this PNG (needs matplotlib)")
+    p.set_defaults(func=cmd_rollout)
 
     p = sub.add_parser("generate", parents=[common, sampling], help="sample from a saved model")
     p.add_argument("--load", required=True, help="saved model file")

@@ -335,6 +335,26 @@ class ByteLatentPredictiveCoder(CausalPredictor):
                 bar.update(f.result()[1])
         return out
 
+    def trace_fields(self, data: BytesLike, chunk_size: int = 1 << 15) -> dict[str, np.ndarray]:
+        """What decided each byte (the model's column of a trace, ``decepticons.runtime.traces``):
+        ``order int64[T]``, the longest exact context k (bytes) whose counts were seen (n_k > 0: the top
+        step of the Kneser-Ney chain that changed p), or -1 when none was and the readout alone decides.
+        Reads only the context hashes (no substrate scan), so scoring is untouched."""
+        self._require_fitted()
+        x = as_byte_array(data)
+        K = self.config.max_order
+        out = np.full(len(x), -1, dtype=np.int64)
+        for s in range(0, len(x), chunk_size):
+            xs = np.asarray(x[s:s + chunk_size])
+            hs = context_hashes(xs, K, np.asarray(x[max(0, s - K):s]))
+            o = out[s:s + len(xs)]
+            for k, (order, h) in enumerate(zip(self.smoother.orders, hs)):
+                i, seen = order.context_index(h)
+                if len(order.total):
+                    seen &= order.total[i] > 0
+                o[seen] = k  # orders ascend: the longest seen one is written last
+        return {"order": out}
+
     #: threads used by :meth:`target_log_probs` (results do not depend on it)
     score_threads: int = 2
 

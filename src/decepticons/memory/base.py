@@ -187,6 +187,13 @@ class CountMemory(CausalPredictor):
                 "count": rec_int[:, INFO_N].copy(), "distinct": rec_int[:, INFO_U].copy(),
                 "predicted": rec_int[:, REC_ARGMAX].copy(), "top1": rec_top}
 
+    def trace_fields(self, data: BytesLike) -> dict[str, np.ndarray]:
+        """What decided each byte (the model's columns of a trace, ``decepticons.runtime.traces``), from
+        :meth:`records`: ``order int64[T]`` the longest context (bytes) whose counts were seen at prefix time
+        (0: none, order 0 alone), ``context_count`` / ``context_distinct int64[T]`` its N and u."""
+        rec = self.records(data)
+        return {"order": rec["order_used"], "context_count": rec["count"], "context_distinct": rec["distinct"]}
+
     def stream(self) -> Stream:
         return CountStream(self)
 

@@ -67,6 +67,7 @@ from .experts import EXPERT_CONTEXTS, N_CTX
 from .folds import fold_bounds, forward_rows, stream_rows, zero_rows
 from .kernels import MODE_FREQS, MODE_ROWS, MODE_TARGET
 from .state import MixerParams, MixerState, Work, mixer_scratch
+from .trace import MODE_TRACE, TRACE_DOMINANT, TRACE_MATCH, TRACE_ROW, TRACE_WIDTH
 
 MATCH_TABLE = 1 << 20
 #: during ``fit`` the document memory restarts every this many bytes, so the mixer learns how much to trust
@@ -205,9 +206,10 @@ class MixerPredictor(CausalPredictor):
     def _run(self, work: Work, x: np.ndarray, start: int, end: int, learn: bool, ext: np.ndarray,
              ext_off: int, out: np.ndarray, out_off: int, mode: int) -> None:
         k = self._k
+        run = k.mixer_trace_run if mode == MODE_TRACE else k.mixer_run
         t = start
         while t < end:
-            t = k.mixer_run(work.tables.arrays(), self.params, self.mixer_params, work.state, work.scratch,
+            t = run(work.tables.arrays(), self.params, self.mixer_params, work.state, work.scratch,
                             work.doc(), x, t, end, learn, ext, ext_off, out, out_off, mode)
             if t < end:
                 work.grow(len(self.orders) + self.word, self.use_numba)
@@ -252,7 +254,12 @@ class MixerPredictor(CausalPredictor):
                 work.reset_doc()
             if active is not None:
                 work.scratch.experts.active[:] = active(c0)
-            out = buf[:end - c0] if buf is not None else np.empty((end - c0, 256 if mode != MODE_TARGET else 1))
+            if buf is not None:
+                out = buf[:end - c0]
+            elif mode == MODE_TRACE:
+                out = np.empty((end - c0, TRACE_WIDTH), dtype=np.int64)
+            else:
+                out = np.empty((end - c0, 256 if mode != MODE_TARGET else 1))
             self._run(work, x, c0, end, learn, e, c0 if e.shape[1] else 0, out, c0, mode)
             yield out
         next(ext_blocks, None)  # the expert blocks' sources finish their work
@@ -367,6 +374,20 @@ class MixerPredictor(CausalPredictor):
         if len(x) == 0:
             return np.zeros((0, 256))
         return np.concatenate(list(self.iter_log_probs(x, chunk_size=1 << 16)), axis=0)
+
+    def trace_fields(self, data: BytesLike) -> dict[str, np.ndarray]:
+        """What decided each byte (the model's columns of a trace, ``decepticons.runtime.traces``), by the same
+        causal pass as :meth:`log_probs` through a kernel of its own (:mod:`.trace`): ``order int64[T]`` the
+        longest n-gram context (bytes) seen at prefix time (0: none), ``match_length int64[T]`` (0: no match)
+        and ``dominant_input int64[T]``, an index into :meth:`input_names`."""
+        x = np.asarray(as_byte_array(data))
+        if len(x) == 0:
+            rec = np.zeros((0, TRACE_WIDTH), dtype=np.int64)
+        else:
+            rec = np.concatenate(list(self._blocks(x, 1 << 16, mode=MODE_TRACE, learn=self.online)), axis=0)
+        lengths = np.asarray([0] + self.orders, dtype=np.int64)
+        return {"order": lengths[rec[:, TRACE_ROW]], "match_length": rec[:, TRACE_MATCH].copy(),
+                "dominant_input": rec[:, TRACE_DOMINANT].copy()}
 
     def coding_freq_blocks(self, data: BytesLike, chunk: int) -> Iterator[np.ndarray]:
         """Quantised coding frequencies in batches; equal to ``stream().coding_freqs()`` step by step.
