@@ -111,7 +111,7 @@ def measure(name: str, args: argparse.Namespace) -> dict:
     r = subprocess.run(cmd, capture_output=True, text=True)
     if r.returncode != 0:
         raise SystemExit(f"row {name} failed:\n{r.stderr}")
-    return json.loads(r.stdout.strip().splitlines()[-1])
+    return {**json.loads(r.stdout.strip().splitlines()[-1]), "commit": git_rev()}
 
 
 def _cell(r: dict, key: str, fmt: str) -> str:
@@ -129,8 +129,8 @@ def report(results: dict, args: argparse.Namespace, not_measured: dict[str, str]
         "## Composition: the mixer with experts",
         "",
         f"Command: `{cmd}` (BANK: a causal bank trained by the README's recipe, `decepticons train --model "
-        "causal-bank --input train.txt --valid valid.txt --budget 10m`, see the recipe section) at commit "
-        f"`{git_rev()}`. Data: {data}, train {any_row['train_bytes']:,} bytes, valid {any_row['valid_bytes']:,} "
+        "causal-bank --input train.txt --valid valid.txt --budget 10m`, see the recipe section), rows measured at "
+        f"commit {', '.join(f'`{c}`' for c in sorted({r.get('commit', '?') for r in results.values()}))}. Data: {data}, train {any_row['train_bytes']:,} bytes, valid {any_row['valid_bytes']:,} "
         f"bytes. Machine: {machine()}; torch on one thread. One fresh process per row, one run each "
         "(throughputs on a shared machine are indicative).",
         "",
