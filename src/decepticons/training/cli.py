@@ -142,6 +142,8 @@ def run_train(args: argparse.Namespace, teacher: TeacherSignal | None = None) ->
         check_save_path(args.save, {"--input": args.input, "--valid": args.valid, "--teacher": args.teacher})
     train_data = read_input(args.input)
     valid_data = read_input(args.valid) if args.valid else None
+    if teacher is not None:  # before any work: the bridge file must cover this corpus
+        teacher.check_corpus(train_data, "training data")
     rank, world = init_distributed(config.device)
     talk = rank == 0 and not (args.quiet or args.json)
     if talk:
