@@ -13,7 +13,7 @@ pytest.importorskip("torch")
 
 from _torch_tiny import TinyConvPredictor  # noqa: E402
 from decepticons import registry  # noqa: E402
-from decepticons.adapters import BridgeExportAdapter, TeacherExportAdapter, read_bridge_file  # noqa: E402
+from decepticons.adapters import BridgeExportAdapter, TeacherExportAdapter  # noqa: E402
 from decepticons.cli import main  # noqa: E402
 from decepticons.errors import InputError, ModelFileError  # noqa: E402
 from decepticons.training import ByteDataset, TrainConfig, Trainer, train  # noqa: E402
