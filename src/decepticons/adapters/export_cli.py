@@ -5,8 +5,10 @@ Example::
     decepticons export --load mixer.safetensors --input train.txt --output mixer.bridge.safetensors --top-k 16
     decepticons train --model causal-bank --input train.txt --steps 2000 --teacher mixer.bridge.safetensors
 
-The file format is :mod:`decepticons.adapters.bridge_file`; an adaptive teacher's rows are its prequential
-predictions (each byte predicted before the teacher learns it).
+The file format is :mod:`decepticons.adapters.bridge_file`. An adaptive teacher (the mixer) keeps learning
+while it predicts, starting from its saved state: saved before fitting, its rows over the corpus are its
+prequential predictions (each byte predicted before it is learned); saved after fitting on the same corpus,
+they are in-sample and over-confident on bytes it has already counted.
 """
 
 from __future__ import annotations
