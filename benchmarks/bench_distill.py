@@ -124,7 +124,7 @@ def main() -> None:
         f"(`decepticons export`, {export_s:.0f} s; mean top-{args.top_k} mass {exp['mean_top_k_mass']:.4f}); "
         f"loss = (1 - a) CE + a KL(teacher || student), a = {args.teacher_weight}, temperature 1.",
         "",
-        "| student | steps | train seconds | held-out bits/byte |",
+        "| student | steps | wall seconds of `train` (incl. final evaluation) | held-out bits/byte |",
         "|---|---:|---:|---:|",
         f"| bytes alone | {b['steps']} | {b['seconds']:.0f} | {b['valid_bpb']:.4f} |",
         f"| mixer soft targets (a = {args.teacher_weight}) | {d['steps']} | {d['seconds']:.0f} | "
