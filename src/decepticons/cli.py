@@ -1,5 +1,5 @@
 """Command-line interface: ``decepticons fit | score | compare | rollout | generate | info | compress | decompress |
-train | oracle | reconstruct`` (compare in :mod:`decepticons.cli_compare`, the last two in
+train | export | oracle | reconstruct`` (compare in :mod:`decepticons.cli_compare`, the last two in
 :mod:`decepticons.cli_adapters`).
 
 Every subcommand works on any registered model through the predictor contract. User mistakes (missing
@@ -240,7 +240,20 @@ def cmd_train(args: argparse.Namespace) -> int:
                                "(pip install torch)") from None
     from .training.cli import run_train
 
-    return run_train(args)
+    teacher = None
+    if args.teacher is not None:
+        from .adapters.bridge_file import read_bridge_file
+
+        teacher = read_bridge_file(args.teacher)
+    return run_train(args, teacher)
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from .adapters.export_cli import run_export
+
+    payload, text = run_export(args)
+    _emit(args, payload, text)
+    return 0
 
 
 # ---------------------------------------------------------------------------------------------- parser
@@ -335,7 +348,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--resume", action="store_true", help="continue from the latest checkpoint in --run-dir")
     p.add_argument("--load", help="start from a saved model file")
     p.add_argument("--save", help="write the trained model to this .safetensors file")
+    p.add_argument("--teacher", help="bridge file over --input: train on its soft targets beside the bytes")
+    p.add_argument("--teacher-weight", type=float, default=None, metavar="A",
+                   help="share of the teacher term in the loss, 0..1 (default 0.5)")
     p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("export", parents=[common], help="write a saved model's probabilities over a file as a "
+                                                        "bridge file (teacher signals)")
+    p.add_argument("--load", required=True, help="saved model file (the teacher)")
+    p.add_argument("--input", required=True, help="corpus to export the teacher's rows over")
+    p.add_argument("--output", required=True, help="bridge file to write (.safetensors)")
+    p.add_argument("--top-k", type=int, default=16, help="most likely bytes kept per row, 1..256 (default 16)")
+    p.set_defaults(func=cmd_export)
     add_adapter_commands(sub, common)
     return parser
 

@@ -4,15 +4,23 @@
   configuration (causal; a code).
 * :class:`OracleAnalysisAdapter` (``oracle``): both sides of every byte, for analysis only (non-causal).
 * :class:`NoncausalReconstructiveAdapter`: masked-span reconstruction from both sides, with its own metric.
+* bridge export (:mod:`.bridge`, :mod:`.bridge_file`): a teacher's per-position probability record over a
+  corpus, written as a verified safetensors bridge file;
+* paired teacher/export (:mod:`.teacher`): teacher -> student distillation through the shared trainer,
+  with student-teacher agreement diagnostics.
 """
 
 from __future__ import annotations
 
+from .bridge import BridgeExportAdapter, BridgeExportConfig, ProbabilitySource
+from .bridge_file import BridgeRecord, read_bridge_file
 from .causal import CausalAdapterConfig, CausalPredictiveAdapter
 from .masks import MaskConfig, check_spans, make_spans
 from .oracle import OracleAnalysisAdapter, OracleConfig, OracleReport
 from .reconstruct import NoncausalReconstructiveAdapter, ReconstructConfig, ReconstructionReport
+from .teacher import TeacherExportAdapter, TeacherExportConfig
 
-__all__ = ["CausalAdapterConfig", "CausalPredictiveAdapter", "MaskConfig", "NoncausalReconstructiveAdapter",
-           "OracleAnalysisAdapter", "OracleConfig", "OracleReport", "ReconstructConfig", "ReconstructionReport",
-           "check_spans", "make_spans"]
+__all__ = ["BridgeExportAdapter", "BridgeExportConfig", "BridgeRecord", "CausalAdapterConfig",
+           "CausalPredictiveAdapter", "MaskConfig", "NoncausalReconstructiveAdapter", "OracleAnalysisAdapter",
+           "OracleConfig", "OracleReport", "ProbabilitySource", "ReconstructConfig", "ReconstructionReport",
+           "TeacherExportAdapter", "TeacherExportConfig", "check_spans", "make_spans", "read_bridge_file"]

@@ -340,7 +340,7 @@ class ByteLatentPredictiveCoder(CausalPredictor):
         ``order int64[T]``, the longest exact context k (bytes) whose counts were seen (n_k > 0: the top
         step of the Kneser-Ney chain that changed p), or -1 when none was and the readout alone decides.
         Reads only the context hashes (no substrate scan), so scoring is untouched."""
-        self._require_fitted()
+        _, smoother = self._require_fitted()
         x = as_byte_array(data)
         K = self.config.max_order
         out = np.full(len(x), -1, dtype=np.int64)
@@ -348,7 +348,7 @@ class ByteLatentPredictiveCoder(CausalPredictor):
             xs = np.asarray(x[s:s + chunk_size])
             hs = context_hashes(xs, K, np.asarray(x[max(0, s - K):s]))
             o = out[s:s + len(xs)]
-            for k, (order, h) in enumerate(zip(self.smoother.orders, hs)):
+            for k, (order, h) in enumerate(zip(smoother.orders, hs)):
                 i, seen = order.context_index(h)
                 if len(order.total):
                     seen &= order.total[i] > 0

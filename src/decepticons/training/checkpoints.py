@@ -24,6 +24,8 @@ Checked on resume, before anything is restored (every refusal a :class:`~decepti
   slow parameters' shapes; no tensor is left over;
 * the data position (a generator state of the right size, or a window counter ``>= 0``), the RNG states
   (the sizes torch uses) and the carried state (the structure and shapes of the module's start state).
+* a run trained with a teacher signal records the teacher's identity, weight and temperature; resuming with
+  another teacher, none, or a teacher where there was none is refused.
 """
 
 from __future__ import annotations
@@ -132,6 +134,8 @@ def save_checkpoint(tr: Any) -> Path | None:
             "group_sizes": [len(g["params"]) for g in sd["param_groups"]],
             "opt_state": opt_state_meta, "slow_names": tr.slow_names, "last_loss": tr.last_loss,
         }
+        if tr.teacher_facts is not None:
+            meta["teacher"] = tr.teacher_facts
         write_checkpoint_file(tmp / "trainer.safetensors", tensors, meta)
     if tr.world > 1:
         barrier()
@@ -278,6 +282,11 @@ def _check_settings(tr: Any, meta: dict[str, Any], where: Path) -> int:
                              f"number (this run has {tr.world})")
     if _field(meta, "slow_names", where, "a list") != tr.slow_names:
         raise ModelFileError(f"checkpoint {where} has other slow parameters than this run")
+    if meta.get("teacher") != tr.teacher_facts:  # the objective: the teacher's rows, weight and temperature
+        raise ModelFileError(f"checkpoint {where} was trained with another teacher signal than this run "
+                             f"({'none' if meta.get('teacher') is None else 'a teacher'} vs "
+                             f"{'none' if tr.teacher_facts is None else 'a teacher'}, or other rows, weight or "
+                             f"temperature); refusing to resume")
     return step
 
 

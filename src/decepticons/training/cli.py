@@ -6,11 +6,15 @@ Examples::
         --budget 10m --save bank.safetensors
     decepticons train --model causal-bank --input train.txt --steps 2000 --run-dir runs/a
     decepticons train --model causal-bank --input train.txt --steps 4000 --run-dir runs/a --resume
+    decepticons train --model causal-bank --input train.txt --steps 2000 --teacher mixer.bridge.safetensors \
+        --teacher-weight 0.5
     torchrun --nproc-per-node 2 -m decepticons.cli train --model causal-bank --input train.txt --budget 5m
 
 ``--config KEY=VALUE`` sets a model configuration field; ``--config train.KEY=VALUE`` sets a trainer option
 (any :class:`~decepticons.training.TrainConfig` field, e.g. ``train.mode=carried``,
-``train.warmup_steps=200``, ``train.slow_every=4``).
+``train.warmup_steps=200``, ``train.slow_every=4``). ``--teacher F`` trains on a teacher's soft targets beside
+the bytes: ``F`` is a bridge file exported over the ``--input`` corpus (``decepticons export``); its weight is
+``--teacher-weight`` (default 0.5; the temperature is ``--config train.teacher_temperature=T``).
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from typing import Any
 
 from ..cli_common import check_save_path, parse_overrides, read_input
 from ..errors import InputError
+from .distill import TeacherSignal
 
 #: budget used when neither --budget nor --steps is given
 DEFAULT_BUDGET = "5m"
@@ -110,7 +115,8 @@ def train_config_from_args(args: argparse.Namespace, model: Any, train_kw: dict[
         if steps < 1:
             raise InputError(f"--steps must be >= 1, got {steps}")
         kw["max_steps"] = steps
-    for key, value in (("batch_size", args.batch_size), ("seq_len", args.seq_len), ("lr", args.lr)):
+    for key, value in (("batch_size", args.batch_size), ("seq_len", args.seq_len), ("lr", args.lr),
+                       ("teacher_weight", args.teacher_weight)):
         if value is not None:
             kw[key] = value
     kw["device"] = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
@@ -119,27 +125,32 @@ def train_config_from_args(args: argparse.Namespace, model: Any, train_kw: dict[
     return TrainConfig.from_dict(kw)
 
 
-def run_train(args: argparse.Namespace) -> int:
-    """Entry point of ``decepticons train`` (see :func:`decepticons.cli.build_parser` for the flags)."""
+def run_train(args: argparse.Namespace, teacher: TeacherSignal | None = None) -> int:
+    """Entry point of ``decepticons train`` (see :func:`decepticons.cli.build_parser` for the flags);
+    ``teacher`` is the signal read from ``--teacher``."""
     from .distributed import init_distributed
     from .loop import Trainer
 
     model_kw, train_kw = _split_overrides(args.config)
     if args.resume and not args.run_dir:
         raise InputError("--resume needs --run-dir (the folder holding the run's checkpoints)")
+    if teacher is None and (args.teacher_weight is not None or any(k.startswith("teacher_") for k in train_kw)):
+        raise InputError("--teacher-weight and train.teacher_* set the teacher's share of the loss; give --teacher")
     model = _build_model(args, model_kw)
     config = train_config_from_args(args, model, train_kw)
     if args.save is not None:
-        check_save_path(args.save, {"--input": args.input, "--valid": args.valid})
+        check_save_path(args.save, {"--input": args.input, "--valid": args.valid, "--teacher": args.teacher})
     train_data = read_input(args.input)
     valid_data = read_input(args.valid) if args.valid else None
+    if teacher is not None:  # before any work: the bridge file must cover this corpus
+        teacher.check_corpus(train_data, "training data")
     rank, world = init_distributed(config.device)
     talk = rank == 0 and not (args.quiet or args.json)
     if talk:
         where = f", {world} processes" if world > 1 else ""
         print(f"training {model.name} ({model.num_parameters():,} parameters) on {args.input} "
               f"({len(train_data):,} bytes; {config.device}{where})", file=sys.stderr)
-    trainer = Trainer(model, train_data, valid_data, config, run_dir=args.run_dir)
+    trainer = Trainer(model, train_data, valid_data, config, run_dir=args.run_dir, teacher=teacher)
     result = trainer.run(resume=bool(args.resume))
     payload: dict[str, Any] = {"train": {k: v for k, v in result.to_dict().items() if k != "curve"}}
     text = str(result)

@@ -55,6 +55,10 @@ class TrainConfig(Validated):
     ddp_find_unused: bool = spec(False, doc="DDP's find_unused_parameters (also switched on by the module's "
                                             "ddp_find_unused_parameters attribute)")
     plot: bool = spec(True, doc="write learning_curve.png into the run folder (needs matplotlib)")
+    teacher_weight: float = spec(0.5, lo=0.0, hi=1.0,
+                                 doc="with a teacher: loss = (1 - a) * CE(bytes) + a * tau^2 * KL(teacher || student)")
+    teacher_temperature: float = spec(1.0, lo=0.0, lo_open=True, hi=100.0,
+                                      doc="with a teacher: temperature tau of both distributions in the KL term")
 
     def check(self) -> None:
         if self.min_lr is not None and self.min_lr > self.lr:

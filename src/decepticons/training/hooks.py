@@ -24,7 +24,7 @@ module implements; a module providing none of them trains as a plain ``forward(x
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any, Protocol, runtime_checkable
 
 import torch
@@ -98,6 +98,8 @@ class TrainablePredictor(Protocol):
     def save(self, path: Any) -> str: ...
 
     def score(self, data: Any, trace: bool = ..., progress: bool | None = ...) -> Any: ...
+
+    def iter_log_probs(self, data: Any, chunk_size: int = ...) -> Iterator[Any]: ...
 
 
 __all__ = ["AfterOptimizerStep", "ExtraLoss", "FindsUnusedParameters", "NoWeightDecay", "SlowParameters",

@@ -3,7 +3,11 @@
 Objective. For a window ``w = data[o : o + L + 1]`` the module sees ``x = w[:-1]`` (``(B, L)`` long) and
 returns logits ``z`` of shape ``(B, L, 256)``; the loss is the mean next-byte cross-entropy
 ``loss = -mean_{b,t} log softmax(z[b, t])[w[b, t + 1]]`` (nats; divide by ln 2 for bits per byte) plus the
-module's optional auxiliary loss ``module.extra_loss()`` (e.g. an MoE balance or ACT ponder cost). The
+module's optional auxiliary loss ``module.extra_loss()`` (e.g. an MoE balance or ACT ponder cost). With a
+teacher signal (:mod:`.distill`: one teacher row per training byte, window position ``t`` paired with row
+``o + 1 + t``) the cross-entropy becomes ``(1 - a) * CE + a * tau^2 * KL(teacher || student)`` (``a`` =
+``teacher_weight``, ``tau`` = ``teacher_temperature``) and every evaluation also reports the student-teacher
+KL and top-1 agreement; without one the objective and every number are unchanged. The
 module's optional hooks are the protocols of :mod:`.hooks`: before each forward the trainer passes the run
 progress to ``set_training_progress``, after each optimizer step it calls ``after_optimizer_step``.
 
@@ -62,6 +66,7 @@ from ..runtime.reports import Report, fmt
 from .checkpoints import latest_checkpoint, load_checkpoint, save_checkpoint
 from .config import TrainConfig
 from .data import ByteDataset, CarriedWindows, RandomWindows, split_train_valid
+from .distill import TeacherSignal, agreement_summary, distillation_terms, teacher_rows_torch
 from .distributed import Stepper, broadcast_from_main, init_distributed, mean_over_ranks, parse_device
 from .evaluation import evaluate
 from .hooks import AfterOptimizerStep, FindsUnusedParameters, StatefulModule, TrainablePredictor, TrainingProgress
@@ -100,6 +105,8 @@ class TrainResult(Report):
     mode: str = "detached"
     run_dir: str | None = None
     curve: list[dict[str, Any]] = field(default_factory=list, repr=False)
+    #: with a teacher: its agreement with the student at the end (``teacher_kl_bits``, ``teacher_top1_agreement``)
+    teacher: dict[str, Any] | None = field(default=None, repr=False)
 
     @property
     def tokens_per_second(self) -> float:
@@ -109,6 +116,8 @@ class TrainResult(Report):
         d = super().to_dict()
         d["tokens_per_second"] = self.tokens_per_second
         d["curve"] = self.curve
+        if self.teacher is not None:
+            d["teacher"] = self.teacher
         return d
 
     def __str__(self) -> str:
@@ -124,6 +133,11 @@ class TrainResult(Report):
             lines.append(f"train bits/byte    {fmt(self.train_bits_per_byte)}")
         if self.valid_bits_per_byte is not None:
             lines.append(f"held-out bits/byte {fmt(self.valid_bits_per_byte)} ({self.valid_bytes:,} bytes)")
+        if self.teacher is not None:
+            t = self.teacher
+            lines.append(f"teacher agreement  KL {fmt(t['teacher_kl_bits'])} bits/byte, top-1 "
+                         f"{t['teacher_top1_agreement']:.1%} ({t['teacher_positions']:,} {t['teacher_agreement_on']} "
+                         f"bytes)")
         if self.run_dir:
             lines.append(f"run folder         {self.run_dir}")
         return "\n".join(lines)
@@ -134,7 +148,8 @@ class Trainer:
 
     def __init__(self, predictor: TrainablePredictor, train_data: BytesLike, valid_data: BytesLike | None = None,
                  config: TrainConfig | None = None, run_dir: str | os.PathLike | None = None,
-                 progress: bool | None = None, callback: Callable[[int, dict[str, Any]], None] | None = None):
+                 progress: bool | None = None, callback: Callable[[int, dict[str, Any]], None] | None = None,
+                 teacher: TeacherSignal | None = None):
         self.predictor = predictor
         self.cfg = config or TrainConfig()
         self.run_dir = Path(run_dir) if run_dir is not None else None
@@ -157,9 +172,20 @@ class Trainer:
         self.module: nn.Module = predictor.module
 
         train_arr = as_byte_array(train_data, name="training data")
+        if teacher is not None:
+            if not isinstance(teacher, TeacherSignal):
+                raise InputError(f"a teacher needs window_targets, dense_log_probs, check_corpus and identity; "
+                                 f"{type(teacher).__name__} lacks some")
+            teacher.check_corpus(train_arr, "training data")
+        self.teacher = teacher
+        #: the teacher's row of the first held-out byte when the held-out bytes are cut from its corpus
+        self.teacher_valid_start: int | None = None
+        self.teacher_facts = None if teacher is None else {
+            "identity": teacher.identity, "weight": cfg.teacher_weight, "temperature": cfg.teacher_temperature}
         if valid_data is None:
             if cfg.valid_fraction > 0:
                 train_arr, valid_arr = split_train_valid(train_arr, cfg.valid_fraction)
+                self.teacher_valid_start = len(train_arr)
             else:
                 valid_arr = None
         else:
@@ -240,12 +266,38 @@ class Trainer:
             data = data[:n]
         return evaluate(self.predictor, data)
 
+    def teacher_agreement(self) -> dict[str, Any] | None:
+        """KL(teacher || student) in bits and top-1 agreement on the held-out bytes the teacher covers (those
+        cut from its corpus), else on the first training bytes; ``None`` without a teacher."""
+        if self.teacher is None:
+            return None
+        if self.teacher_valid_start is not None and self.valid is not None:
+            data, start, on = self.valid, self.teacher_valid_start, "valid"
+        else:
+            data, start, on = self.train_ds.data, 0, "train"
+        x = np.asarray(data[:self.cfg.eval_bytes or (len(data) if on == "valid" else 65536)])
+        teacher = self.teacher
+
+        def pairs() -> Any:
+            pos = start
+            for block in self.predictor.iter_log_probs(x, chunk_size=8192):
+                yield block, teacher.dense_log_probs(pos, pos + len(block))
+                pos += len(block)
+
+        out: dict[str, Any] = agreement_summary(pairs())
+        out["teacher_agreement_on"] = on
+        return out
+
     # ---------------------------------------------------------------------------------- one step
     def train_step(self) -> dict[str, Any]:
         cfg = self.cfg
         offsets, reset = self.sampler.next_offsets()
         x, y = self.train_ds.windows(offsets, cfg.seq_len)
         x, y = self._shard(x).to(self.device), self._shard(y).to(self.device)
+        teacher_lp = None
+        if self.teacher is not None:
+            teacher_lp = teacher_rows_torch(*self.teacher.window_targets(self._shard(offsets), cfg.seq_len),
+                                            device=self.device)
         if self.carried and (reset or self.state is None):
             self.state = self.module.init_state(self.local_batch)  # type: ignore[operator]
             self.state = tree_map(lambda t: t.to(self.device), self.state)
@@ -259,6 +311,10 @@ class Trainer:
             logits, new_state, extra = self.net(x, self.state, self.carried)
             loss = F.cross_entropy(logits.float().reshape(-1, logits.shape[-1]), y.reshape(-1))
             total = loss if extra is None else loss + extra
+            if teacher_lp is not None:
+                kl = distillation_terms(logits, teacher_lp, cfg.teacher_temperature)
+                a = cfg.teacher_weight
+                total = (1 - a) * loss + a * kl + (0.0 if extra is None else extra)
         total.backward()
         if self.carried:
             self.state = tree_map(lambda t: t.detach(), new_state)
@@ -275,6 +331,13 @@ class Trainer:
         lv = float(loss.detach())
         if self.world > 1:  # the global batch's mean loss, for logging (and the same verdict on every rank)
             lv = mean_over_ranks(lv, self.device, self.world)
+        kv = None
+        if teacher_lp is not None:
+            kv = float(kl.detach())
+            if self.world > 1:
+                kv = mean_over_ranks(kv, self.device, self.world)
+            if not math.isfinite(kv):
+                lv = kv  # the objective is not finite: refuse the step below
         if not (math.isfinite(lv) and math.isfinite(gnorm)):  # before the step: the weights stay finite
             self.opt.zero_grad(set_to_none=True)
             raise self._diverged(lv, gnorm)
@@ -284,8 +347,11 @@ class Trainer:
             self.module.after_optimizer_step()  # type: ignore[attr-defined]
         self.step += 1
         self.last_loss = lv
-        return {"loss": lv, "lr": lr, "grad_norm": gnorm,
-                "extra_loss": None if extra is None else float(extra.detach())}
+        rec = {"loss": lv, "lr": lr, "grad_norm": gnorm,
+               "extra_loss": None if extra is None else float(extra.detach())}
+        if kv is not None:
+            rec["teacher_kl"] = kv
+        return rec
 
     def _diverged(self, loss: float, gnorm: float) -> InputError:
         """The error that stops a run whose loss or gradient is no longer finite (nothing more is saved)."""
@@ -369,7 +435,8 @@ class Trainer:
                 if cfg.eval_every and self.step % cfg.eval_every == 0 and self.valid is not None:
                     if self.is_main:
                         v = self.evaluate()
-                        self._log({"step": self.step, "valid_bpb": v, "elapsed": round(self.elapsed, 4)})
+                        self._log({"step": self.step, "valid_bpb": v, "elapsed": round(self.elapsed, 4),
+                                   **(self.teacher_agreement() or {})})
                     self.module.train()
                 if bar is not None:
                     bar.update(1)
@@ -389,13 +456,15 @@ class Trainer:
         finally:
             if bar is not None:
                 bar.close()
-        valid_bpb = train_bpb = None
+        valid_bpb = train_bpb = agreement = None
         if self.is_main:
             valid_bpb = self.evaluate()
             train_bpb = self.evaluate(np.asarray(self.train_ds.data[:cfg.eval_bytes or 65536]))
+            agreement = self.teacher_agreement()
             if valid_bpb is not None and not (self.curve and self.curve[-1].get("valid_bpb") is not None
                                               and self.curve[-1]["step"] == self.step):
-                self._log({"step": self.step, "valid_bpb": valid_bpb, "elapsed": round(self.elapsed, 4)})
+                self._log({"step": self.step, "valid_bpb": valid_bpb, "elapsed": round(self.elapsed, 4),
+                           **(agreement or {})})
         if self.run_dir is not None:
             save_checkpoint(self)
             if self.is_main and cfg.plot:
@@ -407,18 +476,21 @@ class Trainer:
             train_seconds=self.train_seconds, parameters=sum(p.numel() for p in self.module.parameters()),
             stop_reason=stop or "?", final_loss=self.last_loss, train_bits_per_byte=train_bpb,
             valid_bits_per_byte=valid_bpb, valid_bytes=min(vb, cfg.eval_bytes or vb), world_size=self.world,
-            mode=cfg.mode, run_dir=str(self.run_dir) if self.run_dir is not None else None, curve=self.curve)
+            mode=cfg.mode, run_dir=str(self.run_dir) if self.run_dir is not None else None, curve=self.curve,
+            teacher=agreement)
 
 
 def train(predictor: TrainablePredictor, train_data: BytesLike, valid_data: BytesLike | None = None,
           config: TrainConfig | None = None, run_dir: str | os.PathLike | None = None, resume: bool = False,
-          progress: bool | None = None, callback: Callable[[int, dict[str, Any]], None] | None = None
-          ) -> TrainResult:
+          progress: bool | None = None, callback: Callable[[int, dict[str, Any]], None] | None = None,
+          teacher: TeacherSignal | None = None) -> TrainResult:
     """Train ``predictor`` (a :class:`TorchPredictor`) in place; see the module docstring.
 
     ``valid_data=None`` holds out the last ``config.valid_fraction`` of ``train_data``. With ``run_dir``
     the run writes ``metrics.jsonl``, ``learning_curve.png`` and checkpoints there; ``resume=True``
-    continues from its latest checkpoint. ``callback(step, record)`` is called after every step.
+    continues from its latest checkpoint. ``callback(step, record)`` is called after every step. ``teacher``
+    (a :class:`~.distill.TeacherSignal` over ``train_data``, e.g. a bridge record) adds the soft-target term.
     """
-    return Trainer(predictor, train_data, valid_data, config, run_dir, progress, callback).run(resume=resume)
+    return Trainer(predictor, train_data, valid_data, config, run_dir, progress, callback,
+                   teacher=teacher).run(resume=resume)
 
