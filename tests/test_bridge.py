@@ -216,3 +216,17 @@ def test_export_mistakes_are_one_error_line(tmp_path, teacher, corpus, capsys, a
     assert main(argv) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("decepticons export: error:") and message in err[0]
+
+
+def test_an_oracle_teacher_is_recorded_as_non_causal(tmp_path):
+    from decepticons.adapters import OracleAnalysisAdapter
+
+    train, valid = embedded_corpus()
+    oracle = OracleAnalysisAdapter(forward={"kind": "ngram", "config": {"orders": 2}}, fit_rows=256)
+    oracle.fit(np.asarray(train)[:8000])
+    x = np.asarray(valid)[:600]
+    path = tmp_path / "o.safetensors"
+    BridgeExportAdapter(oracle, top_k=4).export(x, path)
+    assert read_bridge_file(path).teacher_causal is False
+    with pytest.raises(InputError, match="non-causal"):
+        BridgeExportAdapter(oracle, top_k=4, causal=True).export(x, tmp_path / "p.safetensors")

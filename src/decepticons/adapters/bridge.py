@@ -73,8 +73,8 @@ class BridgeExportConfig(Validated):
     """Options of a bridge export."""
 
     top_k: int = spec(DEFAULT_TOP_K, lo=1, hi=256, doc="most likely bytes kept per row (256: the whole row)")
-    causal: bool | None = spec(None, optional=True, doc="whether the teacher is causal (default: True for a "
-                                                        "CausalPredictor, False for any other source)")
+    causal: bool | None = spec(None, optional=True, doc="whether the teacher is causal (default: what a "
+                                                        "CausalPredictor declares, False for any other source)")
     chunk_size: int = spec(EXPORT_CHUNK, lo=1, hi=1 << 24, doc="rows read and compressed at a time")
 
 
@@ -122,7 +122,10 @@ class BridgeExportAdapter:
         if pos != len(x):
             raise InputError(f"the teacher gave {pos} rows for a corpus of {len(x)} bytes")
         fp = self.teacher.fingerprint() if isinstance(self.teacher, CausalPredictor) else ""
-        causal = isinstance(self.teacher, CausalPredictor) if self.config.causal is None else self.config.causal
+        default = isinstance(self.teacher, CausalPredictor) and bool(self.teacher.causal)  # an oracle: False
+        causal = default if self.config.causal is None else self.config.causal
+        if causal and isinstance(self.teacher, CausalPredictor) and not self.teacher.causal:
+            raise InputError(f"{self.teacher.name} declares itself non-causal; its bridge file cannot say causal=True")
         record = BridgeRecord(**{k: np.concatenate(v) for k, v in parts.items()}, teacher_kind=self.teacher_kind,
                               teacher_fingerprint=fp, teacher_causal=causal, corpus_sha256=corpus_sha256(x))
         record.validate("exported bridge record")
