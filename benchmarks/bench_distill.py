@@ -103,7 +103,7 @@ def main() -> None:
         secs = time.perf_counter() - t0
         score = cli("score", "--load", str(model), "--input", str(va))["score"]
         rows[name] = {"steps": out["steps"], "seconds": secs, "tokens_per_s": out["tokens_per_second"],
-                      "parameters": out["parameters"], "final_loss_bits": out["final_loss"] / np.log(2),
+                      "parameters": out["parameters"], "final_loss_bits": out["final_loss_bits_per_byte"],
                       "valid_bpb": score["bits_per_byte"], "teacher": out.get("teacher")}
         print(name, json.dumps(rows[name]), flush=True)
 

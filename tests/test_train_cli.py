@@ -132,3 +132,22 @@ def test_bad_causal_bank_config_is_one_error_line(files, capsys, bad):
     err = capsys.readouterr().err
     assert err.count("error:") == 1 and len(err.strip().splitlines()) == 1
     assert "CausalBankConfig." + bad.split("=")[0] in err
+
+
+def test_json_report_is_in_bits_with_a_schema_version(tmp_path):
+    import json
+    import subprocess
+    import sys
+
+    corpus = tmp_path / "t.txt"
+    corpus.write_bytes(b"the quick brown fox jumps over the lazy dog. " * 200)
+    r = subprocess.run([sys.executable, "-m", "decepticons", "train", "--model", "causal-bank", "--config",
+                        "embed_dim=8", "--config", "num_modes=12", "--config", "readout_hidden=16", "--input",
+                        str(corpus), "--steps", "3", "--batch-size", "2", "--seq-len", "16", "--json"],
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    assert out["schema_version"] == 1
+    t = out["train"]
+    assert "final_loss" not in t and 7.0 < t["final_loss_bits_per_byte"] < 9.5  # bits, not nats (5.5)
+    assert t["windows"] == "detached" and "mode" not in t

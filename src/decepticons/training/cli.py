@@ -21,12 +21,11 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 import re
 import sys
 from typing import Any
 
-from ..cli_common import check_save_path, parse_overrides, read_input
+from ..cli_common import check_save_path, emit, parse_overrides, read_input
 from ..errors import InputError
 from .distill import TeacherSignal
 
@@ -159,10 +158,7 @@ def run_train(args: argparse.Namespace, teacher: TeacherSignal | None = None) ->
         payload["saved"] = {"path": args.save, "fingerprint": fp}
         text += f"\nsaved              {args.save} (fingerprint {fp[:16]})"
     if rank == 0:
-        if args.json:
-            print(json.dumps(payload, indent=2, sort_keys=True))
-        elif not args.quiet:
-            print(text)
+        emit(args, payload, text)
     if world > 1:
         import torch.distributed as dist
 

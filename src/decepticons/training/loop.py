@@ -102,7 +102,7 @@ class TrainResult(Report):
     valid_bits_per_byte: float | None = None
     valid_bytes: int = 0
     world_size: int = 1
-    mode: str = "detached"
+    windows: str = "detached"  # how training windows were read: detached, or carried state (TrainConfig.mode)
     run_dir: str | None = None
     curve: list[dict[str, Any]] = field(default_factory=list, repr=False)
     #: with a teacher: its agreement with the student at the end (``teacher_kl_bits``, ``teacher_top1_agreement``)
@@ -113,9 +113,14 @@ class TrainResult(Report):
         return self.tokens / self.train_seconds if self.train_seconds > 0 else float("nan")
 
     def to_dict(self) -> dict[str, Any]:
+        """Every loss in bits per byte: ``final_loss_bits_per_byte``, and ``loss_bits_per_byte`` in each curve
+        record (the trainer keeps nats internally, as torch's cross-entropy gives them)."""
         d = super().to_dict()
+        loss = d.pop("final_loss")
+        d["final_loss_bits_per_byte"] = None if loss is None else loss / LN2
         d["tokens_per_second"] = self.tokens_per_second
-        d["curve"] = self.curve
+        d["curve"] = [{**{k: v for k, v in r.items() if k != "loss"},
+                       **({"loss_bits_per_byte": r["loss"] / LN2} if "loss" in r else {})} for r in self.curve]
         if self.teacher is not None:
             d["teacher"] = self.teacher
         return d
@@ -123,7 +128,7 @@ class TrainResult(Report):
     def __str__(self) -> str:
         lines = [
             f"model              {self.model} ({self.parameters:,} parameters)",
-            f"steps              {self.steps:,} ({self.stop_reason}; mode {self.mode}, "
+            f"steps              {self.steps:,} ({self.stop_reason}; {self.windows} windows, "
             f"{self.world_size} process{'es' if self.world_size != 1 else ''})",
             f"tokens             {self.tokens:,} ({self.tokens_per_second / 1e3:,.1f} k tokens/s)",
             f"time               {self.seconds:.1f} s",
@@ -476,7 +481,7 @@ class Trainer:
             train_seconds=self.train_seconds, parameters=sum(p.numel() for p in self.module.parameters()),
             stop_reason=stop or "?", final_loss=self.last_loss, train_bits_per_byte=train_bpb,
             valid_bits_per_byte=valid_bpb, valid_bytes=min(vb, cfg.eval_bytes or vb), world_size=self.world,
-            mode=cfg.mode, run_dir=str(self.run_dir) if self.run_dir is not None else None, curve=self.curve,
+            windows=cfg.mode, run_dir=str(self.run_dir) if self.run_dir is not None else None, curve=self.curve,
             teacher=agreement)
 
 

@@ -21,6 +21,14 @@ def read_metrics(path: str | os.PathLike) -> list[dict[str, Any]]:
     return out
 
 
+
+def train_bits(record: dict[str, Any]) -> float | None:
+    """A curve record's train loss in bits per byte: ``loss_bits_per_byte`` (reports), or ``loss`` in nats
+    (the trainer's own metrics.jsonl)."""
+    if record.get("loss_bits_per_byte") is not None:
+        return float(record["loss_bits_per_byte"])
+    return float(record["loss"]) / LN2 if record.get("loss") is not None else None
+
 def plot_learning_curves(runs: dict[str, list[dict[str, Any]]], path: str | os.PathLike,
                          x: str = "elapsed", title: str | None = None) -> Path | None:
     """Train loss (bits/byte, thin) and held-out bits/byte (markers) of each run against ``x``
@@ -36,14 +44,14 @@ def plot_learning_curves(runs: dict[str, list[dict[str, Any]]], path: str | os.P
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     for i, (label, recs) in enumerate(runs.items()):
         c = colors[i % len(colors)]
-        tr = [(r[x], r["loss"] / LN2) for r in recs if "loss" in r and r.get(x) is not None]
+        tr = [(r[x], train_bits(r)) for r in recs if train_bits(r) is not None and r.get(x) is not None]
         va = [(r[x], r["valid_bpb"]) for r in recs if r.get("valid_bpb") is not None and r.get(x) is not None]
         if tr:
             ax.plot(*zip(*tr), color=c, alpha=0.45, lw=0.9, label=f"{label} train")
         if va:
             ax.plot(*zip(*va), color=c, marker="o", ms=3, lw=1.6, label=f"{label} held-out")
     ys = [r["valid_bpb"] for recs in runs.values() for r in recs if r.get("valid_bpb") is not None]
-    ys += [r["loss"] / LN2 for recs in runs.values() for r in recs if "loss" in r]
+    ys += [b for recs in runs.values() for r in recs if (b := train_bits(r)) is not None]
     if ys:  # the first steps sit near 8 bits/byte; keep the interesting range readable
         lo = min(ys)
         ax.set_ylim(max(0.0, lo - 0.2), min(max(ys), lo + 2.5) + 0.05)
