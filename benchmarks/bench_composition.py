@@ -173,6 +173,14 @@ def report(results: dict, args: argparse.Namespace, not_measured: dict[str, str]
            "length `sum -log2 p / 8`. `compress` reads each expert through its stream (an expert's batched rows "
            "may differ from its stream's in the last bits, and the range coder needs bit-identical frequencies "
            "on both sides), so it runs at the experts' stream speed; the figure scored reads the batched rows."]
+    skipped = [ROWS[n][0] for n, r in results.items() if "compress_kbs" not in r]
+    if skipped:
+        slowest = min((r["compress_kbs"] for r in results.values() if r.get("compress_kbs")), default=None)
+        md += ["", f"No compress file for {', '.join(skipped)} (run with `--no-compress`): with a torch expert "
+               "the stream path codes a byte per torch step"
+               + (f" (the slowest row above: {slowest:.2f} KB/s)" if slowest else "")
+               + ", so its file was not written here; the rows with files show the file within 0.1% of the "
+               "scored figure."]
     folds = {n: r["fold_fit_s"] for n, r in results.items() if r.get("fold_fit_s")}
     if folds:
         md += ["", "Out-of-fold cost inside the fit time: " + "; ".join(
