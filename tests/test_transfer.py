@@ -61,6 +61,7 @@ def test_report_dict_and_markdown(report):
     assert d["corpora"] == ["prose", "code", "records"] and d["model"] == "ngram"
     assert d["train_bytes"] == {"prose": 12_000, "code": 12_000, "records": 12_000}
     assert d["self_bits_per_byte"] == report.self_fit and np.allclose(d["gap"], report.gap)
+    assert d["adaptive"] is model_class("ngram")(orders=3).adaptive
     md = report.to_markdown().splitlines()
     assert len(md) == 2 + 3 and md[0].count("|") == 3 + 3
     row = md[2 + 1]  # fitted on code

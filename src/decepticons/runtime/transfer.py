@@ -49,6 +49,8 @@ class TransferReport(Report):
     bits_per_byte: list[list[float]]
     fit_seconds: dict[str, float] = field(default_factory=dict)
     score_seconds: dict[str, float] = field(default_factory=dict)
+    #: the model keeps learning while it scores (so off-diagonal cells include adaptation to B)
+    adaptive: bool = False
 
     @property
     def matrix(self) -> np.ndarray:
@@ -98,7 +100,8 @@ class TransferReport(Report):
 
     def __str__(self) -> str:
         width = max(len(c) for c in self.corpora) + 2
-        rows = [f"transfer probe: {self.model} (bits/byte on each held-out split; row = fitted on)",
+        mode = ", adaptive: keeps learning while it scores" if self.adaptive else ""
+        rows = [f"transfer probe: {self.model} (bits/byte on each held-out split; row = fitted on{mode})",
                 " " * width + "".join(f"{c:>{width}}" for c in self.corpora)]
         for i, a in enumerate(self.corpora):
             rows.append(f"{a:<{width}}" + "".join(f"{fmt(v, 3):>{width}}" for v in self.matrix[i]))
@@ -183,13 +186,13 @@ def evaluate_transfer_probe(model_factory_or_kind: str | Callable[[], Any],
     score_s: dict[str, float] = {}
     from ..predictor import CausalPredictor
 
-    model_name = ""
+    model_name, adaptive = "", False
     for a in names:
         model = make()
         if not isinstance(model, CausalPredictor) or not isinstance(model, Fittable):
             raise InputError(f"{type(model).__name__} is not a predictor with a closed-form fit(data): "
                              "a transfer probe fits one fresh model per corpus")
-        model_name = model.name
+        model_name, adaptive = model.name, bool(model.adaptive)
         t0 = time.perf_counter()
         model.fit(train[a], workers=workers)
         fit_s[a] = time.perf_counter() - t0
@@ -198,7 +201,7 @@ def evaluate_transfer_probe(model_factory_or_kind: str | Callable[[], Any],
         score_s[a] = time.perf_counter() - t0
     return TransferReport(model=model_name, corpora=names, train_bytes={n: len(train[n]) for n in names},
                           valid_bytes={n: len(valid[n]) for n in names}, bits_per_byte=bits,
-                          fit_seconds=fit_s, score_seconds=score_s)
+                          fit_seconds=fit_s, score_seconds=score_s, adaptive=adaptive)
 
 
 __all__ = ["Fittable", "TransferReport", "evaluate_transfer_probe"]
