@@ -267,6 +267,11 @@ def test_data_mistakes(argv, pattern, tmp_path, monkeypatch):
     assert not (tmp_path / "x").exists()
 
 
+def test_data_has_help():
+    code, out, _ = run(["data", "--help"])
+    assert code == 0 and out.startswith("usage: decepticons data") and "--output" in out and "--list" in out
+
+
 def test_data_output_that_is_a_file_is_refused(tmp_path):
     f = tmp_path / "file"
     f.write_text("x")
