@@ -53,25 +53,27 @@ def measure(spec: str, args: argparse.Namespace) -> dict:
     return out
 
 
-def section(results: dict, args: argparse.Namespace) -> str:
+def section(results: dict) -> str:
     from decepticons.data import get_corpus
 
-    names = args.corpora.split(",")
+    models = results["models"]
+    first = next(iter(models.values()))
+    names = first["corpora"]
+    tb, vb = first["train_bytes"][names[0]], first["valid_bytes"][names[0]]
     corpora = "; ".join(f"`{n}` ({get_corpus(n).kind}: {get_corpus(n).description})" for n in names)
+    commands = "; ".join(f"`{c}`" for c in dict.fromkeys(r["command"] for r in models.values()))
     lines = ["## Transfer probes", "",
-             f"Command: `{results['command']}` at commit `{results['commit']}`. Machine: {results['machine']}.",
-             "",
+             f"Commands: {commands} at commit `{results['commit']}`. Machine: {results['machine']}.", "",
              f"Corpora (`decepticons data {' '.join(names)} --output DIR` writes them): {corpora}. "
-             f"Each model is fitted on the first {args.train_bytes:,} bytes of a corpus's train split and scored "
-             f"on the first {args.valid_bytes:,} bytes of every held-out split. Cells: held-out bits per byte; "
-             "row = corpus fitted on, column = corpus scored on; the diagonal (bold) is the self-fit figure, the "
-             "others show `(+gap)` = bits[A, B] - bits[B, B], what fitting on A instead of B costs on B.", ""]
-    for kind in [k for k in args.models.split(",") if k in results["models"]]:
-        r = results["models"][kind]
+             f"Each model is fitted on the first {tb:,} bytes of a corpus's train split and scored on the first "
+             f"{vb:,} bytes of every held-out split. Cells: held-out bits per byte; row = corpus fitted on, "
+             "column = corpus scored on; the diagonal (bold) is the self-fit figure, the others show `(+gap)` = "
+             "bits[A, B] - bits[B, B], what fitting on A instead of B costs on B.", ""]
+    for kind, r in models.items():
         fit = ", ".join(f"{n} {r['fit_seconds'][n]:.1f} s" for n in r["corpora"])
         lines += [f"### {WHAT.get(kind, f'`{kind}`')}", "", r["markdown"], "",
-                  f"Fit time per row: {fit}; whole probe {r['wall_seconds']:.0f} s (one run; a shared machine).",
-                  ""]
+                  f"Fit time per row: {fit}; whole probe {r['wall_seconds']:.0f} s (one run; a shared machine; "
+                  "the first row includes compiling the kernels).", ""]
     return "\n".join(lines)
 
 
@@ -80,8 +82,8 @@ def main() -> None:
     ap.add_argument("--models", default="ngram,ngram:online=false,coder,mixer",
                     help="comma-separated model kinds, each optionally kind:key=value:...")
     ap.add_argument("--corpora", default="shakespeare,python-source,rst-docs")
-    ap.add_argument("--train-bytes", type=int, default=300_000)
-    ap.add_argument("--valid-bytes", type=int, default=50_000)
+    ap.add_argument("--train-bytes", type=int, default=200_000)
+    ap.add_argument("--valid-bytes", type=int, default=40_000)
     ap.add_argument("--results", help="JSON file keeping the models measured so far")
     ap.add_argument("--report-only", action="store_true", help="write the section from --results only")
     args = ap.parse_args()
@@ -92,12 +94,13 @@ def main() -> None:
             if kind in results["models"]:
                 continue
             print(f"measuring {kind} ...", file=sys.stderr)
-            results["models"][kind] = measure(kind, args)
-            results.update(command=command_line(), commit=git_rev(), machine=machine())
+            results["models"][kind] = {**measure(kind, args), "command": command_line()}
+            results.update(commit=git_rev(), machine=machine())
             if path:
                 path.write_text(json.dumps(results, indent=1))
             print(results["models"][kind]["markdown"], file=sys.stderr)
-    write_section("transfer", section(results, args))
+    if results["models"]:
+        write_section("transfer", section(results))
 
 
 if __name__ == "__main__":
