@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _report import command_line, git_rev, machine, write_section  # noqa: E402
+from _report import git_rev, machine, write_section  # noqa: E402
 
 WHAT = {"ngram": "`ngram` memory, default options (orders 1..6, `online=true`: it keeps counting while it scores)",
         "ngram:online=false": "`ngram` memory with `online=false` (counts frozen after fit)",
@@ -94,7 +94,9 @@ def main() -> None:
             if kind in results["models"]:
                 continue
             print(f"measuring {kind} ...", file=sys.stderr)
-            results["models"][kind] = {**measure(kind, args), "command": command_line()}
+            command = (f"python benchmarks/bench_transfer.py --models {kind} --corpora {args.corpora} "
+                       f"--train-bytes {args.train_bytes} --valid-bytes {args.valid_bytes}")
+            results["models"][kind] = {**measure(kind, args), "command": command}
             results.update(commit=git_rev(), machine=machine())
             if path:
                 path.write_text(json.dumps(results, indent=1))
