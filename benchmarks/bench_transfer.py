@@ -72,8 +72,8 @@ def section(results: dict) -> str:
     for kind, r in models.items():
         fit = ", ".join(f"{n} {r['fit_seconds'][n]:.1f} s" for n in r["corpora"])
         lines += [f"### {WHAT.get(kind, f'`{kind}`')}", "", r["markdown"], "",
-                  f"Fit time per row: {fit}; whole probe {r['wall_seconds']:.0f} s (one run; a shared machine; "
-                  "the first row includes compiling the kernels).", ""]
+                  f"Fit time per row: {fit}; whole probe {r['wall_seconds']:.0f} s (one run, on a machine shared "
+                  "with other work; compiled kernels come from the numba cache when it has them).", ""]
     return "\n".join(lines)
 
 
