@@ -1,5 +1,5 @@
 """Command-line interface: ``decepticons fit | score | compare | rollout | generate | info | compress | decompress |
-train | export | oracle | reconstruct`` (compare in :mod:`decepticons.cli_compare`, the last two in
+train | export | data | oracle | reconstruct`` (compare in :mod:`decepticons.cli_compare`, the last two in
 :mod:`decepticons.cli_adapters`).
 
 Every subcommand works on any registered model through the predictor contract. User mistakes (missing
@@ -256,6 +256,25 @@ def cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_data(args: argparse.Namespace) -> int:
+    from .data import SUMS_FILE, corpus_table, write_corpora
+
+    if args.list:
+        rows = corpus_table()
+        text = "\n".join(f"{r['name']:<14} {r['kind']:<12} train {r['train_bytes']:>10,}  valid {r['valid_bytes']:>9,}"
+                         f"  {'cached' if r['cached'] else 'not cached':<10}  {r['source']}" for r in rows)
+        _emit(args, {"corpora": rows}, text)
+        return 0
+    if not args.output:
+        raise InputError("--output DIR is required (or --list to see the corpora)")
+    written = write_corpora(args.names, args.output)
+    payload = {"output": args.output, "sums": os.path.join(args.output, SUMS_FILE),
+               "files": [{"path": w.path, "bytes": w.bytes, "sha256": w.sha256} for w in written]}
+    text = "\n".join(f"{w.sha256[:16]}  {w.bytes:>10,}  {os.path.join(args.output, w.path)}" for w in written)
+    _emit(args, payload, text + f"\nchecksums in {os.path.join(args.output, SUMS_FILE)}")
+    return 0
+
+
 # ---------------------------------------------------------------------------------------------- parser
 def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
@@ -360,6 +379,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--output", required=True, help="bridge file to write (.safetensors)")
     p.add_argument("--top-k", type=int, default=16, help="most likely bytes kept per row, 1..256 (default 16)")
     p.set_defaults(func=cmd_export)
+
+    p = sub.add_parser("data", parents=[common],
+                       help="write the demo, benchmark and transfer corpora into a folder, with SHA256SUMS")
+    p.add_argument("names", nargs="*", metavar="NAME", help="corpora to write (default: all; see --list)")
+    p.add_argument("--output", help="folder to write NAME/train.txt, NAME/valid.txt and SHA256SUMS into")
+    p.add_argument("--list", action="store_true", help="show the corpora: names, kinds, sizes, sources")
+    p.set_defaults(func=cmd_data)
     add_adapter_commands(sub, common)
     return parser
 

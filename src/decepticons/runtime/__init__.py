@@ -2,7 +2,8 @@
 
 Evaluations (each its own module): :mod:`.rollout` (k-step free-running generation against teacher-forced
 prediction), :mod:`.accounting` (model bytes + code length = total description length) and :mod:`.traces`
-(one record per position, with what fired) and :mod:`.html_report` (the per-byte HTML page).
+(one record per position, with what fired), :mod:`.transfer` (transfer probes) and :mod:`.html_report`
+(the per-byte HTML page).
 Their public names load on first use: ``decepticons.predictor``
 imports this package's lower modules (progress, reports), so nothing here imports the evaluations eagerly.
 """
@@ -19,6 +20,7 @@ _LAZY = {
     **{n: "decepticons.runtime.traces" for n in (
         "BASE_COLUMNS", "Trace", "TraceFields", "read_trace", "trace")},
     **{n: "decepticons.runtime.html_report" for n in ("ByteRecords", "byte_records", "render_html", "write_html")},
+    **{n: "decepticons.runtime.transfer" for n in ("TransferReport", "evaluate_transfer_probe")},
 }
 
 
