@@ -9,14 +9,14 @@ import hashlib
 import io
 import json
 import re
-import sys
 import tarfile
 from pathlib import Path
 
 import pytest
 
+from _cli_run import run
 from decepticons import InputError
-from decepticons.cli import EXIT_USER_ERROR, main
+from decepticons.cli import EXIT_USER_ERROR
 from decepticons.data import (
     CORPORA,
     SUMS_FILE,
@@ -200,19 +200,6 @@ def test_unknown_names_and_offline_use_are_clear_errors(monkeypatch):
 
 
 # ------------------------------------------------------------------------------------------ decepticons data
-def run(argv: list[str]) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    old = sys.stdout, sys.stderr
-    sys.stdout, sys.stderr = out, err
-    try:
-        code = main(argv)
-    except SystemExit as e:
-        code = e.code if isinstance(e.code, int) else 1
-    finally:
-        sys.stdout, sys.stderr = old
-    return code, out.getvalue(), err.getvalue()
-
-
 def one_error(result: tuple[int, str, str]) -> str:
     code, out, err = result
     assert code == EXIT_USER_ERROR and "Traceback" not in out + err
