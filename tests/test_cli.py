@@ -248,6 +248,26 @@ for _ in range(2):
     assert r.stderr.count("numba is not installed") == 1, r.stderr
 
 
+def test_info_model_lists_every_kinds_config_keys():
+    from decepticons.registry import available_models
+    from decepticons.validation import field_docs
+
+    for kind in available_models():
+        if kind == "test-table":
+            continue
+        code, out, err = run(["info", "--model", kind, "--json"])
+        assert code == 0, (kind, err)
+        rows = json.loads(out)["config"]
+        cls = model_class(kind)
+        cfg = getattr(cls, "config_class", None) or getattr(cls, "config_cls", None)
+        assert [r["name"] for r in rows] == [r["name"] for r in field_docs(cfg)] and rows, kind
+    code, out, _ = run(["info", "--model", "ngram"])
+    assert code == 0 and "orders" in out and "default 6" in out
+    assert_user_error(run(["info", "--model", "nope"]), "unknown model")
+    code, out, _ = run(["fit", "--help"])
+    assert "model kinds:" in out and "decepticons info --model NAME" in out and "examples:" in out
+
+
 def test_generate(saved):
     path, ref = saved
     code, out, err = run(["generate", "--load", str(path), "--prompt", "to be", "--steps", "40", "--greedy"])

@@ -176,11 +176,49 @@ def cmd_generate(args: argparse.Namespace) -> int:
     return 0
 
 
+def config_keys(kind: str) -> list[dict[str, Any]]:
+    """``--config`` keys of a registered model kind: name, default, allowed range and doc line."""
+    import dataclasses
+
+    from .registry import model_class
+    from .validation import field_docs
+
+    cls = model_class(kind)
+    cfg = getattr(cls, "config_class", None) or getattr(cls, "config_cls", None)
+    if cfg is None or not dataclasses.is_dataclass(cfg):
+        raise InputError(f"model kind {kind!r} declares no configuration class")
+    return field_docs(cfg)
+
+
+def _fit_epilog() -> str:
+    from .registry import available_models
+
+    return ("model kinds: " + ", ".join(available_models()) + "\n"
+            "each kind's --config keys, defaults and ranges: decepticons info --model NAME\n\n"
+            "examples:\n"
+            "  decepticons fit --prompt \"VALENTINE.\" --generate 300            # the demo corpus, default coder\n"
+            "  decepticons fit --model mixer --input train.txt --valid valid.txt --save mixer.safetensors\n"
+            "  decepticons fit --model ngram --config orders=5 --input train.txt --save ngram.safetensors\n"
+            "  decepticons fit --load ngram.safetensors --continue --input more.txt --save ngram.safetensors")
+
+
 def cmd_info(args: argparse.Namespace) -> int:
     from importlib.util import find_spec
 
     from .registry import available_models
 
+    if args.model:
+        if args.load:
+            raise InputError("give --model NAME (a kind's configuration keys) or --load FILE, not both")
+        rows = config_keys(args.model)
+        width = max([len(r["name"]) for r in rows] + [3])
+        lines = [f"--config keys of {args.model} (decepticons fit/train --model {args.model} --config KEY=VALUE):"]
+        for r in rows:
+            extra = "; ".join(x for x in (r["doc"], r["allowed"]) if x)
+            lines.append(f"  {r['name']:<{width}}  default {json.dumps(r['default'], default=str)}"
+                         + (f"  ({extra})" if extra else ""))
+        emit(args, {"model": args.model, "config": rows}, "\n".join(lines))
+        return 0
     if args.load:
         from .runtime.checkpoints import read_model_file
 
@@ -295,7 +333,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"decepticons {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    p = sub.add_parser("fit", parents=[common, sampling], help="fit a closed-form model on a corpus")
+    p = sub.add_parser("fit", parents=[common, sampling], help="fit a closed-form model on a corpus",
+                       formatter_class=argparse.RawDescriptionHelpFormatter, epilog=_fit_epilog())
     p.add_argument("--input", help="training corpus (default: the embedded demo corpus with a held-out play)")
     p.add_argument("--valid", help="held-out file to report bits per byte on")
     p.add_argument("--model", default="coder", help="registered model kind (default: coder)")
@@ -337,8 +376,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--steps", type=int, default=200, help="bytes to generate (default 200, at most 1048576)")
     p.set_defaults(func=cmd_generate)
 
-    p = sub.add_parser("info", parents=[common], help="describe the installation or a saved model")
+    p = sub.add_parser("info", parents=[common], help="describe the installation, a model kind or a saved model",
+                       epilog="examples: decepticons info; decepticons info --model mixer; "
+                              "decepticons info --load coder.safetensors")
     p.add_argument("--load", help="saved model file to describe")
+    p.add_argument("--model", help="a registered model kind: list its --config keys with defaults and ranges")
     p.set_defaults(func=cmd_info)
 
     for name, fn, helptext in (("compress", cmd_compress, "entropy-code a file with a saved model"),

@@ -64,6 +64,7 @@ class CausalPredictiveAdapter(CausalPredictor):
     """Components mixed by the context mixer, declared by :class:`CausalAdapterConfig` (module docstring)."""
 
     name: ClassVar[str] = "causal-adapter"
+    config_class: ClassVar[type] = CausalAdapterConfig
 
     def __init__(self, config: CausalAdapterConfig | None = None, *, seed: int = 0, use_numba: bool = True,
                  **options: Any) -> None:

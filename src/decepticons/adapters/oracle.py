@@ -114,6 +114,7 @@ class OracleAnalysisAdapter(CausalPredictor):
     """Bidirectional analysis model (module docstring); options in :class:`OracleConfig`."""
 
     name: ClassVar[str] = "oracle"
+    config_class: ClassVar[type] = OracleConfig
     causal: ClassVar[bool] = False
 
     def __init__(self, config: OracleConfig | None = None, *, seed: int = 0, **options: Any) -> None:

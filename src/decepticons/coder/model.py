@@ -26,7 +26,7 @@ import time
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -147,6 +147,7 @@ class ByteLatentPredictiveCoder(CausalPredictor):
     """
 
     name = "coder"
+    config_class: ClassVar[type] = CoderConfig
 
     def __init__(self, config: CoderConfig | None = None, *, seed: int | None = None, preset: str | None = None,
                  **overrides: Any):

@@ -88,6 +88,7 @@ class MixerPredictor(CausalPredictor):
     :class:`~decepticons.mixer.config.MixerConfig` (keywords or a ``config`` instance)."""
 
     name: ClassVar[str] = "mixer"
+    config_class: ClassVar[type] = MixerConfig
 
     def __init__(self, config: MixerConfig | None = None, *, experts: list[Any] | None = None,
                  use_numba: bool = True, seed: int = 0, **options: Any) -> None:

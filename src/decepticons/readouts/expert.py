@@ -24,7 +24,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -85,6 +85,7 @@ class FrozenReadoutExpert(CausalPredictor):
     """Frozen substrate + view + closed-form ridge readout (see the module docstring)."""
 
     name = "frozen-readout"
+    config_class: ClassVar[type] = FrozenReadoutConfig
 
     def __init__(self, config: FrozenReadoutConfig | None = None, *, seed: int | None = None, **overrides: Any):
         cfg = config or FrozenReadoutConfig()
