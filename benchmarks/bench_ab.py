@@ -11,7 +11,7 @@ names that both trees export (the registry and the coding functions), so a restr
 - causal-bank train step: forward + backward + AdamW of the default causal bank, batch 16 x 256 bytes,
   median over steps 5..``--steps``, one torch thread.
 
-    flock /tmp/decepticons-cpu.lock python benchmarks/bench_ab.py --before REV [--train T --valid V]
+    python benchmarks/bench_ab.py --before REV [--train T --valid V]
 """
 
 from __future__ import annotations

@@ -9,7 +9,7 @@ memory (the same model with the left context only) and the default context mixer
 32 bytes) fitted on the same bytes reconstructs seeded spans (``MaskConfig(span_length=L, fraction=0.05,
 seed=0)``) of the held-out bytes at each ``--span-lengths`` L.
 
-    flock /tmp/decepticons-cpu.lock python benchmarks/bench_adapters.py [--train-bytes N] [--valid-bytes M]
+    python benchmarks/bench_adapters.py [--train-bytes N] [--valid-bytes M]
         [--span-lengths 1,4,16] [--sections oracle,reconstruction]
 
 Writes sections ``oracle`` and ``reconstruction`` of docs/benchmarks.md.

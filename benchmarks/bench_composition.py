@@ -9,7 +9,7 @@ so it takes no part in the mixer's fit and its weights learn while scoring. Each
 ``decepticons.coding.compress`` file of the held-out bytes (the coder reads the experts' streams) and compares
 its size with the scored figure, and checks a compress/decompress round trip on a prefix.
 
-    flock /tmp/decepticons-cpu.lock python benchmarks/bench_composition.py --bank bank.safetensors \
+    python benchmarks/bench_composition.py --bank bank.safetensors \
         [--train T --valid V] [--train-bytes N --valid-bytes M] [--rows mixer,coder,bank,both]
         [--roundtrip-bytes K] [--results FILE] [--report-only]
 
@@ -122,7 +122,7 @@ def report(results: dict, args: argparse.Namespace, not_measured: dict[str, str]
     any_row = next(iter(results.values()))
     data = "the Shakespeare split (`decepticons.data.shakespeare()`)" if args.train is None else \
         "`--train` / `--valid`"
-    cmd = "flock /tmp/decepticons-cpu.lock python benchmarks/bench_composition.py --bank BANK"
+    cmd = "python benchmarks/bench_composition.py --bank BANK"
     if args.train_bytes < 1 << 60 or args.valid_bytes < 1 << 60:
         cmd += f" --train-bytes {any_row['train_bytes']} --valid-bytes {any_row['valid_bytes']}"
     md = [

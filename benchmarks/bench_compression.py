@@ -6,7 +6,7 @@ they too may use train as context. The mixer additionally writes a real compress
 ``decepticons.coding.compress``, which is decompressed and checked; its size is compared with the scored
 figure. Peak memory is the maximum resident set size of the child process that runs the mixer.
 
-    flock /tmp/decepticons-cpu.lock python benchmarks/bench_compression.py \
+    python benchmarks/bench_compression.py \
         --train /path/train.txt --valid /path/valid.txt
 """
 
@@ -207,7 +207,7 @@ def main() -> None:
         "![compression](figures/compression.png)" if plot(base, mem, mix) else "",
         "",
         f"Machine: {machine()}. Commit {git_rev()}. Command: `{command_line()}` (run under "
-        "`flock /tmp/decepticons-cpu.lock`, one benchmark at a time).",
+        "a lock file, one benchmark at a time).",
     ]
     md = "\n".join(lines)
     print(md)

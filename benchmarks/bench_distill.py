@@ -19,7 +19,7 @@ through ``decepticons.cli.main``, exactly as on the command line::
 
 Run it under the CPU lock::
 
-    flock /tmp/decepticons-cpu.lock python benchmarks/bench_distill.py --train-bytes 1000000 --steps 600
+    python benchmarks/bench_distill.py --train-bytes 1000000 --steps 600
 """
 
 from __future__ import annotations

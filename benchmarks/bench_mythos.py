@@ -10,8 +10,8 @@ measured float32 matrix-multiply peak.
 
 Run it under the shared CPU lock, e.g.::
 
-    flock /tmp/decepticons-cpu.lock python benchmarks/bench_mythos.py --phase train --run-dir /tmp/mythos-run
-    flock /tmp/decepticons-cpu.lock python benchmarks/bench_mythos.py --phase report --run-dir /tmp/mythos-run
+    python benchmarks/bench_mythos.py --phase train --run-dir /tmp/mythos-run
+    python benchmarks/bench_mythos.py --phase report --run-dir /tmp/mythos-run
 """
 
 from __future__ import annotations

@@ -9,7 +9,7 @@ The section reports what ``train`` printed (steps, tokens/s, its held-out figure
 and what ``score`` gives on the whole valid file, plus the per-quarter bits/byte of the trace, which shows
 whether the model stays stable over a long input.
 
-    flock /tmp/decepticons-cpu.lock python benchmarks/bench_recipe.py --budget 10m
+    python benchmarks/bench_recipe.py --budget 10m
     python benchmarks/bench_recipe.py --render RUN_DIR     # rewrite the section from an earlier run's outputs
 """
 

@@ -8,7 +8,7 @@ start positions spread over the valid split, a 256-byte prefix, ``--steps`` step
 valid split (the ideal code length of ``score``, and for the memory and the mixer the real ``compress`` file),
 beside standard compressors of valid alone (whose programs are not counted).
 
-    flock /tmp/decepticons-cpu.lock python benchmarks/bench_rollout.py
+    python benchmarks/bench_rollout.py
 """
 
 from __future__ import annotations
@@ -134,7 +134,7 @@ def main() -> None:
                     title=f"greedy rollouts, {args.starts} starts on Shakespeare valid"):
         lines += ["![rollout](figures/rollout.png)", ""]
     lines.append(f"Machine: {machine()}. Commit {git_rev()}. Command: `{command_line()}` (under "
-                 "`flock /tmp/decepticons-cpu.lock`).")
+                 "a lock file).")
     write_section("rollout", "\n".join(lines))
     print("\n".join(lines))
 

@@ -12,7 +12,7 @@ Measures, on this machine's CPU:
 
 Run it under the CPU lock::
 
-    flock /tmp/decepticons-cpu.lock python benchmarks/bench_scan.py
+    python benchmarks/bench_scan.py
 """
 
 from __future__ import annotations
@@ -187,7 +187,7 @@ def main(argv: list[str] | None = None) -> None:
     lines = [
         "## Linear scans and streaming", "",
         f"Machine: {machine()}; torch {torch.__version__}, {torch.get_num_threads()} threads; commit {git_rev()}.",
-        f"Command: `flock /tmp/decepticons-cpu.lock {command_line()}`", "",
+        f"Command: `{command_line()}`", "",
         f"Forward + backward tokens/s, {args.tokens} tokens per call (batch = {args.tokens} / T), "
         f"N = d = {args.width} channels, input-dependent float32 gates in (0.01, 0.99):", "",
         head, sep,

@@ -13,8 +13,8 @@ Held-out bits/byte is measured on the whole validation split through the predict
 staggered window of their training length (a bank trained with carried state reads the whole history).
 Run it under the CPU lock::
 
-    flock /tmp/decepticons-cpu.lock python benchmarks/bench_training.py --phase modes --mode-budget 120
-    flock /tmp/decepticons-cpu.lock python benchmarks/bench_training.py --phase final --budget 600
+    python benchmarks/bench_training.py --phase modes --mode-budget 120
+    python benchmarks/bench_training.py --phase final --budget 600
 """
 
 from __future__ import annotations
@@ -158,7 +158,7 @@ def render(results: dict) -> str:
                              title=f"{budget / 60:.0f}-minute CPU budget, same trainer")
         cmds = sorted({v.get("command") or meta.get("final_command") for v in final.values()} - {None})
         for cmd in cmds:
-            lines += [f"Command: `flock /tmp/decepticons-cpu.lock {cmd}`", ""]
+            lines += [f"Command: `{cmd}`", ""]
     if modes:
         budget = next(iter(modes.values()))["train_config"]["budget_seconds"]
         ih = sorted({v["config"].get("input_hidden", 0) for v in modes.values()})
@@ -178,7 +178,7 @@ def render(results: dict) -> str:
                              title=f"causal-bank substrate modes, {budget:.0f} s each")
         cmd = meta.get("modes_command")
         if cmd:
-            lines += [f"Command: `flock /tmp/decepticons-cpu.lock {cmd}`", ""]
+            lines += [f"Command: `{cmd}`", ""]
     return "\n".join(lines)
 
 

