@@ -105,7 +105,7 @@ class BridgeExportAdapter:
         for s in range(0, len(x), step):
             yield lp[s:s + step]
 
-    def export(self, corpus: BytesLike, path: str | os.PathLike | None = None) -> BridgeRecord:
+    def export(self, corpus: BytesLike, path: str | os.PathLike[str] | None = None) -> BridgeRecord:
         """The teacher's record over ``corpus`` (written to ``path`` atomically when given)."""
         x = as_byte_array(corpus, name="corpus")
         if len(x) == 0:

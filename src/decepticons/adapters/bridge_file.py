@@ -191,7 +191,7 @@ class BridgeRecord:
         return dense_rows(self.top_index[start:stop], self.top_log_prob[start:stop], self.rest_log_mass[start:stop])
 
     # ------------------------------------------------------------------------------------------ files
-    def save(self, path: str | os.PathLike) -> str:
+    def save(self, path: str | os.PathLike[str]) -> str:
         """Write the record atomically; returns its content sha256."""
         from safetensors.numpy import save
 
@@ -279,7 +279,7 @@ def _check_metadata(meta: dict[str, str], p: Path) -> None:
         raise InputError(f"{p}: log_floor {meta.get('log_floor')!r:.40} is not this version's {LOG_FLOOR!r}")
 
 
-def read_bridge_file(path: str | os.PathLike, corpus: BytesLike | None = None) -> BridgeRecord:
+def read_bridge_file(path: str | os.PathLike[str], corpus: BytesLike | None = None) -> BridgeRecord:
     """Read and verify a bridge file (module docstring); with ``corpus``, also check it is the corpus the
     record covers. Memory: the file's size, bounded before anything is read, plus the arrays."""
     p = Path(path)

@@ -98,7 +98,7 @@ class Corpus(ABC):
         for split in SPLITS:
             atomic_write_bytes(out / f"{split}.txt", splits[split])
 
-    def paths(self, root: str | os.PathLike | None = None, download: bool = True) -> dict[str, Path]:
+    def paths(self, root: str | os.PathLike[str] | None = None, download: bool = True) -> dict[str, Path]:
         """``{"train": path, "valid": path}``, built into ``root`` (default: the cache) when missing or damaged."""
         out = Path(root) if root is not None else self.default_root()
         if not self.cached(out):
@@ -267,7 +267,7 @@ def get_corpus(name: str) -> Corpus:
     return CORPORA[name]
 
 
-def corpus_files(name: str, root: str | os.PathLike | None = None, download: bool = True) -> dict[str, Path]:
+def corpus_files(name: str, root: str | os.PathLike[str] | None = None, download: bool = True) -> dict[str, Path]:
     """``{"train": path, "valid": path}`` of the registered corpus ``name``, built and cached on first use.
 
     ``root`` defaults to a folder of :func:`~decepticons.data.cache_dir`. With ``download=False`` a corpus

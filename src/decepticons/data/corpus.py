@@ -47,7 +47,7 @@ def check_corpus(data: np.ndarray, name: str = "corpus", allow_binary: bool = Tr
     return data
 
 
-def read_corpus(path: str | os.PathLike, allow_binary: bool = True, name: str | None = None,
+def read_corpus(path: str | os.PathLike[str], allow_binary: bool = True, name: str | None = None,
                 mmap: bool = False) -> np.ndarray:
     """The bytes of a regular file as a read-only ``uint8[T]`` array; clear errors for unusable inputs.
 
