@@ -41,7 +41,7 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 import numpy as np
 
@@ -66,6 +66,21 @@ TENSORS: dict[str, tuple[str, tuple[str, ...]]] = {
     "target_log_prob": ("float32", ()), "entropy": ("float16", ()), "peak": ("float16", ()),
     "top_k_mass": ("float16", ()), "margin": ("float16", ()),
 }
+
+
+class BridgeArrays(TypedDict):
+    """The arrays of a :class:`BridgeRecord`, by field name (the names of :data:`TENSORS`)."""
+
+    top_index: np.ndarray
+    top_log_prob: np.ndarray
+    rest_log_mass: np.ndarray
+    target_log_prob: np.ndarray
+    entropy: np.ndarray
+    peak: np.ndarray
+    top_k_mass: np.ndarray
+    margin: np.ndarray
+
+
 #: diagnostics and their allowed ranges
 DIAGNOSTIC_RANGES = {"entropy": (0.0, 8.0), "peak": (0.0, 1.0), "top_k_mass": (0.0, 1.0), "margin": (0.0, 1.0)}
 _SHA = re.compile(r"[0-9a-f]{64}")
@@ -306,5 +321,5 @@ def read_bridge_file(path: str | os.PathLike[str], corpus: BytesLike | None = No
     return record
 
 
-__all__ = ["CHECK_ROWS", "FORMAT", "FORMAT_VERSION", "LOG_FLOOR", "MASS_TOLERANCE", "TENSORS", "BridgeRecord",
-           "content_sha256", "corpus_sha256", "dense_rows", "read_bridge_file"]
+__all__ = ["CHECK_ROWS", "FORMAT", "FORMAT_VERSION", "LOG_FLOOR", "MASS_TOLERANCE", "TENSORS", "BridgeArrays",
+           "BridgeRecord", "content_sha256", "corpus_sha256", "dense_rows", "read_bridge_file"]

@@ -32,6 +32,7 @@ import tarfile
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypedDict
 
 from ..errors import InputError
 from ..runtime.files import atomic_write_bytes, read_regular_file
@@ -224,8 +225,16 @@ class SdistCorpus(Corpus):
         self.write_checked(out, self.split_files(self.sdist_bytes(download)))
 
 
-DOCUTILS = {"project": "docutils", "filename": "docutils-0.21.2.tar.gz",
-            "sdist_sha256": "3a6b18732edf182daa3cd12775bbb338cf5691468f91eeeb109deff6ebfa986f"}
+class _SdistPin(TypedDict):
+    """The pinned source distribution of :class:`SdistCorpus` entries (its ``project``, ``filename``, hash)."""
+
+    project: str
+    filename: str
+    sdist_sha256: str
+
+
+DOCUTILS: _SdistPin = {"project": "docutils", "filename": "docutils-0.21.2.tar.gz",
+                       "sdist_sha256": "3a6b18732edf182daa3cd12775bbb338cf5691468f91eeeb109deff6ebfa986f"}
 
 #: the registry: name -> corpus
 CORPORA: dict[str, Corpus] = {

@@ -112,7 +112,7 @@ def remove_stale_temporaries(target: str | os.PathLike[str]) -> list[Path]:
     """Remove temporaries of ``target`` left by writers that no longer run; returns what was removed."""
     target = Path(target)
     pattern = re.compile(r"^\." + re.escape(_temp_tag(target.name)) + r"\.(\d+)\.[0-9a-f]{16}\.tmp$")
-    removed = []
+    removed: list[Path] = []
     try:
         entries = list(os.scandir(target.parent))
     except OSError:
@@ -239,8 +239,8 @@ def write_output(spec: str, payload: bytes | bytearray | memoryview, what: str =
     atomic_write_bytes(spec, payload)
 
 
-def check_output_path(spec: str, what: str = "--output", inputs: Mapping[str, str | os.PathLike[str] | None] | None = None
-                      ) -> None:
+def check_output_path(spec: str, what: str = "--output",
+                      inputs: Mapping[str, str | os.PathLike[str] | None] | None = None) -> None:
     """Refuse, before any work is done, an output that cannot or must not be written.
 
     ``spec`` is the output as given (``"-"`` = standard output). Refused: an empty name, a directory, a
@@ -303,7 +303,7 @@ def open_regular_file(path: str | os.PathLike[str], error: type[DecepticonsError
         os.close(fd)
         raise
     with f:
-        yield f, st.st_size  # type: ignore[misc]
+        yield f, st.st_size
 
 
 def read_exact(f: BinaryIO, out: memoryview, path: str | os.PathLike[str], error: type[DecepticonsError] = InputError,
