@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from decepticons.adapters import BridgeExportAdapter, BridgeRecord, read_bridge_file
-from decepticons.adapters.bridge_file import LOG_FLOOR, corpus_sha256
+from decepticons.adapters.bridge import compress_rows
+from decepticons.adapters.bridge_file import LOG_FLOOR, TENSORS, BridgeArrays, corpus_sha256
 from decepticons.cli import main
 from decepticons.data import embedded_corpus
 from decepticons.errors import InputError
@@ -53,6 +54,12 @@ def test_round_trip_keeps_every_array_and_fact(tmp_path, record, teacher, corpus
     assert back.length == len(corpus) and back.top_k == 8
     # the teacher's bits per byte, from the stored target rows, is what score reports
     assert back.teacher_bits_per_byte == pytest.approx(teacher.score(corpus).bits_per_byte, rel=1e-5)
+
+
+def test_the_typed_array_names_are_the_file_tensors_and_the_exported_rows(teacher, corpus):
+    rows = compress_rows(teacher.log_probs(corpus[:50]), corpus[:50], 4)
+    assert list(BridgeArrays.__annotations__) == list(TENSORS) == list(rows)
+    assert set(BridgeArrays.__required_keys__) == set(TENSORS)
 
 
 def test_rows_keep_the_teachers_top_k_and_diagnostics(record, teacher, corpus):

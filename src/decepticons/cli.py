@@ -13,7 +13,7 @@ import argparse
 import json
 import os
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .cli_adapters import add_commands as add_adapter_commands
 from .cli_common import check_save_path, emit, parse_overrides, read_input
@@ -21,6 +21,9 @@ from .cli_compare import add_compare_parser, add_html_arguments
 from .errors import DecepticonsError, InputError
 from .predictor import MAX_SEED
 from .version import __version__
+
+if TYPE_CHECKING:
+    import numpy as np
 
 EXIT_USER_ERROR = 2
 
@@ -63,6 +66,7 @@ def cmd_fit(args: argparse.Namespace) -> int:
         raise InputError(f"--workers must be an integer >= 1, got {args.workers}")
     if args.save is not None:
         check_save_path(args.save, {"--input": args.input, "--valid": args.valid})
+    valid: np.ndarray | None
     if args.input is None:
         train, valid = embedded_corpus()
         source = "embedded Shakespeare comedies (train: 4 plays; held-out: The Two Gentlemen of Verona)"
@@ -185,7 +189,7 @@ def config_keys(kind: str) -> list[dict[str, Any]]:
 
     cls = model_class(kind)
     cfg = getattr(cls, "config_class", None) or getattr(cls, "config_cls", None)
-    if cfg is None or not dataclasses.is_dataclass(cfg):
+    if not isinstance(cfg, type) or not dataclasses.is_dataclass(cfg):  # a dataclass, not an instance of one
         raise InputError(f"model kind {kind!r} declares no configuration class")
     return field_docs(cfg)
 

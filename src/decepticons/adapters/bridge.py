@@ -21,7 +21,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Protocol, cast, runtime_checkable
 
 import numpy as np
 
@@ -30,7 +30,7 @@ from ..errors import InputError
 from ..predictor import CausalPredictor
 from ..validation import Validated, spec
 from ..views.diagnostics import probability_diagnostics
-from .bridge_file import LOG_FLOOR, BridgeRecord, corpus_sha256
+from .bridge_file import LOG_FLOOR, BridgeArrays, BridgeRecord, corpus_sha256
 
 #: rows the export reads and compresses at a time
 EXPORT_CHUNK = 1 << 16
@@ -105,7 +105,7 @@ class BridgeExportAdapter:
         for s in range(0, len(x), step):
             yield lp[s:s + step]
 
-    def export(self, corpus: BytesLike, path: str | os.PathLike | None = None) -> BridgeRecord:
+    def export(self, corpus: BytesLike, path: str | os.PathLike[str] | None = None) -> BridgeRecord:
         """The teacher's record over ``corpus`` (written to ``path`` atomically when given)."""
         x = as_byte_array(corpus, name="corpus")
         if len(x) == 0:
@@ -126,8 +126,10 @@ class BridgeExportAdapter:
         causal = default if self.config.causal is None else self.config.causal
         if causal and isinstance(self.teacher, CausalPredictor) and not self.teacher.causal:
             raise InputError(f"{self.teacher.name} declares itself non-causal; its bridge file cannot say causal=True")
-        record = BridgeRecord(**{k: np.concatenate(v) for k, v in parts.items()}, teacher_kind=self.teacher_kind,
-                              teacher_fingerprint=fp, teacher_causal=causal, corpus_sha256=corpus_sha256(x))
+        # every block gave the arrays of compress_rows, one per name of BridgeArrays
+        arrays = cast(BridgeArrays, {k: np.concatenate(v) for k, v in parts.items()})
+        record = BridgeRecord(**arrays, teacher_kind=self.teacher_kind, teacher_fingerprint=fp,
+                              teacher_causal=causal, corpus_sha256=corpus_sha256(x))
         record.validate("exported bridge record")
         if path is not None:
             record.save(path)

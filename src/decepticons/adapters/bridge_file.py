@@ -41,7 +41,7 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 import numpy as np
 
@@ -66,6 +66,21 @@ TENSORS: dict[str, tuple[str, tuple[str, ...]]] = {
     "target_log_prob": ("float32", ()), "entropy": ("float16", ()), "peak": ("float16", ()),
     "top_k_mass": ("float16", ()), "margin": ("float16", ()),
 }
+
+
+class BridgeArrays(TypedDict):
+    """The arrays of a :class:`BridgeRecord`, by field name (the names of :data:`TENSORS`)."""
+
+    top_index: np.ndarray
+    top_log_prob: np.ndarray
+    rest_log_mass: np.ndarray
+    target_log_prob: np.ndarray
+    entropy: np.ndarray
+    peak: np.ndarray
+    top_k_mass: np.ndarray
+    margin: np.ndarray
+
+
 #: diagnostics and their allowed ranges
 DIAGNOSTIC_RANGES = {"entropy": (0.0, 8.0), "peak": (0.0, 1.0), "top_k_mass": (0.0, 1.0), "margin": (0.0, 1.0)}
 _SHA = re.compile(r"[0-9a-f]{64}")
@@ -191,7 +206,7 @@ class BridgeRecord:
         return dense_rows(self.top_index[start:stop], self.top_log_prob[start:stop], self.rest_log_mass[start:stop])
 
     # ------------------------------------------------------------------------------------------ files
-    def save(self, path: str | os.PathLike) -> str:
+    def save(self, path: str | os.PathLike[str]) -> str:
         """Write the record atomically; returns its content sha256."""
         from safetensors.numpy import save
 
@@ -279,7 +294,7 @@ def _check_metadata(meta: dict[str, str], p: Path) -> None:
         raise InputError(f"{p}: log_floor {meta.get('log_floor')!r:.40} is not this version's {LOG_FLOOR!r}")
 
 
-def read_bridge_file(path: str | os.PathLike, corpus: BytesLike | None = None) -> BridgeRecord:
+def read_bridge_file(path: str | os.PathLike[str], corpus: BytesLike | None = None) -> BridgeRecord:
     """Read and verify a bridge file (module docstring); with ``corpus``, also check it is the corpus the
     record covers. Memory: the file's size, bounded before anything is read, plus the arrays."""
     p = Path(path)
@@ -306,5 +321,5 @@ def read_bridge_file(path: str | os.PathLike, corpus: BytesLike | None = None) -
     return record
 
 
-__all__ = ["CHECK_ROWS", "FORMAT", "FORMAT_VERSION", "LOG_FLOOR", "MASS_TOLERANCE", "TENSORS", "BridgeRecord",
-           "content_sha256", "corpus_sha256", "dense_rows", "read_bridge_file"]
+__all__ = ["CHECK_ROWS", "FORMAT", "FORMAT_VERSION", "LOG_FLOOR", "MASS_TOLERANCE", "TENSORS", "BridgeArrays",
+           "BridgeRecord", "content_sha256", "corpus_sha256", "dense_rows", "read_bridge_file"]

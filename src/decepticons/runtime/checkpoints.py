@@ -90,7 +90,7 @@ class ModelFile:
     extra: dict[str, Any]
 
 
-def save_model_file(path: str | os.PathLike, kind: str, config: dict[str, Any],
+def save_model_file(path: str | os.PathLike[str], kind: str, config: dict[str, Any],
                     tensors: dict[str, np.ndarray], extra: dict[str, Any] | None = None) -> str:
     """Atomically write a model file; returns its fingerprint."""
     from safetensors.numpy import save
@@ -123,7 +123,7 @@ def _check_metadata(meta: dict[str, str], p: Path, expected_kind: str | None) ->
         raise ModelFileError(f"{p} holds a {kind!r} model, not a {expected_kind!r} model")
 
 
-def read_model_file(path: str | os.PathLike, expected_kind: str | None = None) -> ModelFile:
+def read_model_file(path: str | os.PathLike[str], expected_kind: str | None = None) -> ModelFile:
     """Read and verify a model file; every failure is a :class:`ModelFileError` with a clear message.
 
     Memory: the file's size (bounded before reading by the header) plus the tensors built from it.

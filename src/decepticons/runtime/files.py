@@ -108,11 +108,11 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
-def remove_stale_temporaries(target: str | os.PathLike) -> list[Path]:
+def remove_stale_temporaries(target: str | os.PathLike[str]) -> list[Path]:
     """Remove temporaries of ``target`` left by writers that no longer run; returns what was removed."""
     target = Path(target)
     pattern = re.compile(r"^\." + re.escape(_temp_tag(target.name)) + r"\.(\d+)\.[0-9a-f]{16}\.tmp$")
-    removed = []
+    removed: list[Path] = []
     try:
         entries = list(os.scandir(target.parent))
     except OSError:
@@ -189,7 +189,7 @@ def _write_straight(path: Path, payload: memoryview, fd: int | None = None) -> N
         raise InputError(f"cannot write {path}: {e.strerror or e}") from e
 
 
-def atomic_write_bytes(path: str | os.PathLike, payload: bytes | bytearray | memoryview) -> None:
+def atomic_write_bytes(path: str | os.PathLike[str], payload: bytes | bytearray | memoryview) -> None:
     """Write ``payload`` to ``path``: atomically for files, straight for devices and FIFOs (module doc)."""
     if str(path) == "":
         raise InputError("no output path given (an empty name)")
@@ -239,8 +239,8 @@ def write_output(spec: str, payload: bytes | bytearray | memoryview, what: str =
     atomic_write_bytes(spec, payload)
 
 
-def check_output_path(spec: str, what: str = "--output", inputs: Mapping[str, str | os.PathLike | None] | None = None
-                      ) -> None:
+def check_output_path(spec: str, what: str = "--output",
+                      inputs: Mapping[str, str | os.PathLike[str] | None] | None = None) -> None:
     """Refuse, before any work is done, an output that cannot or must not be written.
 
     ``spec`` is the output as given (``"-"`` = standard output). Refused: an empty name, a directory, a
@@ -272,7 +272,7 @@ def check_output_path(spec: str, what: str = "--output", inputs: Mapping[str, st
 
 # ---------------------------------------------------------------------------------------------- reading
 @contextlib.contextmanager
-def open_regular_file(path: str | os.PathLike, error: type[DecepticonsError] = InputError,
+def open_regular_file(path: str | os.PathLike[str], error: type[DecepticonsError] = InputError,
                       what: str = "input file") -> Iterator[tuple[BinaryIO, int]]:
     """``(file, size)`` of a regular file opened for reading; anything else is ``error`` with a clear message.
 
@@ -303,10 +303,10 @@ def open_regular_file(path: str | os.PathLike, error: type[DecepticonsError] = I
         os.close(fd)
         raise
     with f:
-        yield f, st.st_size  # type: ignore[misc]
+        yield f, st.st_size
 
 
-def read_exact(f: BinaryIO, out: memoryview, path: str | os.PathLike, error: type[DecepticonsError] = InputError,
+def read_exact(f: BinaryIO, out: memoryview, path: str | os.PathLike[str], error: type[DecepticonsError] = InputError,
                at_end: bool = True) -> None:
     """Fill ``out`` from ``f`` by ``read()`` calls; a short read (the file shrank) is ``error``.
 
@@ -324,7 +324,7 @@ def read_exact(f: BinaryIO, out: memoryview, path: str | os.PathLike, error: typ
         raise error(f"{path} changed while being read: it grew beyond the {n:,} bytes it had when opened")
 
 
-def read_regular_file(path: str | os.PathLike, error: type[DecepticonsError] = InputError,
+def read_regular_file(path: str | os.PathLike[str], error: type[DecepticonsError] = InputError,
                       what: str = "input file", max_bytes: int | None = None) -> bytearray:
     """The whole contents of a regular file (never a device or FIFO), at most ``max_bytes`` if given.
 

@@ -128,7 +128,7 @@ def render_html(data: np.ndarray, records: list[ByteRecords], title: str = "dece
     return _PAGE.replace("__TITLE__", html.escape(title)).replace("__DATA__", blob)
 
 
-def write_html(path: str | os.PathLike, data: np.ndarray, models: list[CausalPredictor],
+def write_html(path: str | os.PathLike[str], data: np.ndarray, models: list[CausalPredictor],
                names: list[str] | None = None, title: str | None = None, top_k: int = 5,
                page_bytes: int = 4096) -> list[ByteRecords]:
     """Score ``data`` with each model, write the page to ``path`` atomically; returns the records."""

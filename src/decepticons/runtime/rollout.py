@@ -163,6 +163,23 @@ def _rng(seed: int | None, start: int) -> np.random.Generator:
     return np.random.default_rng(None if seed is None else [seed, start])
 
 
+@dataclass
+class _Tally:
+    """One sampling rule's results while the starts run: the ``[N, k]`` arrays of :class:`RolloutReport`
+    and the seconds spent on its rollouts."""
+
+    generated: np.ndarray
+    rollout_hits: np.ndarray
+    teacher_hits: np.ndarray
+    rollout_bits: np.ndarray
+    seconds: float = 0.0
+
+    @classmethod
+    def zeros(cls, n: int, k: int) -> _Tally:
+        return cls(generated=np.zeros((n, k), np.uint8), rollout_hits=np.zeros((n, k), bool),
+                   teacher_hits=np.zeros((n, k), bool), rollout_bits=np.zeros((n, k)))
+
+
 def _evaluate(model: CausalPredictor, data: BytesLike, k: int, starts: Any, context: int | None,
               modes: dict[str, dict[str, Any]], seed: int | None) -> dict[str, RolloutReport]:
     x = np.asarray(as_byte_array(data))
@@ -177,8 +194,7 @@ def _evaluate(model: CausalPredictor, data: BytesLike, k: int, starts: Any, cont
     if ctx is not None and not model.slides_window and longest + k > ctx:
         raise InputError(f"a {longest}-byte prefix + {k} steps exceed the model's context of {ctx} bytes")
     N = len(pos)
-    out = {m: {"generated": np.zeros((N, k), np.uint8), "rh": np.zeros((N, k), bool), "th": np.zeros((N, k), bool),
-               "rb": np.zeros((N, k)), "seconds": 0.0} for m in modes}
+    out = {m: _Tally.zeros(N, k) for m in modes}
     teacher_bits = np.zeros((N, k))
     t_teacher = 0.0
     for n, s in enumerate(pos.tolist()):
@@ -192,24 +208,25 @@ def _evaluate(model: CausalPredictor, data: BytesLike, k: int, starts: Any, cont
             o = out[m]
             t0 = time.perf_counter()
             rt, rr = _rng(seed, s), _rng(seed, s)  # common random numbers: step j draws with the same uniform
-            o["th"][n] = [sample_from_log_probs(row, rt, **rule) == b for row, b in zip(lp, truth)]
+            o.teacher_hits[n] = [sample_from_log_probs(row, rt, **rule) == b for row, b in zip(lp, truth)]
             st = model.stream()
             st.push_many(x[s - c:s])
             for j in range(k):
                 q = st.log_probs()
-                o["rb"][n, j] = -q[truth[j]] / LN2
+                o.rollout_bits[n, j] = -q[truth[j]] / LN2
                 g = sample_from_log_probs(q, rr, **rule)
-                o["generated"][n, j] = g
+                o.generated[n, j] = g
                 st.push(g)
-            o["rh"][n] = o["generated"][n] == truth
-            o["seconds"] += time.perf_counter() - t0
+            o.rollout_hits[n] = o.generated[n] == truth
+            o.seconds += time.perf_counter() - t0
     reports = {}
     for m, rule in modes.items():
         o = out[m]
         reports[m] = RolloutReport(
             model=model.name, mode=m, steps=k, context=context, temperature=float(rule["temperature"]),
-            top_k=rule["top_k"], seed=seed, seconds=o["seconds"] + t_teacher, starts=pos, generated=o["generated"],
-            rollout_hits=o["rh"], teacher_hits=o["th"], rollout_bits=o["rb"], teacher_bits=teacher_bits)
+            top_k=rule["top_k"], seed=seed, seconds=o.seconds + t_teacher, starts=pos, generated=o.generated,
+            rollout_hits=o.rollout_hits, teacher_hits=o.teacher_hits, rollout_bits=o.rollout_bits,
+            teacher_bits=teacher_bits)
     return reports
 
 

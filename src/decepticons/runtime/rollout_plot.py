@@ -9,7 +9,7 @@ from .files import write_output
 from .rollout import RolloutReport
 
 
-def plot_rollout(reports: dict[str, RolloutReport], path: str | os.PathLike, title: str | None = None) -> bool:
+def plot_rollout(reports: dict[str, RolloutReport], path: str | os.PathLike[str], title: str | None = None) -> bool:
     """Two panels over steps 1..k (per-step accuracy; bits/byte of the true byte): for each labelled report its
     rollout (solid) and teacher-forced (dashed) curve, into a PNG written atomically. Returns ``False`` when
     matplotlib is not installed."""

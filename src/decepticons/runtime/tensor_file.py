@@ -87,7 +87,7 @@ def check_tensor_layout(header: dict[str, Any], data_bytes: int, p: Path,
                              f"holds {data_bytes:,}")
 
 
-def read_safetensors(path: str | os.PathLike, validate_metadata: Callable[[dict[str, str]], None] | None = None,
+def read_safetensors(path: str | os.PathLike[str], validate_metadata: Callable[[dict[str, str]], None] | None = None,
                      error: type[DecepticonsError] = ModelFileError, what: str = "model file"
                      ) -> tuple[dict[str, str], dict[str, np.ndarray]]:
     """``(metadata, tensors)`` of a safetensors file, checked as the module docstring says.

@@ -76,7 +76,7 @@ class Trace:
             d["records"] = {k: v.tolist() for k, v in self.columns.items()}
         return d
 
-    def save(self, path: str | os.PathLike) -> None:
+    def save(self, path: str | os.PathLike[str]) -> None:
         """Write the trace file (module docstring) atomically; ``-`` is standard output."""
         from safetensors.numpy import save
 
@@ -139,7 +139,7 @@ def _check_trace_metadata(meta: dict[str, str], p: str) -> None:
                          f"{TRACE_FORMAT_VERSION!r}")
 
 
-def read_trace(path: str | os.PathLike) -> Trace:
+def read_trace(path: str | os.PathLike[str]) -> Trace:
     """Read and check a trace file: its format, and one 1-D column of length ``bytes`` per listed name."""
     p = str(path)
     meta, tensors = read_safetensors(p, lambda m: _check_trace_metadata(m, p), error=InputError, what="trace")

@@ -55,7 +55,7 @@ _OPT_OPTIONAL = frozenset({"max_exp_avg_sq"})
 _STEP_NAME = re.compile(r"step-\d{8,}")
 
 
-def latest_checkpoint(run_dir: str | os.PathLike) -> Path | None:
+def latest_checkpoint(run_dir: str | os.PathLike[str]) -> Path | None:
     """The folder of the newest complete checkpoint in ``run_dir``, or ``None``; a ``latest`` pointer that
     is not a short regular file naming ``step-N``, or that leads outside the run folder, is refused."""
     ck = Path(run_dir) / "checkpoints"

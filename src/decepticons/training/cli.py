@@ -23,11 +23,14 @@ import argparse
 import dataclasses
 import re
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..cli_common import check_save_path, emit, parse_overrides, read_input
 from ..errors import InputError
 from .distill import TeacherSignal
+
+if TYPE_CHECKING:
+    from .config import TrainConfig
 
 #: budget used when neither --budget nor --steps is given
 DEFAULT_BUDGET = "5m"
@@ -94,7 +97,7 @@ def _build_model(args: argparse.Namespace, model_kw: dict[str, Any]) -> Any:
         raise InputError(f"bad {args.model} configuration: {e}") from None
 
 
-def train_config_from_args(args: argparse.Namespace, model: Any, train_kw: dict[str, Any]):
+def train_config_from_args(args: argparse.Namespace, model: Any, train_kw: dict[str, Any]) -> TrainConfig:
     """The :class:`TrainConfig` for a ``train`` command line (model defaults < flags < ``train.*``)."""
     import torch
 

@@ -35,8 +35,9 @@ import torch
 class TeacherSignal(Protocol):
     """Teacher rows over a corpus, one per byte (what :class:`~decepticons.adapters.BridgeRecord` provides)."""
 
-    #: a string identifying the teacher's rows and the corpus they cover (recorded in checkpoints)
-    identity: str
+    @property
+    def identity(self) -> str:
+        """A string identifying the teacher's rows and the corpus they cover (recorded in checkpoints)."""
 
     def check_corpus(self, data: np.ndarray, name: str = "corpus") -> None:
         """Refuse ``data`` unless it is the corpus the rows cover (raises ``InputError``)."""

@@ -7,7 +7,7 @@ DDP averages the gradients, so a step equals the single-process step on the whol
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import Any, cast
 
 import torch
 from torch import nn
@@ -83,15 +83,17 @@ class Stepper(nn.Module):
     def __init__(self, inner: nn.Module) -> None:
         super().__init__()
         self.inner = inner
+        # the hooks are looked up once; forward casts ``inner`` to the hook a flag says it has
         self.stateful = isinstance(inner, StatefulModule)
         self.has_extra_loss = isinstance(inner, ExtraLoss)
 
-    def forward(self, x: torch.Tensor, state: Any = None, carried: bool = False):
+    def forward(self, x: torch.Tensor, state: Any = None, carried: bool = False
+                ) -> tuple[torch.Tensor, Any, torch.Tensor | None]:
         if carried:
             if not self.stateful:
                 raise InputError(f"{type(self.inner).__name__} cannot carry a state (no forward_with_state)")
-            logits, new_state = self.inner.forward_with_state(x, state)  # type: ignore[attr-defined]
+            logits, new_state = cast(StatefulModule, self.inner).forward_with_state(x, state)
         else:
             logits, new_state = self.inner(x), None
-        extra = self.inner.extra_loss() if self.has_extra_loss else None  # type: ignore[attr-defined]
+        extra = cast(ExtraLoss, self.inner).extra_loss() if self.has_extra_loss else None
         return logits, new_state, extra

@@ -82,11 +82,17 @@ class FindsUnusedParameters(Protocol):
 class TrainablePredictor(Protocol):
     """The predictor side of a training run: the module, its device, and the predictor contract."""
 
-    name: str
     module: nn.Module
     device: torch.device
-    #: the byte fed before the first real byte
-    bos_token: int
+
+    @property
+    def name(self) -> str:
+        """The model kind (read only: a class attribute of the predictor)."""
+
+    @property
+    def bos_token(self) -> int:
+        """The byte fed before the first real byte (read only: a class attribute of the predictor)."""
+
     #: the trainer's window length when training on detached windows (``None``: carried state); the
     #: trainer sets it and the predictor may score in windows of it
     train_window: int | None

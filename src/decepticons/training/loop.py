@@ -52,7 +52,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar, cast
 
 import numpy as np
 import torch
@@ -73,6 +73,8 @@ from .hooks import AfterOptimizerStep, FindsUnusedParameters, StatefulModule, Tr
 from .optim import clip_gradients, parameter_groups, slow_parameter_names
 from .plots import plot_learning_curves
 from .schedule import lr_at, run_progress
+
+_Rows = TypeVar("_Rows", torch.Tensor, np.ndarray)
 
 
 def tree_map(fn: Callable[[torch.Tensor], Any], tree: Any) -> Any:
@@ -152,7 +154,7 @@ class Trainer:
     """State of one training run; :func:`train` is the usual entry point."""
 
     def __init__(self, predictor: TrainablePredictor, train_data: BytesLike, valid_data: BytesLike | None = None,
-                 config: TrainConfig | None = None, run_dir: str | os.PathLike | None = None,
+                 config: TrainConfig | None = None, run_dir: str | os.PathLike[str] | None = None,
                  progress: bool | None = None, callback: Callable[[int, dict[str, Any]], None] | None = None,
                  teacher: TeacherSignal | None = None):
         self.predictor = predictor
@@ -248,7 +250,8 @@ class Trainer:
     def is_main(self) -> bool:
         return self.rank == 0
 
-    def _shard(self, t: torch.Tensor) -> torch.Tensor:
+    def _shard(self, t: _Rows) -> _Rows:
+        """This rank's rows of a global batch (a tensor of windows or an array of offsets)."""
         return t[self.rank * self.local_batch:(self.rank + 1) * self.local_batch]
 
     @property
@@ -304,13 +307,13 @@ class Trainer:
             teacher_lp = teacher_rows_torch(*self.teacher.window_targets(self._shard(offsets), cfg.seq_len),
                                             device=self.device)
         if self.carried and (reset or self.state is None):
-            self.state = self.module.init_state(self.local_batch)  # type: ignore[operator]
+            self.state = cast(StatefulModule, self.module).init_state(self.local_batch)
             self.state = tree_map(lambda t: t.to(self.device), self.state)
         lr = lr_at(cfg, self.step, self.elapsed)
         for g in self.opt.param_groups:
             g["lr"] = lr
         if self.follows_progress:  # curricula (e.g. plato_mythos's depth budget) follow the same run progress
-            self.module.set_training_progress(run_progress(cfg, self.step, self.elapsed))  # type: ignore[attr-defined]
+            cast(TrainingProgress, self.module).set_training_progress(run_progress(cfg, self.step, self.elapsed))
         autocast = cfg.amp and self.device.type == "cuda"
         with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=autocast):
             logits, new_state, extra = self.net(x, self.state, self.carried)
@@ -349,7 +352,7 @@ class Trainer:
         self.opt.step()
         self.opt.zero_grad(set_to_none=True)
         if self.after_step_hook:
-            self.module.after_optimizer_step()  # type: ignore[attr-defined]
+            cast(AfterOptimizerStep, self.module).after_optimizer_step()
         self.step += 1
         self.last_loss = lv
         rec = {"loss": lv, "lr": lr, "grad_norm": gnorm,
@@ -486,7 +489,7 @@ class Trainer:
 
 
 def train(predictor: TrainablePredictor, train_data: BytesLike, valid_data: BytesLike | None = None,
-          config: TrainConfig | None = None, run_dir: str | os.PathLike | None = None, resume: bool = False,
+          config: TrainConfig | None = None, run_dir: str | os.PathLike[str] | None = None, resume: bool = False,
           progress: bool | None = None, callback: Callable[[int, dict[str, Any]], None] | None = None,
           teacher: TeacherSignal | None = None) -> TrainResult:
     """Train ``predictor`` (a :class:`TorchPredictor`) in place; see the module docstring.

@@ -9,6 +9,7 @@ decayed; norms, biases (``ndim < 2``), embedding tables and the names a module l
 from __future__ import annotations
 
 import fnmatch
+from collections.abc import Set
 from typing import Any
 
 import torch
@@ -19,7 +20,7 @@ from .config import TrainConfig
 from .hooks import NoWeightDecay, SlowParameters
 
 
-def parameter_groups(module: nn.Module, weight_decay: float, exclude: set[str] = frozenset()
+def parameter_groups(module: nn.Module, weight_decay: float, exclude: Set[str] = frozenset()
                      ) -> list[dict[str, Any]]:
     """AdamW groups: decay for matrices, none for norms, biases (``ndim < 2``) and embedding tables.
 
@@ -31,7 +32,8 @@ def parameter_groups(module: nn.Module, weight_decay: float, exclude: set[str] =
             no_decay.add(f"{mname}.weight" if mname else "weight")
     if isinstance(module, NoWeightDecay):
         no_decay |= set(module.no_weight_decay())
-    decay, plain = [], []
+    decay: list[nn.Parameter] = []
+    plain: list[nn.Parameter] = []
     for name, p in module.named_parameters():
         if not p.requires_grad or name in exclude:
             continue

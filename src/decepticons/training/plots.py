@@ -10,7 +10,7 @@ from typing import Any
 from ..predictor import LN2
 
 
-def read_metrics(path: str | os.PathLike) -> list[dict[str, Any]]:
+def read_metrics(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
     """Records of a ``metrics.jsonl`` file (lines cut by an interruption are skipped)."""
     out = []
     for line in Path(path).read_text().splitlines():
@@ -29,7 +29,7 @@ def train_bits(record: dict[str, Any]) -> float | None:
         return float(record["loss_bits_per_byte"])
     return float(record["loss"]) / LN2 if record.get("loss") is not None else None
 
-def plot_learning_curves(runs: dict[str, list[dict[str, Any]]], path: str | os.PathLike,
+def plot_learning_curves(runs: dict[str, list[dict[str, Any]]], path: str | os.PathLike[str],
                          x: str = "elapsed", title: str | None = None) -> Path | None:
     """Train loss (bits/byte, thin) and held-out bits/byte (markers) of each run against ``x``
     (``elapsed`` seconds or ``step``) into a PNG. Returns ``None`` when matplotlib is not installed."""

@@ -117,9 +117,9 @@ class StaggeredStateStream(Stream):
         self._module.eval()
         try:
             if state is None:
-                state = self._module.init_state(1)  # type: ignore[attr-defined]
+                state = self._module.init_state(1)
             ids = torch.tensor([[byte]], dtype=torch.long, device=self._device)
-            logits, state = self._module.forward_with_state(ids, state)  # type: ignore[attr-defined]
+            logits, state = self._module.forward_with_state(ids, state)
         finally:
             self._module.train(was)
         return state, _log_softmax(logits[0, -1])
