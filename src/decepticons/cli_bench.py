@@ -10,9 +10,6 @@ from typing import Any
 
 from .errors import InputError
 
-QUICK_MODELS = ("ngram", "online-ngram", "exact-context", "backoff", "mixer", "coder", "causal-bank", "transformer",
-                "mythos")
-
 
 def add_bench_parser(sub: Any) -> None:
     """Register ``bench`` on the ``sub`` parsers."""
@@ -73,7 +70,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
     models = _split(args.models)
     known = available_models()
     if models is None:
-        models = [m for m in (QUICK_MODELS if args.quick else known) if m in known]
+        models = known
     bad = [m for m in models if m not in known]
     if bad:
         raise InputError(f"unknown model(s) {', '.join(bad)}; known: {', '.join(known)}")

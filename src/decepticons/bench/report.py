@@ -50,13 +50,14 @@ def plot(rows: list[BenchRow], path: str | os.PathLike[str], title: str) -> bool
         import matplotlib.pyplot as plt
     except ImportError:
         return False
-    pts = [r for r in rows if r.kind == "model" and r.model_bytes and r.adaptive_bpb is not None]
+    pts = [(float(r.model_bytes), float(r.adaptive_bpb), r) for r in rows
+           if r.kind == "model" and r.model_bytes and r.adaptive_bpb is not None]
     fig, ax = plt.subplots(figsize=(6.4, 4.2))
-    for r in pts:
-        ax.scatter(r.model_bytes, r.adaptive_bpb, color="tab:blue")
-        if r.static_bpb is not None and r.static_bpb != r.adaptive_bpb:
-            ax.scatter(r.model_bytes, r.static_bpb, color="tab:orange", marker="x")
-        ax.annotate(r.name, (r.model_bytes, r.adaptive_bpb), fontsize=8, xytext=(3, 3), textcoords="offset points")
+    for x, y, r in pts:
+        ax.scatter(x, y, color="tab:blue")
+        if r.static_bpb is not None and r.static_bpb != y:
+            ax.scatter(x, r.static_bpb, color="tab:orange", marker="x")
+        ax.annotate(r.name, (x, y), fontsize=8, xytext=(3, 3), textcoords="offset points")
     for r in rows:
         if r.kind == "compressor" and r.adaptive_bpb is not None:
             ax.axhline(r.adaptive_bpb, color="grey", lw=0.6, ls=":")

@@ -83,12 +83,13 @@ def _build(name: str, cfg: BenchConfig) -> CausalPredictor:
         raise InputError(f"bad configuration for model {name!r}: {e}") from None
 
 
-def _fit(model: CausalPredictor, name: str, train: np.ndarray, cfg: BenchConfig) -> None:
+def _fit(model: Any, name: str, train: np.ndarray, cfg: BenchConfig) -> None:
+    """``fit`` from scratch; torch models without evaluations or plots, and ``cfg.steps`` steps under quick."""
     if name in TORCH_MODELS or hasattr(model, "module"):
         kw: dict[str, Any] = {"eval_every": 0, "plot": False}
         if cfg.quick:
             kw.update(max_steps=cfg.steps, batch_size=8, warmup_steps=min(10, cfg.steps))
-        model.fit(train, progress=False, **kw)  # type: ignore[call-arg]
+        model.fit(train, progress=False, **kw)
     else:
         model.fit(train, progress=False)
 
