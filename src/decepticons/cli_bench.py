@@ -83,7 +83,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
     if not args.quiet:
         print(f"bench: {len(models)} model(s) on {source} (train {len(train):,} B, valid {len(valid):,} B)",
               file=sys.stderr)
-    rows, notes = run_bench(train, valid, cfg)
+    rows, notes = run_bench(train, valid, cfg, log=None if args.quiet else lambda line: print(line, file=sys.stderr))
     table = markdown_table(rows, notes)
     facts = {"source": source, "train_bytes": len(train), "valid_bytes": len(valid), "quick": args.quick,
              "steps": args.steps if args.quick else None, "compress": args.compress, "seed": args.seed}

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib.util import find_spec
 from typing import Any
@@ -126,12 +127,20 @@ def _skipped(name: str, why: str) -> BenchRow:
                     fit_seconds=None, score_kbps=None, model_bytes=None, skipped=why)
 
 
-def run_bench(train: np.ndarray, valid: np.ndarray, cfg: BenchConfig) -> tuple[list[BenchRow], list[str]]:
+def run_bench(train: np.ndarray, valid: np.ndarray, cfg: BenchConfig,
+              log: Callable[[str], None] | None = None) -> tuple[list[BenchRow], list[str]]:
     """Every model of ``cfg`` then every compressor on ``valid``; returns the rows and notes (what was
-    skipped and why)."""
+    skipped and why). ``log`` receives one line per model as it finishes."""
     if len(train) == 0 or len(valid) == 0:
         raise InputError("the bench needs a non-empty train and valid split")
-    rows = [run_model(name, train, valid, cfg) for name in cfg.models]
+    rows = []
+    for name in cfg.models:
+        t0 = time.perf_counter()
+        rows.append(run_model(name, train, valid, cfg))
+        if log is not None:
+            r = rows[-1]
+            done = f"skipped ({r.skipped})" if r.skipped else f"adaptive {r.adaptive_bpb:.3f} bits/byte"
+            log(f"bench: {name}: {done}, {time.perf_counter() - t0:.1f} s")
     notes = [f"{r.name}: skipped ({r.skipped})" for r in rows if r.skipped]
     crow, cnotes = run_compressors(valid.tobytes(), cfg.compressors)
     return rows + crow, notes + [f"not run: {n}" for n in cnotes]
