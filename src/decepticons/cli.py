@@ -1,5 +1,6 @@
 """Command-line interface: ``decepticons fit | score | compare | rollout | generate | info | compress | decompress |
-train | export | data | oracle | reconstruct`` (compare in :mod:`decepticons.cli_compare`, the last two in
+train | export | data | bench | oracle | reconstruct`` (compare in :mod:`decepticons.cli_compare`, bench in
+:mod:`decepticons.cli_bench`, the last two in
 :mod:`decepticons.cli_adapters`).
 
 Every subcommand works on any registered model through the predictor contract. User mistakes (missing
@@ -16,6 +17,7 @@ import sys
 from typing import TYPE_CHECKING, Any
 
 from .cli_adapters import add_commands as add_adapter_commands
+from .cli_bench import add_bench_parser
 from .cli_common import check_save_path, emit, parse_overrides, read_input
 from .cli_compare import add_compare_parser, add_html_arguments
 from .errors import DecepticonsError, InputError
@@ -433,6 +435,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--list", action="store_true", help="show the corpora: names, kinds, sizes, sources")
     p.set_defaults(func=cmd_data)
     add_adapter_commands(sub, common)
+    add_bench_parser(sub)
     return parser
 
 

@@ -1,0 +1,36 @@
+"""One row of the bench table (a model or a compressor) and the JSON schema name."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+#: name and version of the bench's JSON payload (``bench`` key); bump on any change of its fields
+BENCH_SCHEMA = "decepticons.bench/1"
+
+
+@dataclass
+class BenchRow:
+    """Figures of one model or compressor on the held-out split.
+
+    ``static_bpb``: the model frozen while it scores (equal to ``adaptive_bpb`` for a static model; ``None``
+    for a compressor or a model that cannot be frozen). ``adaptive_bpb``: prequential scoring, learning
+    while it scores (a compressor's file size). ``file_bpb``: bits per byte of a real compressed file
+    (``None`` when not written). ``score_kbps``: held-out KB scored per second (adaptive run).
+    """
+
+    name: str
+    kind: str
+    note: str
+    static_bpb: float | None
+    adaptive_bpb: float | None
+    file_bpb: float | None
+    fit_seconds: float | None
+    score_kbps: float | None
+    model_bytes: int | None
+    file_bytes: int | None = None
+    adaptive: bool = False
+    skipped: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
