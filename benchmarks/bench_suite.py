@@ -4,7 +4,7 @@
     python benchmarks/bench_suite.py --full     # decepticons bench --corpus shakespeare, section bench-full
 
 Runs the command line in-process, writes its Markdown table as the section and its plot into docs/figures.
-Run it under ``flock /tmp/decepticons-cpu.lock`` so the timings are not shared with another benchmark.
+Run it under `a lock file` so the timings are not shared with another benchmark.
 """
 
 from __future__ import annotations
