@@ -61,3 +61,31 @@ def test_two_process_ddp_matches_single_process(tmp_path):
             np.testing.assert_allclose(np.array(r0["weights"][k]), v.numpy(), atol=1e-5, err_msg=f"{mode} {k}")
             assert r0["weights"][k] == r1["weights"][k], k  # replicas stay identical
         assert (tmp_path / f"run-{mode}" / "checkpoints" / "step-00000005" / "rank1.safetensors").exists()
+
+
+def _budget_worker(rank: int, world: int, init_file: str, out_dir: str) -> None:
+    torch.set_num_threads(1)
+    dist.init_process_group("gloo", init_method=f"file://{init_file}", rank=rank, world_size=world)
+    try:
+        torch.optim.AdamW([torch.nn.Parameter(torch.zeros(1))])  # a fresh process's first optimizer imports
+        # torch's compiler stack (seconds), which the budget would count
+        p = TinyGRUPredictor(seed=7)
+        lrs: list[float] = []
+        cfg = TrainConfig(batch_size=4, seq_len=24, lr=1e-2, warmup_steps=2, budget_seconds=2.0, eval_every=0,
+                          eval_bytes=512, log_every=1, checkpoint_seconds=None, plot=False)
+        res = train(p, DATA, VALID, cfg, callback=lambda s, r, out=lrs: out.append(r["lr"]))
+        weights = {k: v.tolist() for k, v in p.module.state_dict().items()}
+        with open(f"{out_dir}/budget-rank{rank}.json", "w") as f:
+            json.dump({"lrs": lrs, "weights": weights, "steps": res.steps, "stop": res.stop_reason}, f)
+    finally:
+        dist.destroy_process_group()
+
+
+def test_a_time_budget_runs_one_schedule_on_every_rank(tmp_path):
+    import torch.multiprocessing as mp
+
+    mp.spawn(_budget_worker, args=(2, str(tmp_path / "init"), str(tmp_path)), nprocs=2, join=True)
+    r0, r1 = (json.loads((tmp_path / f"budget-rank{r}.json").read_text()) for r in (0, 1))
+    assert r0["stop"] == r1["stop"] == "budget" and r0["steps"] == r1["steps"] > 0
+    assert r0["lrs"] == r1["lrs"]  # rank 0's clock drives every rank's learning rate
+    assert r0["weights"] == r1["weights"]

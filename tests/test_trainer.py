@@ -118,7 +118,7 @@ def test_wall_clock_budget_stops_the_run():
     res = train(TinyConvPredictor(), DATA, VALID, small(max_steps=None, budget_seconds=0.4))
     assert res.stop_reason == "budget"
     assert res.steps > 0
-    assert 0.4 <= res.seconds < 3.0
+    assert 0.2 <= res.seconds < 1.4  # the budget includes the final evaluation (tests/test_train_budget.py)
 
 
 def _run(pred_cls, cfg, run_dir, resume=False, stop_at=None, dropout=0.0):

@@ -412,6 +412,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--lr", type=float, default=None)
     p.add_argument("--device", default=None, help="cpu, cuda, ... (default: cuda if available)")
     p.add_argument("--run-dir", help="folder for checkpoints, metrics.jsonl and the learning-curve plot")
+    p.add_argument("--tensorboard", metavar="DIR", help="also write TensorBoard scalars (train loss in bits, lr, "
+                                                        "held-out bits/byte) into DIR (needs tensorboard)")
     p.add_argument("--resume", action="store_true", help="continue from the latest checkpoint in --run-dir")
     p.add_argument("--load", help="start from a saved model file")
     p.add_argument("--save", help="write the trained model to this .safetensors file")

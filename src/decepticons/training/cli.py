@@ -15,6 +15,12 @@ Examples::
 ``train.warmup_steps=200``, ``train.slow_every=4``). ``--teacher F`` trains on a teacher's soft targets beside
 the bytes: ``F`` is a bridge file exported over the ``--input`` corpus (``decepticons export``); its weight is
 ``--teacher-weight`` (default 0.5; the temperature is ``--config train.teacher_temperature=T``).
+``--tensorboard DIR`` also writes the run's scalars for TensorBoard (:mod:`.tensorboard`; needs the
+``tensorboard`` package).
+
+``--budget`` is the wall clock of the whole run, final held-out evaluation included: the trainer measures
+what evaluation costs and stops training early enough to score the held-out bytes in time, scoring fewer of
+them when the whole would take more than ``train.budget_eval_share`` of the budget (:mod:`.budget`).
 """
 
 from __future__ import annotations
@@ -138,6 +144,12 @@ def run_train(args: argparse.Namespace, teacher: TeacherSignal | None = None) ->
         raise InputError("--resume needs --run-dir (the folder holding the run's checkpoints)")
     if teacher is None and (args.teacher_weight is not None or any(k.startswith("teacher_") for k in train_kw)):
         raise InputError("--teacher-weight and train.teacher_* set the teacher's share of the loss; give --teacher")
+    tensorboard_dir = getattr(args, "tensorboard", None)
+    if tensorboard_dir:
+        from .tensorboard import INSTALL_HINT, tensorboard_available
+
+        if not tensorboard_available():  # before any work
+            raise InputError(INSTALL_HINT)
     model = _build_model(args, model_kw)
     config = train_config_from_args(args, model, train_kw)
     if args.save is not None:
@@ -152,8 +164,17 @@ def run_train(args: argparse.Namespace, teacher: TeacherSignal | None = None) ->
         where = f", {world} processes" if world > 1 else ""
         print(f"training {model.name} ({model.num_parameters():,} parameters) on {args.input} "
               f"({len(train_data):,} bytes; {config.device}{where})", file=sys.stderr)
-    trainer = Trainer(model, train_data, valid_data, config, run_dir=args.run_dir, teacher=teacher)
-    result = trainer.run(resume=bool(args.resume))
+    logger = None
+    if tensorboard_dir and rank == 0:
+        from .tensorboard import TensorBoardLogger
+
+        logger = TensorBoardLogger(tensorboard_dir)
+    trainer = Trainer(model, train_data, valid_data, config, run_dir=args.run_dir, teacher=teacher, callback=logger)
+    try:
+        result = trainer.run(resume=bool(args.resume))
+    finally:
+        if logger is not None:
+            logger.close()
     payload: dict[str, Any] = {"train": {k: v for k, v in result.to_dict().items() if k != "curve"}}
     text = str(result)
     if args.save is not None and rank == 0:

@@ -22,6 +22,9 @@ class TrainConfig(Validated):
     lr: float = spec(3e-3, lo=0.0, lo_open=True, doc="peak learning rate")
     min_lr: float | None = spec(None, lo=0.0, optional=True, doc="final learning rate of the cosine (default lr / 10)")
     warmup_steps: int = spec(50, lo=0, doc="steps of linear warm-up")
+    warmup_fraction: float = spec(0.05, lo=0.0, hi=1.0,
+                                  doc="with a time budget the warm-up also ends after this fraction of the "
+                                      "training time, whichever comes first (0: steps only)")
     weight_decay: float = spec(0.1, lo=0.0, doc="AdamW decoupled weight decay (matrices only)")
     beta1: float = spec(0.9, lo=0.0, hi=1.0, hi_open=True, doc="AdamW first-moment decay")
     beta2: float = spec(0.95, lo=0.0, hi=1.0, hi_open=True, doc="AdamW second-moment decay")
@@ -29,7 +32,10 @@ class TrainConfig(Validated):
     grad_clip: float | None = spec(1.0, lo=0.0, optional=True,
                                    doc="global gradient-norm limit; null or 0 disables clipping")
     budget_seconds: float | None = spec(None, lo=0.0, lo_open=True, optional=True,
-                                        doc="stop after this many seconds of wall-clock training")
+                                        doc="wall-clock seconds of the whole run, final evaluation included")
+    budget_eval_share: float = spec(0.5, lo=0.0, lo_open=True, hi=1.0,
+                                    doc="with a time budget: the most of it the final evaluation may take "
+                                        "(it scores fewer bytes when the whole would take longer)")
     max_steps: int | None = spec(None, lo=1, optional=True,
                                  doc="stop after this many optimizer steps; also the cosine's length")
     eval_every: int = spec(200, lo=0, doc="evaluate every this many steps (0: only at the end)")

@@ -18,6 +18,10 @@ module implements; a module providing none of them trains as a plain ``forward(x
                             without a gradient (routed experts, adaptive depth)
 ==========================  ===============================================================================
 
+:class:`MetricsSink` is the optional side of the trainer's ``callback``: a callback that also has
+``log_metrics(record)`` receives every metrics record (the lines of ``metrics.jsonl``: a training record every
+``log_every`` steps, and each held-out evaluation), e.g. :class:`~decepticons.training.tensorboard.TensorBoardLogger`.
+
 :class:`TrainablePredictor` is what the trainer needs of the predictor wrapping the module (a
 :class:`~decepticons.training.predictor.TorchPredictor` satisfies it).
 """
@@ -79,6 +83,12 @@ class FindsUnusedParameters(Protocol):
 
 
 @runtime_checkable
+class MetricsSink(Protocol):
+    def log_metrics(self, record: dict[str, Any]) -> None:
+        """One metrics record (losses in nats as the trainer keeps them; ``valid_bpb`` in bits per byte)."""
+
+
+@runtime_checkable
 class TrainablePredictor(Protocol):
     """The predictor side of a training run: the module, its device, and the predictor contract."""
 
@@ -108,5 +118,5 @@ class TrainablePredictor(Protocol):
     def iter_log_probs(self, data: Any, chunk_size: int = ...) -> Iterator[Any]: ...
 
 
-__all__ = ["AfterOptimizerStep", "ExtraLoss", "FindsUnusedParameters", "NoWeightDecay", "SlowParameters",
-           "StatefulModule", "TrainablePredictor", "TrainingProgress"]
+__all__ = ["AfterOptimizerStep", "ExtraLoss", "FindsUnusedParameters", "MetricsSink", "NoWeightDecay",
+           "SlowParameters", "StatefulModule", "TrainablePredictor", "TrainingProgress"]

@@ -14,7 +14,9 @@ progress to ``set_training_progress``, after each optimizer step it calls ``afte
 Optimisation. AdamW with decoupled weight decay ``p <- p - lr * (m_hat / (sqrt(v_hat) + eps) + wd * p)``;
 matrices are decayed, norms, biases and embeddings are not. The learning rate warms up linearly over
 ``warmup_steps`` and then follows a cosine from ``lr`` to ``min_lr`` over the run: the run's length is
-``max_steps`` when given, else the wall-clock ``budget_seconds`` (progress = elapsed / budget).
+``max_steps`` when given, else the wall-clock ``budget_seconds`` (progress = elapsed / training time); with a
+time budget the warm-up also ends after ``warmup_fraction`` of the training time (:func:`.schedule.lr_at`).
+A time budget covers the whole run, final evaluation included (:mod:`.budget`).
 Gradients are clipped to a global L2 norm of ``grad_clip``.
 
 Train modes.
@@ -63,13 +65,21 @@ from ..codecs import BytesLike, as_byte_array
 from ..errors import InputError, ModelFileError
 from ..predictor import LN2
 from ..runtime.reports import Report, fmt
+from .budget import PLOT_SECONDS, PROBE_BYTES, EvalClock, FinalPlan, final_plan
 from .checkpoints import latest_checkpoint, load_checkpoint, save_checkpoint
 from .config import TrainConfig
 from .data import ByteDataset, CarriedWindows, RandomWindows, split_train_valid
 from .distill import TeacherSignal, agreement_summary, distillation_terms, teacher_rows_torch
 from .distributed import Stepper, broadcast_from_main, init_distributed, mean_over_ranks, parse_device
 from .evaluation import evaluate
-from .hooks import AfterOptimizerStep, FindsUnusedParameters, StatefulModule, TrainablePredictor, TrainingProgress
+from .hooks import (
+    AfterOptimizerStep,
+    FindsUnusedParameters,
+    MetricsSink,
+    StatefulModule,
+    TrainablePredictor,
+    TrainingProgress,
+)
 from .optim import clip_gradients, parameter_groups, slow_parameter_names
 from .plots import plot_learning_curves
 from .schedule import lr_at, run_progress
@@ -95,7 +105,7 @@ class TrainResult(Report):
     model: str
     steps: int
     tokens: int
-    seconds: float
+    seconds: float  # wall clock of the whole run (all sessions), final evaluation included
     train_seconds: float
     parameters: int
     stop_reason: str
@@ -103,6 +113,8 @@ class TrainResult(Report):
     train_bits_per_byte: float | None = None
     valid_bits_per_byte: float | None = None
     valid_bytes: int = 0
+    valid_capped: bool = False  # the final evaluation scored fewer bytes to fit the time budget
+    eval_seconds: float = 0.0  # seconds of the final phase (evaluations, last checkpoint, plot)
     world_size: int = 1
     windows: str = "detached"  # how training windows were read: detached, or carried state (TrainConfig.mode)
     run_dir: str | None = None
@@ -139,7 +151,8 @@ class TrainResult(Report):
         if self.train_bits_per_byte is not None:
             lines.append(f"train bits/byte    {fmt(self.train_bits_per_byte)}")
         if self.valid_bits_per_byte is not None:
-            lines.append(f"held-out bits/byte {fmt(self.valid_bits_per_byte)} ({self.valid_bytes:,} bytes)")
+            capped = ", capped to fit the budget" if self.valid_capped else ""
+            lines.append(f"held-out bits/byte {fmt(self.valid_bits_per_byte)} ({self.valid_bytes:,} bytes{capped})")
         if self.teacher is not None:
             t = self.teacher
             lines.append(f"teacher agreement  KL {fmt(t['teacher_kl_bits'])} bits/byte, top-1 "
@@ -157,11 +170,13 @@ class Trainer:
                  config: TrainConfig | None = None, run_dir: str | os.PathLike[str] | None = None,
                  progress: bool | None = None, callback: Callable[[int, dict[str, Any]], None] | None = None,
                  teacher: TeacherSignal | None = None):
+        self._born = time.perf_counter()  # a time budget counts from here
         self.predictor = predictor
         self.cfg = config or TrainConfig()
         self.run_dir = Path(run_dir) if run_dir is not None else None
         self.progress = progress
         self.callback = callback
+        self.sink = callback if isinstance(callback, MetricsSink) else None
         self.rank, self.world = init_distributed(self.cfg.device)
         cfg = self.cfg
         if cfg.batch_size % self.world:
@@ -230,6 +245,11 @@ class Trainer:
         self.state: Any = None
         self.curve: list[dict[str, Any]] = []
         self.last_loss: float | None = None
+        self.eval_clock = EvalClock()  # measured evaluation cost (time budgets)
+        self.reserve = 0.0  # seconds kept for the final phase
+        self.last_step_seconds = 0.0
+        self.last_ckpt_seconds = 0.0
+        self._base_elapsed = 0.0  # elapsed of the earlier sessions (a resumed run)
 
         stepper = Stepper(self.module)
         if self.world > 1:
@@ -260,21 +280,69 @@ class Trainer:
 
     def _log(self, record: dict[str, Any]) -> None:
         self.curve.append(record)
+        if self.sink is not None and self.is_main:
+            self.sink.log_metrics(record)
         path = self.metrics_path
         if path is not None and self.is_main:
             with open(path, "a") as f:
                 f.write(json.dumps(record) + "\n")
 
-    def evaluate(self, data: np.ndarray | None = None) -> float | None:
+    def evaluate(self, data: np.ndarray | None = None, limit: int | None = None) -> float | None:
+        """Bits per byte on the first ``limit`` (default ``eval_bytes``; 0: all) bytes of ``data`` (default the
+        held-out split); the time it takes is recorded in :attr:`eval_clock`."""
         data = self.valid if data is None else data
         if data is None:
             return None
-        n = self.cfg.eval_bytes
+        n = self.cfg.eval_bytes if limit is None else limit
         if n:
             data = data[:n]
-        return evaluate(self.predictor, data)
+        t0 = time.perf_counter()
+        value = evaluate(self.predictor, data)
+        self.eval_clock.record(len(data), time.perf_counter() - t0)
+        return value
 
-    def teacher_agreement(self) -> dict[str, Any] | None:
+    # ---------------------------------------------------------------------------------- the clock
+    def _tick(self) -> None:
+        """``elapsed``: the earlier sessions' seconds plus this session's wall clock since construction."""
+        self.elapsed = self._base_elapsed + (time.perf_counter() - self._born)
+
+    @property
+    def horizon(self) -> float | None:
+        """Training seconds of a time budget (the budget less the final phase's reserve), else ``None``."""
+        b = self.cfg.budget_seconds
+        return None if b is None else max(b - self.reserve, 1e-3 * b)
+
+    def _final_plan(self) -> FinalPlan:
+        """What the final phase scores (capped to ``budget_eval_share`` of a time budget) and its expected time."""
+        cfg = self.cfg
+        nv = 0 if self.valid is None else min(len(self.valid), cfg.eval_bytes or len(self.valid))
+        nt = min(len(self.train_ds.data), cfg.eval_bytes or 65536)
+        nk = 0 if self.teacher is None else (nv if self.teacher_valid_start is not None and self.valid is not None
+                                             else nt)
+        fixed = 0.0 if self.run_dir is None else self.last_ckpt_seconds + (PLOT_SECONDS if cfg.plot else 0.0)
+        cap = None if cfg.budget_seconds is None else cfg.budget_eval_share * cfg.budget_seconds
+        return final_plan(self.eval_clock, nv, nt, nk, fixed, cap)
+
+    def _update_reserve(self) -> None:
+        """Re-estimate the final phase's seconds (rank 0's estimate on every rank)."""
+        if self.cfg.budget_seconds is None:
+            return
+        self.reserve = self._final_plan().seconds
+        if self.world > 1:
+            self.reserve = broadcast_from_main(int(self.reserve * 1e6), self.device) / 1e6
+
+    def _probe(self) -> None:
+        """Measure evaluation cost before the first step."""
+        data = self.valid if self.valid is not None else np.asarray(self.train_ds.data)
+        for n in (64, 64, PROBE_BYTES):  # a warm-up call, the fixed cost of a call, the cost per byte
+            self.evaluate(data, limit=min(len(data), n))
+
+    def _fits(self, seconds: float) -> bool:
+        """Whether ``seconds`` more still leave the final phase inside the time budget."""
+        b = self.cfg.budget_seconds
+        return b is None or self.elapsed + seconds + self.reserve < b
+
+    def teacher_agreement(self, limit: int | None = None) -> dict[str, Any] | None:
         """KL(teacher || student) in bits and top-1 agreement on the held-out bytes the teacher covers (those
         cut from its corpus), else on the first training bytes; ``None`` without a teacher."""
         if self.teacher is None:
@@ -283,7 +351,8 @@ class Trainer:
             data, start, on = self.valid, self.teacher_valid_start, "valid"
         else:
             data, start, on = self.train_ds.data, 0, "train"
-        x = np.asarray(data[:self.cfg.eval_bytes or (len(data) if on == "valid" else 65536)])
+        n = self.cfg.eval_bytes or (len(data) if on == "valid" else 65536)
+        x = np.asarray(data[:n if limit is None else limit])
         teacher = self.teacher
 
         def pairs() -> Any:
@@ -309,11 +378,12 @@ class Trainer:
         if self.carried and (reset or self.state is None):
             self.state = cast(StatefulModule, self.module).init_state(self.local_batch)
             self.state = tree_map(lambda t: t.to(self.device), self.state)
-        lr = lr_at(cfg, self.step, self.elapsed)
+        lr = lr_at(cfg, self.step, self.elapsed, self.horizon)
         for g in self.opt.param_groups:
             g["lr"] = lr
         if self.follows_progress:  # curricula (e.g. plato_mythos's depth budget) follow the same run progress
-            cast(TrainingProgress, self.module).set_training_progress(run_progress(cfg, self.step, self.elapsed))
+            progress = run_progress(cfg, self.step, self.elapsed, self.horizon)
+            cast(TrainingProgress, self.module).set_training_progress(progress)
         autocast = cfg.amp and self.device.type == "cuda"
         with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=autocast):
             logits, new_state, extra = self.net(x, self.state, self.carried)
@@ -379,8 +449,11 @@ class Trainer:
         reason = None
         if cfg.max_steps is not None and self.step >= cfg.max_steps:
             reason = "steps"
-        elif cfg.budget_seconds is not None and self.elapsed >= cfg.budget_seconds:
+        elif cfg.budget_seconds is not None and (self.elapsed + self.last_step_seconds + self.reserve
+                                                 >= cfg.budget_seconds):
             reason = "budget"
+        if self.world > 1 and cfg.budget_seconds is not None:  # one clock: the schedule is the same on every rank
+            self.elapsed = broadcast_from_main(int(self.elapsed * 1e6), self.device) / 1e6
         if self.world > 1:  # every rank stops at the same step (rank 0's clock decides)
             code = broadcast_from_main(0 if reason is None else (1 if reason == "steps" else 2), self.device)
             reason = {0: None, 1: "steps", 2: "budget"}[code]
@@ -401,6 +474,7 @@ class Trainer:
             if ck is None:
                 raise ModelFileError(f"no checkpoint to resume in {self.run_dir}")
             load_checkpoint(self, ck)
+            self._base_elapsed = self.elapsed
         elif self.run_dir is not None and self.is_main:
             mp = self.metrics_path
             if mp is not None and mp.exists():
@@ -421,12 +495,17 @@ class Trainer:
 
             bar = tqdm(total=cfg.max_steps, initial=self.step, desc=f"train {self.predictor.name}",
                        unit="step", leave=False, dynamic_ncols=True)
+        if cfg.budget_seconds is not None:
+            if self.is_main:
+                self._probe()
+            self._update_reserve()
         self.module.train()
         tokens_per_step = cfg.batch_size * cfg.seq_len
         last_ckpt = time.perf_counter()
         stop = None
         try:
             while True:
+                self._tick()
                 stop = self._should_stop()
                 if stop:
                     break
@@ -434,56 +513,67 @@ class Trainer:
                 rec = self.train_step()
                 dt = time.perf_counter() - t0
                 self.train_seconds += dt
-                self.elapsed += dt
-                t1 = time.perf_counter()
+                self.last_step_seconds = dt
+                self._tick()
                 if self.step % cfg.log_every == 0 or self.step == 1:
                     self._log({"step": self.step, **rec, "tokens": self.step * tokens_per_step,
                                "elapsed": round(self.elapsed, 4),
                                "tokens_per_s": round(tokens_per_step / dt, 1) if dt > 0 else None})
                 if cfg.eval_every and self.step % cfg.eval_every == 0 and self.valid is not None:
-                    if self.is_main:
+                    # with a time budget an evaluation that would eat into the final phase's reserve is skipped
+                    if self.is_main and self._fits(self.eval_clock.predict(
+                            min(len(self.valid), cfg.eval_bytes or len(self.valid)))):
                         v = self.evaluate()
+                        self._tick()
                         self._log({"step": self.step, "valid_bpb": v, "elapsed": round(self.elapsed, 4),
                                    **(self.teacher_agreement() or {})})
                     self.module.train()
+                    self._update_reserve()
                 if bar is not None:
                     bar.update(1)
                     bar.set_postfix(loss=f"{rec['loss'] / LN2:.3f}b", lr=f"{rec['lr']:.2e}")
                 if self.callback is not None:
                     self.callback(self.step, rec)
-                self.elapsed += time.perf_counter() - t1
                 due = (cfg.checkpoint_every and self.step % cfg.checkpoint_every == 0) or (
                     cfg.checkpoint_seconds is not None and time.perf_counter() - last_ckpt >= cfg.checkpoint_seconds)
                 if self.world > 1:  # the clock-based decision is rank 0's
                     due = bool(broadcast_from_main(int(bool(due)), self.device))
                 if due and self.run_dir is not None:
                     t2 = time.perf_counter()
+                    self._tick()
                     save_checkpoint(self)
                     last_ckpt = time.perf_counter()
-                    self.elapsed += last_ckpt - t2
+                    self.last_ckpt_seconds = last_ckpt - t2
+                    self._update_reserve()
         finally:
             if bar is not None:
                 bar.close()
         valid_bpb = train_bpb = agreement = None
+        self._tick()
+        t_final = self.elapsed
+        plan = self._final_plan()
         if self.is_main:
-            valid_bpb = self.evaluate()
-            train_bpb = self.evaluate(np.asarray(self.train_ds.data[:cfg.eval_bytes or 65536]))
-            agreement = self.teacher_agreement()
+            valid_bpb = self.evaluate(limit=plan.valid_bytes)
+            train_bpb = self.evaluate(np.asarray(self.train_ds.data[:plan.train_bytes]), limit=plan.train_bytes)
+            agreement = self.teacher_agreement(limit=plan.teacher_bytes)
+            self._tick()
             if valid_bpb is not None and not (self.curve and self.curve[-1].get("valid_bpb") is not None
                                               and self.curve[-1]["step"] == self.step):
                 self._log({"step": self.step, "valid_bpb": valid_bpb, "elapsed": round(self.elapsed, 4),
                            **(agreement or {})})
         if self.run_dir is not None:
+            self._tick()
             save_checkpoint(self)
             if self.is_main and cfg.plot:
                 plot_learning_curves({self.predictor.name: self.curve}, self.run_dir / "learning_curve.png")
         self.module.eval()
-        vb = len(self.valid) if self.valid is not None else 0
+        self._tick()
         return TrainResult(
             model=self.predictor.name, steps=self.step, tokens=self.step * tokens_per_step, seconds=self.elapsed,
             train_seconds=self.train_seconds, parameters=sum(p.numel() for p in self.module.parameters()),
             stop_reason=stop or "?", final_loss=self.last_loss, train_bits_per_byte=train_bpb,
-            valid_bits_per_byte=valid_bpb, valid_bytes=min(vb, cfg.eval_bytes or vb), world_size=self.world,
+            valid_bits_per_byte=valid_bpb, valid_bytes=plan.valid_bytes, valid_capped=plan.capped,
+            eval_seconds=self.elapsed - t_final, world_size=self.world,
             windows=cfg.mode, run_dir=str(self.run_dir) if self.run_dir is not None else None, curve=self.curve,
             teacher=agreement)
 
