@@ -37,6 +37,7 @@ from __future__ import annotations
 import math
 
 from ..jit import kernel
+from .mix import softmax_into
 
 #: floor of an expert's log-probability (probability about 1e-13)
 EXT_FLOOR = -30.0
@@ -175,19 +176,7 @@ def expert_stage_predict(ext, ext_row, z, lz, p, U, X2, z2, p2, ctx, active, sch
         w = U[i, ctx[i], 0]
         for c in range(256):
             z2[c] += w * X2[i, c]
-    m = z2[0]
-    for c in range(1, 256):
-        if z2[c] > m:
-            m = z2[c]
-    tot = 0.0
-    for c in range(256):
-        e = math.exp(z2[c] - m)
-        p2[c] = e
-        tot += e
-    inv = 1.0 / tot
-    for c in range(256):
-        p2[c] *= inv
-    return m + math.log(tot)
+    return softmax_into(z2, p2)
 
 
 @kernel

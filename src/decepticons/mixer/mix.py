@@ -32,6 +32,13 @@ def mix_predict(X, W1, s1, W2, s2, z, p):
         w = W1[s1, i] + W2[s2, i]
         for c in range(256):
             z[c] += w * X[i, c]
+    return softmax_into(z, p)
+
+
+@kernel
+def softmax_into(z, p):
+    """``p = softmax(z)`` over 256 symbols (max-shifted); returns ``log sum_c exp z(c)``, so
+    ``log p(c) = z(c) - returned``."""
     mx = z[0]
     for c in range(1, 256):
         if z[c] > mx:
