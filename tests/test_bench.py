@@ -20,7 +20,7 @@ from decepticons.data import embedded_corpus
 from decepticons.registry import model_class
 
 ROW_KEYS = {"name", "kind", "note", "static_bpb", "adaptive_bpb", "file_bpb", "fit_seconds", "score_kbps",
-            "model_bytes", "file_bytes", "adaptive", "skipped"}
+            "model_bytes", "file_bytes", "adaptive", "skipped", "seconds", "params", "steps", "throughput"}
 
 
 @pytest.fixture(scope="module")
@@ -133,3 +133,35 @@ def test_stdout_table_and_user_errors(split: tuple[bytes, bytes], tmp_path: Path
     assert_user_error(run(["bench", "--models", "nope", "--train", t, "--valid", v]), "unknown model")
     assert_user_error(run(["bench", "--models", "ngram", "--train", t]), "--train and --valid go together")
     assert_user_error(run(["bench", "--corpus", "demo", "--train", t, "--valid", v]), "not both")
+
+
+def test_torch_row_states_its_budget_and_throughput(split: tuple[bytes, bytes], tmp_path: Path) -> None:
+    pytest.importorskip("torch")
+    train = np.frombuffer(split[0], dtype=np.uint8)
+    valid = np.frombuffer(split[1], dtype=np.uint8)
+    cfg = BenchConfig(models=["causal-bank"], quick=True, steps=3, compress="none", seq_lens=[64, 256, 1 << 20])
+    row = run_model("causal-bank", train, valid, cfg)
+    assert row.steps == 3 and row.note == "torch, 3 steps, tiny" and row.params and row.params > 0
+    assert row.seconds is not None and row.seconds >= row.fit_seconds
+    # lengths beyond the held-out data are left out; the others are measured, positive rates
+    assert [int(n) for n, _ in row.throughput] == [64, 256]
+    assert all(v > 0 for _, v in row.throughput)
+    from decepticons.bench.report import markdown_table, plot, plot_paths
+
+    table = markdown_table([row], [])
+    assert "Forward pass tokens/s by sequence length" in table and "| causal-bank |" in table
+    if pytest.importorskip("matplotlib"):
+        written = plot([row], tmp_path / "b.png", "t")
+        assert written == list(plot_paths(tmp_path / "b.png"))
+        for path in written:
+            assert Path(path).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_seq_lens_are_checked(split: tuple[bytes, bytes], tmp_path: Path) -> None:
+    (tmp_path / "t.txt").write_bytes(split[0][:2000])
+    (tmp_path / "v.txt").write_bytes(split[1][:500])
+    t, v = str(tmp_path / "t.txt"), str(tmp_path / "v.txt")
+    assert_user_error(run(["bench", "--models", "ngram", "--train", t, "--valid", v, "--seq-lens", "a,b"]),
+                      "--seq-lens must be comma-separated integers")
+    assert_user_error(run(["bench", "--models", "ngram", "--train", t, "--valid", v, "--seq-lens", "0"]),
+                      "--seq-lens must list lengths")

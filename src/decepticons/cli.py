@@ -27,6 +27,8 @@ from .version import __version__
 if TYPE_CHECKING:
     import numpy as np
 
+    from .predictor import CausalPredictor
+
 EXIT_USER_ERROR = 2
 
 
@@ -109,6 +111,18 @@ def cmd_fit(args: argparse.Namespace) -> int:
     return 0
 
 
+def _frozen_or_fail(model: CausalPredictor, path: str) -> CausalPredictor:
+    """``model`` frozen (:func:`decepticons.bench.frozen`: nothing it scores changes it), or an
+    :class:`InputError` when switching its adaptation off is not possible."""
+    from .bench.runner import frozen
+
+    still = frozen(model)
+    if still is None:
+        raise InputError(f"{path}: this {model.name} model keeps learning while it scores and has no switch "
+                         "to turn that off; score it without --static")
+    return still
+
+
 def cmd_score(args: argparse.Namespace) -> int:
     import numpy as np
 
@@ -121,9 +135,12 @@ def cmd_score(args: argparse.Namespace) -> int:
     if args.html is not None:
         check_output_path(args.html, "--html", {"--input": args.input, "--load": args.load})
     model = _load(args.load)
+    adaptive = bool(model.adaptive)
+    if args.static:
+        model = _frozen_or_fail(model, args.load)
     data = read_input(args.input)
     report = model.score(data, trace=args.trace is not None and not structured)
-    payload: dict[str, Any] = {"score": report.to_dict()}
+    payload: dict[str, Any] = {"score": report.to_dict(), "static": bool(args.static or not adaptive)}
     if args.html is not None:
         from .cli_compare import html_slice
         from .runtime.html_report import write_html
@@ -360,6 +377,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--input", required=True, help="file to score")
     p.add_argument("--trace", help="per-byte bits to this .npy file, or one record per position (bits, entropy, "
                                    "top-1, what fired) to a .safetensors trace file")
+    p.add_argument("--static", action="store_true",
+                   help="score the model frozen: an adaptive model (one that keeps learning from the bytes it has "
+                        "scored, as compressors do) does not learn while it scores; compare with the default "
+                        "adaptive (prequential) figure")
     add_html_arguments(p)
     p.set_defaults(func=cmd_score)
     add_compare_parser(sub, common, _emit)

@@ -117,5 +117,5 @@ def run_compressors(valid: bytes, names: list[str] | None = None) -> tuple[list[
         bpb = size * 8 / len(valid)
         rows.append(BenchRow(name=c.name, kind="compressor", note=c.note, static_bpb=None, adaptive_bpb=bpb,
                              file_bpb=bpb, fit_seconds=None, score_kbps=len(valid) / 1024 / max(seconds, 1e-9),
-                             model_bytes=None, file_bytes=size))
+                             model_bytes=None, file_bytes=size, seconds=seconds))
     return rows, notes

@@ -7,8 +7,8 @@ from typing import Any
 
 from .rows import BENCH_SCHEMA, BenchRow
 
-COLUMNS = ("name", "static bits/byte", "adaptive bits/byte", "compressed file bits/byte", "fit s", "score KB/s",
-           "model bytes")
+COLUMNS = ("name", "static bits/byte", "adaptive bits/byte", "compressed file bits/byte", "fit s", "wall s",
+           "score KB/s", "model bytes")
 
 
 def payload(rows: list[BenchRow], notes: list[str], facts: dict[str, Any]) -> dict[str, Any]:
@@ -31,25 +31,99 @@ def markdown_table(rows: list[BenchRow], notes: list[str]) -> str:
             label += " *"
         lines.append("| " + " | ".join([
             label, _num(r.static_bpb, ".3f"), _num(r.adaptive_bpb, ".3f"), _num(r.file_bpb, ".3f"),
-            _num(r.fit_seconds, ".2f"), _num(r.score_kbps, ".1f"),
+            _num(r.fit_seconds, ".2f"), _num(r.seconds, ".2f"), _num(r.score_kbps, ".1f"),
             "-" if r.model_bytes is None else f"{r.model_bytes:,}"]) + " |")
     text = "\n".join(lines) + "\n"
     text += ("\n`*` adaptive model: static = frozen after fit, adaptive = learning while it scores (prequential). "
-             "Compressors: their file size (always adaptive).\n")
+             "Compressors: their file size (always adaptive). Wall s: fit plus adaptive scoring (a model), "
+             "compression (a compressor).\n")
+    text += throughput_table(rows)
     if notes:
         text += "\n" + "\n".join(f"- {n}" for n in notes) + "\n"
     return text
 
 
-def plot(rows: list[BenchRow], path: str | os.PathLike[str], title: str) -> bool:
-    """Adaptive bits/byte against model bytes (models) into ``path``; ``False`` when matplotlib is missing."""
+def throughput_table(rows: list[BenchRow]) -> str:
+    """Forward tokens/s by sequence length of the torch models (empty when none was measured)."""
+    measured = [r for r in rows if r.throughput]
+    if not measured:
+        return ""
+    lens = sorted({int(n) for r in measured for n, _ in r.throughput})
+    lines = ["", "Forward pass tokens/s by sequence length (one window of held-out bytes, batch 1, best of 3; "
+             "'-': longer than the model's window):", "",
+             "| model | " + " | ".join(f"{n:,}" for n in lens) + " |", "|---|" + "---:|" * len(lens)]
+    for r in measured:
+        got = {int(n): v for n, v in r.throughput}
+        lines.append(f"| {r.name} | " + " | ".join(f"{got[n]:,.0f}" if n in got else "-" for n in lens) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def plot_paths(path: str | os.PathLike[str]) -> tuple[str, str, str]:
+    """The three plot files of ``--plot OUT``: ``OUT`` (bits/byte vs model bytes), ``OUT``'s stem + ``-time``
+    (bits/byte vs wall time), + ``-seqlen`` (tokens/s vs sequence length)."""
+    root, ext = os.path.splitext(os.fspath(path))
+    ext = ext or ".png"
+    return os.fspath(path), f"{root}-time{ext}", f"{root}-seqlen{ext}"
+
+
+def plot(rows: list[BenchRow], path: str | os.PathLike[str], title: str) -> list[str] | None:
+    """Write the bench's plots (:func:`plot_paths`); returns the files written (the sequence-length plot only
+    when a torch model was measured), ``None`` when matplotlib is missing."""
     try:
         import matplotlib
 
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
     except ImportError:
-        return False
+        return None
+    by_bytes, by_time, by_len = plot_paths(path)
+    _plot_model_bytes(plt, rows, by_bytes, title)
+    _plot_wall_time(plt, rows, by_time, title)
+    written = [by_bytes, by_time]
+    if any(r.throughput for r in rows):
+        _plot_seq_len(plt, rows, by_len, title)
+        written.append(by_len)
+    return written
+
+
+def _plot_wall_time(plt: Any, rows: list[BenchRow], path: str, title: str) -> None:
+    """Adaptive bits/byte (dots: models, squares: compressors) against the wall seconds of the row's work."""
+    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    for r in rows:
+        if r.adaptive_bpb is None or not r.seconds:
+            continue
+        model = r.kind == "model"
+        ax.scatter(r.seconds, r.adaptive_bpb, color="tab:blue" if model else "grey", marker="o" if model else "s")
+        ax.annotate(r.name, (r.seconds, r.adaptive_bpb), fontsize=8, xytext=(3, 3), textcoords="offset points")
+    ax.set_xscale("log")
+    ax.set_xlabel("wall seconds (models: fit + adaptive scoring; compressors: compression)")
+    ax.set_ylabel("adaptive bits/byte on valid")
+    ax.set_title(title, fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def _plot_seq_len(plt: Any, rows: list[BenchRow], path: str, title: str) -> None:
+    """Forward tokens/s of each torch model against the window length."""
+    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    for r in rows:
+        if r.throughput:
+            xs, ys = zip(*r.throughput, strict=True)
+            ax.plot(xs, ys, marker="o", label=r.name)
+    ax.set_xscale("log", base=2)
+    ax.set_yscale("log")
+    ax.set_xlabel("sequence length (bytes in one forward pass)")
+    ax.set_ylabel("forward tokens/s (batch 1)")
+    ax.legend(fontsize=8)
+    ax.set_title(title, fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def _plot_model_bytes(plt: Any, rows: list[BenchRow], path: str, title: str) -> None:
+    """Adaptive bits/byte against model bytes (models), compressors as horizontal lines."""
     pts = [(float(r.model_bytes), float(r.adaptive_bpb), r) for r in rows
            if r.kind == "model" and r.model_bytes and r.adaptive_bpb is not None]
     fig, ax = plt.subplots(figsize=(6.4, 4.2))
@@ -70,4 +144,3 @@ def plot(rows: list[BenchRow], path: str | os.PathLike[str], title: str) -> bool
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
-    return True

@@ -21,6 +21,7 @@ from ..errors import InputError
 from ..predictor import CausalPredictor
 from .compressors import run_compressors
 from .rows import BenchRow
+from .throughput import forward_throughput
 
 #: models trained by gradient descent (need torch); ``--quick`` gives them a tiny variant and few steps
 TORCH_MODELS = ("causal-bank", "transformer", "mythos")
@@ -37,13 +38,15 @@ NOT_BENCHED = {"oracle": "non-causal (reads the bytes after each position): not 
 @dataclass
 class BenchConfig:
     """What one bench run does: ``models`` (registry names), ``compressors`` (``None``: all found),
-    ``quick`` (tiny torch variants, ``steps`` optimizer steps), ``compress`` (``fast``: a real file for the
-    non-torch models, ``all``, ``none``)."""
+    ``quick`` (tiny torch variants), ``steps`` (optimizer steps of every torch model: the stated budget that
+    makes two runs comparable whatever the host's load), ``compress`` (``fast``: a real file for the
+    non-torch models, ``all``, ``none``), ``seq_lens`` (lengths of the torch models' forward throughput)."""
 
     models: list[str]
     compressors: list[str] | None = None
     quick: bool = False
     steps: int = 100
+    seq_lens: list[int] = field(default_factory=lambda: [256, 1024, 4096])
     compress: str = "fast"
     seed: int = 0
     configs: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -87,9 +90,9 @@ def _build(name: str, cfg: BenchConfig) -> CausalPredictor:
 def _fit(model: Any, name: str, train: np.ndarray, cfg: BenchConfig) -> None:
     """``fit`` from scratch; torch models without evaluations or plots, and ``cfg.steps`` steps under quick."""
     if name in TORCH_MODELS or hasattr(model, "module"):
-        kw: dict[str, Any] = {"eval_every": 0, "plot": False}
+        kw: dict[str, Any] = {"eval_every": 0, "plot": False, "max_steps": cfg.steps}
         if cfg.quick:
-            kw.update(max_steps=cfg.steps, batch_size=8, warmup_steps=min(10, cfg.steps))
+            kw.update(batch_size=8, warmup_steps=min(10, cfg.steps))
         model.fit(train, progress=False, **kw)
     else:
         model.fit(train, progress=False)
@@ -109,17 +112,21 @@ def run_model(name: str, train: np.ndarray, valid: np.ndarray, cfg: BenchConfig)
     _fit(model, name, train, cfg)
     fit_s = time.perf_counter() - t0
     adaptive = model.score(valid, progress=False)
+    seconds = time.perf_counter() - t0
     still = frozen(model)
     static_bpb = adaptive.bits_per_byte if still is model else (
         None if still is None else still.score(valid, progress=False).bits_per_byte)
     file_bytes = None
     if cfg.compress == "all" or (cfg.compress == "fast" and not hasattr(model, "module")):
         file_bytes = len(compress(model, valid, progress=False))
-    note = f"torch, {cfg.steps} steps" if is_torch and cfg.quick else ""
+    note = f"torch, {cfg.steps} steps" + (", tiny" if cfg.quick else "") if is_torch else ""
+    params = int(model.num_parameters()) if hasattr(model, "num_parameters") else None
     return BenchRow(name=name, kind="model", note=note, static_bpb=static_bpb, adaptive_bpb=adaptive.bits_per_byte,
                     file_bpb=None if file_bytes is None else file_bytes * 8 / len(valid), fit_seconds=fit_s,
                     score_kbps=len(valid) / 1024 / max(adaptive.seconds, 1e-9), model_bytes=model_bytes(model),
-                    file_bytes=file_bytes, adaptive=bool(model.adaptive))
+                    file_bytes=file_bytes, adaptive=bool(model.adaptive), seconds=seconds, params=params,
+                    steps=cfg.steps if is_torch else None,
+                    throughput=forward_throughput(model, valid, cfg.seq_lens) if is_torch else [])
 
 
 def _skipped(name: str, why: str) -> BenchRow:
