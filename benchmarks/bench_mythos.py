@@ -439,7 +439,9 @@ def main() -> None:
     ap.add_argument("--batch", type=int, default=16)
     ap.add_argument("--lr", type=float, default=2e-3)
     ap.add_argument("--valid-bytes", type=int, default=0, help="score only the first N held-out bytes (0: all)")
-    ap.add_argument("--open-mythos-path", default="/tmp/om_pkg")
+    ap.add_argument("--open-mythos-path", default="",
+                    help="folder holding the open-mythos peer (`pip install --no-deps --target DIR "
+                         "open-mythos==0.5.0`): its training step is timed beside ours when given")
     ap.add_argument("--no-write", action="store_true")
     args = ap.parse_args()
     Path(args.run_dir).mkdir(parents=True, exist_ok=True)

@@ -73,6 +73,8 @@ def main() -> None:
     ap.add_argument("--train", help="training text (default: the Shakespeare split from decepticons.data)")
     ap.add_argument("--valid")
     ap.add_argument("--budget", default="10m")
+    ap.add_argument("--run-dir", help="keep the run's outputs (bank.safetensors, train.json, score.json, trace.npy) "
+                                      "in this folder (default: a new temporary folder)")
     ap.add_argument("--render", help="rewrite the section from the outputs in this folder (no run)")
     ap.add_argument("--command", help="with --render: the command line that produced the outputs")
     args = ap.parse_args()
@@ -85,7 +87,11 @@ def main() -> None:
 
             paths = shakespeare()
             train, valid = str(paths["train"]), str(paths["valid"])
-        run_dir = Path(tempfile.mkdtemp(prefix="decepticons-recipe-", dir=os.environ.get("TMPDIR")))
+        if args.run_dir:
+            run_dir = Path(args.run_dir)
+            run_dir.mkdir(parents=True, exist_ok=True)
+        else:
+            run_dir = Path(tempfile.mkdtemp(prefix="decepticons-recipe-", dir=os.environ.get("TMPDIR")))
         run(run_dir, train, valid, args.budget)
         md = render(run_dir, command_line())
     print(md)

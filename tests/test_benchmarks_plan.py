@@ -1,0 +1,62 @@
+"""``benchmarks/regenerate.py`` is the one command that rewrites docs/benchmarks.md: every section in the file
+is written by one of its steps, every step's script exists and accepts the flags the plan passes it, no step
+names a machine-specific path, and the README has the leaderboard block the plan rewrites."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "benchmarks"))
+import regenerate  # noqa: E402
+
+
+def test_every_section_is_regenerated() -> None:
+    text = (ROOT / "docs" / "benchmarks.md").read_text()
+    in_doc = set(re.findall(r"<!-- BEGIN ([\w-]+) -->", text))
+    assert in_doc, "docs/benchmarks.md has no sections"
+    assert in_doc - regenerate.sections() == set(), "sections no step of regenerate.py writes"
+
+
+def test_step_names_are_unique_and_dependencies_come_first() -> None:
+    names = [s.name for s in regenerate.STEPS]
+    assert len(names) == len(set(names))
+    for i, step in enumerate(regenerate.STEPS):
+        for need in step.needs:
+            assert need in names[:i], (step.name, need)
+
+
+@pytest.mark.parametrize("step", regenerate.STEPS, ids=lambda s: s.name)
+def test_step_script_accepts_its_flags(step: regenerate.Step) -> None:
+    script = ROOT / step.argv[0]
+    assert script.exists(), script
+    flags = {a.split("=", 1)[0] for a in step.argv[1:] if a.startswith("--")}
+    r = subprocess.run([sys.executable, str(script), "--help"], capture_output=True, text=True, cwd=ROOT,
+                       timeout=120)
+    assert r.returncode == 0, r.stderr[-2000:]
+    for flag in flags:
+        assert flag in r.stdout, f"{step.argv[0]} --help does not list {flag}"
+    for arg in step.argv:
+        assert "/tmp" not in arg and "/work" not in arg and "shared" not in arg, arg
+
+
+def test_readme_has_the_leaderboard_block(tmp_path: Path) -> None:
+    text = (ROOT / "README.md").read_text()
+    assert "<!-- BEGIN leaderboard -->" in text and "<!-- END leaderboard -->" in text
+    copy = tmp_path / "README.md"
+    copy.write_text(text)
+    report = {"valid_bytes": 10, "rows": [
+        {"name": "b", "note": "", "adaptive_bpb": 2.0, "static_bpb": 2.5, "file_bpb": 2.01, "skipped": None},
+        {"name": "a", "note": "x", "adaptive_bpb": 1.5, "static_bpb": None, "file_bpb": None, "skipped": None},
+        {"name": "c", "note": "", "adaptive_bpb": None, "skipped": "torch is not installed"}]}
+    regenerate.write_readme_block("leaderboard", regenerate.leaderboard(report), copy)
+    new = copy.read_text()
+    block = new.split("<!-- BEGIN leaderboard -->")[1].split("<!-- END leaderboard -->")[0]
+    rows = [line for line in block.splitlines() if line.startswith("| ") and "---" not in line][1:]
+    assert rows == ["| a (x) | 1.500 | - | - |", "| b | 2.000 | 2.500 | 2.010 |"]
+    assert new.split("<!-- BEGIN leaderboard -->")[0] == text.split("<!-- BEGIN leaderboard -->")[0]
