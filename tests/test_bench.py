@@ -144,12 +144,12 @@ def test_torch_row_states_its_budget_and_throughput(split: tuple[bytes, bytes], 
     assert row.steps == 3 and row.note == "torch, 3 steps, tiny" and row.params and row.params > 0
     assert row.seconds is not None and row.seconds >= row.fit_seconds
     # lengths beyond the held-out data are left out; the others are measured, positive rates
-    assert [int(n) for n, _ in row.throughput] == [64, 256]
-    assert all(v > 0 for _, v in row.throughput)
+    assert [int(e[0]) for e in row.throughput] == [64, 256]
+    assert all(tps > 0 and 0.0 < mfu < 1.0 for _, tps, mfu in row.throughput)
     from decepticons.bench.report import markdown_table, plot, plot_paths
 
     table = markdown_table([row], [])
-    assert "Forward pass tokens/s by sequence length" in table and "| causal-bank |" in table
+    assert "Forward pass tokens/s (MFU) by sequence length" in table and "| causal-bank |" in table
     if pytest.importorskip("matplotlib"):
         written = plot([row], tmp_path / "b.png", "t")
         assert written == list(plot_paths(tmp_path / "b.png"))

@@ -48,13 +48,15 @@ def throughput_table(rows: list[BenchRow]) -> str:
     measured = [r for r in rows if r.throughput]
     if not measured:
         return ""
-    lens = sorted({int(n) for r in measured for n, _ in r.throughput})
-    lines = ["", "Forward pass tokens/s by sequence length (one window of held-out bytes, batch 1, best of 3; "
-             "'-': longer than the model's window):", "",
+    lens = sorted({int(e[0]) for r in measured for e in r.throughput})
+    lines = ["", "Forward pass tokens/s (MFU) by sequence length (one window of held-out bytes, batch 1, best of "
+             "3; MFU: counted matmul/attention FLOPs over the device's measured float32 matmul peak; '-': longer "
+             "than the model's window):", "",
              "| model | " + " | ".join(f"{n:,}" for n in lens) + " |", "|---|" + "---:|" * len(lens)]
     for r in measured:
-        got = {int(n): v for n, v in r.throughput}
-        lines.append(f"| {r.name} | " + " | ".join(f"{got[n]:,.0f}" if n in got else "-" for n in lens) + " |")
+        got = {int(e[0]): e[1:] for e in r.throughput}
+        cells = [f"{got[n][0]:,.0f} ({got[n][1]:.1%})" if n in got else "-" for n in lens]
+        lines.append(f"| {r.name} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
 
@@ -109,8 +111,7 @@ def _plot_seq_len(plt: Any, rows: list[BenchRow], path: str, title: str) -> None
     fig, ax = plt.subplots(figsize=(6.4, 4.2))
     for r in rows:
         if r.throughput:
-            xs, ys = zip(*r.throughput, strict=True)
-            ax.plot(xs, ys, marker="o", label=r.name)
+            ax.plot([e[0] for e in r.throughput], [e[1] for e in r.throughput], marker="o", label=r.name)
     ax.set_xscale("log", base=2)
     ax.set_yscale("log")
     ax.set_xlabel("sequence length (bytes in one forward pass)")

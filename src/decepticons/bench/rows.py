@@ -20,7 +20,7 @@ class BenchRow:
     ``seconds``: wall time of the row's work, fit plus the adaptive scoring for a model, compression for a
     compressor (the x axis of the bits/byte vs wall time plot). ``params``: trainable parameters of a torch
     model. ``steps``: optimizer steps a torch model was trained for. ``throughput``: ``[[seq_len,
-    tokens/s], ...]`` of a torch model's forward pass (:mod:`.throughput`).
+    tokens/s, mfu], ...]`` of a torch model's forward pass (:mod:`.throughput`).
     """
 
     name: str
