@@ -8,6 +8,9 @@ name               kind        source and split
                                (:mod:`decepticons.data.shakespeare_split`)
 ``python-source``  source code ``docutils-0.21.2`` sdist: the ``.py`` files of the ``docutils/`` package
 ``rst-docs``       markup      ``docutils-0.21.2`` sdist: the reStructuredText ``.txt`` files under ``docs/``
+``django-docs``    markup      ``Django-5.1.4`` sdist: the documentation (:mod:`decepticons.data.mixed`)
+``translations``   records     ``Django-5.1.4`` sdist: the gettext ``.po`` catalogs (about 100 languages)
+``source-mix``     mixed       105 MB from the Django, SymPy, pandas and NumPy sdists (scaling benchmarks)
 =================  ==========  ===============================================================================
 
 Split rule of the sdist corpora (:class:`SdistCorpus`): the selected members (regular files whose path
@@ -262,6 +265,16 @@ CORPORA: dict[str, Corpus] = {
         sha256={"train": "edc5bc4b17dc5d72aaa9bef45b6b7b3bea620103f2f07e337f2364d17cddd72f",
                 "valid": "80507c944a5fe5fda9b3f237ef04467ad73b1c50904a9790b7d32991f59db41b"}),
 }
+
+
+def _register_more() -> None:
+    """Add the multi-sdist corpora of :mod:`.mixed` (a module of their own; it builds on the classes here)."""
+    from .mixed import MIXED_CORPORA
+
+    CORPORA.update(MIXED_CORPORA)
+
+
+_register_more()
 
 
 def corpus_names() -> list[str]:
