@@ -1,0 +1,62 @@
+"""Sphinx configuration of the API reference (``docs/api``).
+
+Build it from the repository root with the ``docs`` extra installed::
+
+    python -m sphinx -b html -W --keep-going docs/api docs/api/_build/html
+
+Everything is read from the docstrings of the installed (or ``src/``) packages; no network is used.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "src"))
+
+import importlib  # noqa: E402
+
+from decepticons.version import __version__  # noqa: E402
+
+# Packages that load their names lazily (a module ``__getattr__``) are resolved here, so that autodoc sees
+# the names of their ``__all__`` as ``from package import name`` does.
+LAZY_PACKAGES = ["decepticons.coder", "decepticons.readouts", "decepticons.runtime", "decepticons.views"]
+for _name in LAZY_PACKAGES:
+    _package = importlib.import_module(_name)
+    for _attr in _package.__all__:
+        setattr(_package, _attr, getattr(_package, _attr))
+
+project = "decepticons"
+author = "decepticons contributors"
+copyright = "decepticons contributors, MIT licence"
+release = __version__
+version = __version__
+
+extensions = [
+    "sphinx.ext.autodoc",
+    "sphinx.ext.napoleon",
+    "sphinx.ext.viewcode",
+    "myst_parser",
+]
+
+source_suffix = {".rst": "restructuredtext", ".md": "markdown"}
+exclude_patterns = ["_build"]
+root_doc = "index"
+
+# autodoc: members in each package's ``__all__``, in source order, type hints in the signature
+autodoc_default_options = {"members": True, "member-order": "bysource", "show-inheritance": True}
+autodoc_typehints = "signature"
+autodoc_preserve_defaults = True
+autoclass_content = "class"
+napoleon_google_docstring = True
+napoleon_numpy_docstring = True
+
+# the Markdown pages (docs/*.md) are included as they are
+myst_heading_anchors = 3
+myst_enable_extensions = ["colon_fence"]
+suppress_warnings: list[str] = []
+
+html_theme = "furo"
+html_title = f"decepticons {__version__}"
+html_static_path: list[str] = []
