@@ -35,7 +35,6 @@ version = __version__
 
 extensions = [
     "sphinx.ext.autodoc",
-    "sphinx.ext.napoleon",
     "sphinx.ext.viewcode",
     "myst_parser",
 ]
@@ -44,18 +43,21 @@ source_suffix = {".rst": "restructuredtext", ".md": "markdown"}
 exclude_patterns = ["_build"]
 root_doc = "index"
 
+# Warnings are errors in the test build (tests/test_docs_site.py: -W --keep-going): reStructuredText errors in a
+# docstring, failed imports, duplicate or ambiguous targets. Nitpicky mode (every unresolved cross-reference,
+# type hints included) is off: with no intersphinx inventories offline, every numpy, torch and standard
+# library type in a signature would be one, and references to undocumented internal modules render as code.
+nitpicky = False
+
 # autodoc: members in each package's ``__all__``, in source order, type hints in the signature
 autodoc_default_options = {"members": True, "member-order": "bysource", "show-inheritance": True}
 autodoc_typehints = "signature"
 autodoc_preserve_defaults = True
 autoclass_content = "class"
-napoleon_google_docstring = True
-napoleon_numpy_docstring = True
 
 # the Markdown pages (docs/*.md) are included as they are
 myst_heading_anchors = 3
 myst_enable_extensions = ["colon_fence"]
-suppress_warnings: list[str] = []
 
 html_theme = "furo"
 html_title = f"decepticons {__version__}"
