@@ -107,3 +107,9 @@ def test_tutorial_and_guides_are_included(site):
     for name in ("guide/benchmarks",):
         for src in re.findall(r'<img[^>]* src="([^"]+)"', _page(out, name)):
             assert (out / "guide" / src).resolve().is_file(), f"{name}: missing image {src}"
+
+
+def test_short_names_link_to_where_they_are_documented(site):
+    out, _ = site
+    # ``:class:`InputError``` in the adapters' docstrings links to decepticons.errors.InputError
+    assert 'href="decepticons.html#decepticons.errors.InputError"' in _page(out, "adapters")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "src"))
@@ -47,6 +48,7 @@ root_doc = "index"
 # docstring, failed imports, duplicate or ambiguous targets. Nitpicky mode (every unresolved cross-reference,
 # type hints included) is off: with no intersphinx inventories offline, every numpy, torch and standard
 # library type in a signature would be one, and references to undocumented internal modules render as code.
+# A short name that is documented once elsewhere is linked by _resolve_unique below.
 nitpicky = False
 
 # autodoc: members in each package's ``__all__``, in source order, type hints in the signature
@@ -62,3 +64,24 @@ myst_enable_extensions = ["colon_fence"]
 html_theme = "furo"
 html_title = f"decepticons {__version__}"
 html_static_path: list[str] = []
+
+
+def _resolve_unique(app: Any, env: Any, node: Any, contnode: Any) -> Any:
+    """A short name in a docstring (``:class:`InputError``` written in another module than the one that
+    defines it) links to the one documented object of that name; a name that matches none or several stays
+    unresolved, as Sphinx leaves it."""
+    if node.get("refdomain") != "py" or node.get("refspecific"):
+        return None
+    from sphinx.util.nodes import make_refnode
+
+    domain = env.get_domain("py")
+    target = node["reftarget"].lstrip("~.")
+    matches = domain.find_obj(env, node.get("py:module"), node.get("py:class"), target, node["reftype"], 1)
+    if len(matches) != 1:
+        return None
+    name, obj = matches[0]
+    return make_refnode(app.builder, node.get("refdoc"), obj.docname, obj.node_id, contnode, name)
+
+
+def setup(app: Any) -> None:
+    app.connect("missing-reference", _resolve_unique)
