@@ -113,3 +113,5 @@ def test_short_names_link_to_where_they_are_documented(site):
     out, _ = site
     # ``:class:`InputError``` in the adapters' docstrings links to decepticons.errors.InputError
     assert 'href="decepticons.html#decepticons.errors.InputError"' in _page(out, "adapters")
+    # a base class shown under its defining module's path links to where the same object is documented
+    assert 'href="memory.html#decepticons.memory.CountConfig"' in _page(out, "mixer")

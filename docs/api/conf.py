@@ -66,17 +66,48 @@ html_title = f"decepticons {__version__}"
 html_static_path: list[str] = []
 
 
+def _import_path(path: str) -> Any:
+    """The object at a dotted path (``package.module.Name``), or None."""
+    parts = path.split(".")
+    for i in range(len(parts), 0, -1):
+        try:
+            obj = importlib.import_module(".".join(parts[:i]))
+        except ImportError:
+            continue
+        try:
+            for attr in parts[i:]:
+                obj = getattr(obj, attr)
+        except AttributeError:
+            return None
+        return obj
+    return None
+
+
 def _resolve_unique(app: Any, env: Any, node: Any, contnode: Any) -> Any:
-    """A short name in a docstring (``:class:`InputError``` written in another module than the one that
-    defines it) links to the one documented object of that name; a name that matches none or several stays
-    unresolved, as Sphinx leaves it."""
-    if node.get("refdomain") != "py" or node.get("refspecific"):
+    """Link a Python name that Sphinx did not resolve to where that object is documented:
+
+    * a short name (``:class:`InputError``` written in another module than the one that defines it) when
+      exactly one documented object has that name;
+    * a full path under which the object is not documented (``decepticons.memory.config.CountConfig``, a base
+      class shown by ``show-inheritance``) when one documented object of the same name *is* that object
+      (``decepticons.memory.CountConfig``).
+
+    A name that matches none, or several different objects, stays unresolved, as Sphinx leaves it."""
+    if node.get("refdomain") != "py":
         return None
     from sphinx.util.nodes import make_refnode
 
     domain = env.get_domain("py")
     target = node["reftarget"].lstrip("~.")
-    matches = domain.find_obj(env, node.get("py:module"), node.get("py:class"), target, node["reftype"], 1)
+    short = target.rpartition(".")[2]
+    matches = domain.find_obj(env, node.get("py:module"), node.get("py:class"), short, node["reftype"], 1)
+    if "." in target:
+        wanted = _import_path(target)
+        if wanted is None or not target.startswith(("decepticons.", "plato_mythos.")):
+            return None
+        matches = [(name, obj) for name, obj in matches if _import_path(name) is wanted]
+    elif node.get("refspecific"):
+        return None
     if len(matches) != 1:
         return None
     name, obj = matches[0]
