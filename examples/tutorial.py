@@ -1,6 +1,6 @@
 """Tutorial: fit -> score -> look at the trace -> compress -> train -> compare, on the demo corpus.
 
-    python examples/tutorial.py --output tutorial_out           # the whole demo corpus (a few minutes)
+    python examples/tutorial.py --output tutorial_out           # the whole demo corpus (minutes)
     python examples/tutorial.py --output tutorial_out --tiny    # part of it, a few training steps (< 1 min)
 
 Each ``# %%`` cell below is one step, with what it shows; the script can be read top to bottom, run as a
