@@ -20,11 +20,18 @@ training starts from the ungated bank). Every term at ``t`` depends on bytes ``<
 
 Readouts (``act(x) = relu(x)^2``, squared ReLU):
 
-``plain``   ``W2 act(W1 f)``
-``banded``  ``W2 [act(W1_1 f_band1), .., act(W1_K f_bandK)]``: each timescale band has its own hidden units
-``gru``     ``W2 (act(W1 f) + GRU(W1 f))``: a recurrent readout, its hidden state carried like the bank's
-``routed``  ``W2 [g_1 act(W1_1 f), .., g_E act(W1_E f)]``: ``g = top-k softmax(router f)``, renormalised;
-            :meth:`CausalBankModel.extra_loss` is the balance loss ``w * E * sum_e frac_e * mean_prob_e``
+``plain``
+    ``W2 act(W1 f)``
+
+``banded``
+    ``W2 [act(W1_1 f_band1), .., act(W1_K f_bandK)]``: each timescale band has its own hidden units
+
+``gru``
+    ``W2 (act(W1 f) + GRU(W1 f))``: a recurrent readout, its hidden state carried like the bank's
+
+``routed``
+    ``W2 [g_1 act(W1_1 f), .., g_E act(W1_E f)]``: ``g = top-k softmax(router f)``, renormalised;
+    :meth:`CausalBankModel.extra_loss` is the balance loss ``w * E * sum_e frac_e * mean_prob_e``
 
 State (``init_state``): a dict of real tensors ``prev`` (B, k-1) long (last bytes), ``h`` (B, Nr), ``z``
 (B, No, 2) (real and imaginary parts), ``s`` (B, S), ``gru`` (1, B, H); present only when the part exists.

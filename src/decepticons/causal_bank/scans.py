@@ -8,16 +8,21 @@ divided by, so results stay exact for any gate in [0, 1] (and any complex gate w
 
 Three implementations, same numbers:
 
-``scan_reference``  a Python loop over ``t``: obviously correct, slow; the yardstick for the others.
-``scan_chunked``    chunk-local products in pure torch: the sequence is cut into chunks of ``L`` steps; a loop
-                    over the ``L`` in-chunk positions runs every chunk at once (local states ``l_t`` and gate
-                    products ``p_t = a_{c0} ... a_t``), then a loop over chunks carries the state:
-                    ``h_t = l_t + p_t * h_{c0 - 1}``. ``L ~ sqrt(T)`` keeps both loops short; work is O(T).
-``scan_compiled``   a numba kernel for the forward pass and one for the reverse-time backward pass
-                    (``g_t = dL/dh_t + conj(a_{t+1}) g_{t+1}``; ``dL/db_t = g_t``; ``dL/da_t = g_t conj(h_{t-1})``),
-                    wrapped in a ``torch.autograd.Function``: one pass over memory each way, nothing stored
-                    but ``h``. Single-threaded on purpose: numba's OpenMP pool beside torch's made every torch
-                    op around it several times slower on 2 cores.
+``scan_reference``
+    a Python loop over ``t``: obviously correct, slow; the yardstick for the others.
+
+``scan_chunked``
+    chunk-local products in pure torch: the sequence is cut into chunks of ``L`` steps; a loop
+    over the ``L`` in-chunk positions runs every chunk at once (local states ``l_t`` and gate
+    products ``p_t = a_{c0} ... a_t``), then a loop over chunks carries the state:
+    ``h_t = l_t + p_t * h_{c0 - 1}``. ``L ~ sqrt(T)`` keeps both loops short; work is O(T).
+
+``scan_compiled``
+    a numba kernel for the forward pass and one for the reverse-time backward pass
+    (``g_t = dL/dh_t + conj(a_{t+1}) g_{t+1}``; ``dL/db_t = g_t``; ``dL/da_t = g_t conj(h_{t-1})``),
+    wrapped in a ``torch.autograd.Function``: one pass over memory each way, nothing stored
+    but ``h``. Single-threaded on purpose: numba's OpenMP pool beside torch's made every torch
+    op around it several times slower on 2 cores.
 
 :func:`linear_scan` picks ``scan_compiled`` when numba is installed and the tensors are on the CPU, else
 ``scan_chunked``. ``scan_compiled`` costs the same per token at any ``T`` (one pass each way, nothing stored

@@ -1,8 +1,9 @@
 """Gradient training of torch predictors: configuration, schedule, data windows, the loop, evaluation,
 checkpoints, DDP and learning-curve plots (every module here imports torch).
 
-:class:`TorchPredictor` (:mod:`.predictor`) is the base of every torch model behind the predictor contract;
-the usual entry points for training are :func:`train` (or :meth:`TorchPredictor.fit`) and ``decepticons train``.
+:class:`TorchPredictor` (:mod:`decepticons.training.predictor`) is the base of every torch model behind the
+predictor contract; the usual entry points for training are :func:`train` (or :meth:`TorchPredictor.fit`) and
+``decepticons train``.
 The optional module hooks the trainer uses are the protocols of :mod:`decepticons.training.hooks`.
 """
 

@@ -4,19 +4,20 @@ The trainer (:mod:`decepticons.training.loop`) asks ``isinstance(module, Hook)``
 module implements; a module providing none of them trains as a plain ``forward(x) -> logits`` with
 ``x: LongTensor[B, T]`` and logits ``FloatTensor[B, T, 256]``.
 
-==========================  ===============================================================================
-:class:`StatefulModule`     ``init_state(batch) -> state`` and ``forward_with_state(x, state) -> (logits,
-                            state)``: carried-state training (``mode="carried"``)
-:class:`ExtraLoss`          ``extra_loss() -> Tensor | None``, valid after a forward: added to the loss
-:class:`NoWeightDecay`      ``no_weight_decay() -> names``: parameters spared AdamW's weight decay
-:class:`SlowParameters`     ``slow_parameters() -> names``: the default slow set of ``slow_every > 1``
-:class:`TrainingProgress`   ``set_training_progress(progress)``: run fraction in [0, 1], before each forward
-:class:`AfterOptimizerStep` ``after_optimizer_step()``: called once after every optimizer step (state that
-                            follows the step, e.g. a balancing bias or a step counter; a train-mode forward
-                            itself has no side effects)
-:class:`FindsUnusedParameters`  attribute ``ddp_find_unused_parameters``: DDP must look for parameters
-                            without a gradient (routed experts, adaptive depth)
-==========================  ===============================================================================
+==============================  ==============================================================================
+:class:`StatefulModule`         ``init_state(batch) -> state`` and ``forward_with_state(x, state) -> (logits,
+                                state)``: carried-state training (``mode="carried"``)
+:class:`ExtraLoss`              ``extra_loss() -> Tensor | None``, valid after a forward: added to the loss
+:class:`NoWeightDecay`          ``no_weight_decay() -> names``: parameters spared AdamW's weight decay
+:class:`SlowParameters`         ``slow_parameters() -> names``: the default slow set of ``slow_every > 1``
+:class:`TrainingProgress`       ``set_training_progress(progress)``: run fraction in [0, 1], before each
+                                forward
+:class:`AfterOptimizerStep`     ``after_optimizer_step()``: called once after every optimizer step (state that
+                                follows the step, e.g. a balancing bias or a step counter; a train-mode
+                                forward itself has no side effects)
+:class:`FindsUnusedParameters`  attribute ``ddp_find_unused_parameters``: DDP must look for parameters without
+                                a gradient (routed experts, adaptive depth)
+==============================  ==============================================================================
 
 :class:`MetricsSink` is the optional side of the trainer's ``callback``: a callback that also has
 ``log_metrics(record)`` receives every metrics record (the lines of ``metrics.jsonl``: a training record every
