@@ -6,8 +6,8 @@ every readout (``plain``, ``banded``, ``gru``, ``routed``) are ported. Parameter
 ``state_dict`` names, so a torch checkpoint (or the tensors of a saved ``causal-bank`` model file) loads
 unchanged: :func:`from_torch_tensors` / :func:`load_model_file`.
 
-The recurrences run as the log-depth prefix scans of :mod:`.scans_mlx` (``scan_method = "parallel"``) or,
-as the reference, a loop over time (``"loop"``); real arithmetic for the oscillatory pairs:
+The recurrences run as the scans of :mod:`.scans_mlx`: chunk-local products (``scan_method = "chunked"``, the
+default), a log-depth prefix scan (``"parallel"``) or, as the reference, a loop over time (``"loop"``); real arithmetic for the oscillatory pairs:
 ``z' = (g_re z_re - g_im z_im + d_re, g_re z_im + g_im z_re + d_im)``. The GRU readout loops over time.
 The forward is differentiable (MLX autograd): :mod:`decepticons.training.mlx_step` trains it with the torch
 recipe. In training mode (``model.train()``) the routed readout leaves its balance loss in ``model.extra``.
@@ -25,7 +25,14 @@ import mlx.nn as nn
 import numpy as np
 
 from .config import CausalBankConfig
-from .scans_mlx import scan_complex_loop, scan_complex_parallel, scan_loop, scan_parallel
+from .scans_mlx import (
+    scan_chunked,
+    scan_complex_chunked,
+    scan_complex_loop,
+    scan_complex_parallel,
+    scan_loop,
+    scan_parallel,
+)
 
 State = dict[str, mx.array]
 
@@ -50,7 +57,7 @@ def _gate_and_scale(logit: mx.array) -> tuple[mx.array, mx.array]:
     return a, mx.sqrt(mx.sigmoid(-logit) * (1.0 + a))
 
 
-SCAN_METHODS = ("parallel", "loop")
+SCAN_METHODS = ("chunked", "parallel", "loop")
 
 
 def _scans(method: str, steps: int) -> tuple[Any, Any]:
@@ -59,7 +66,9 @@ def _scans(method: str, steps: int) -> tuple[Any, Any]:
         raise ValueError(f"unknown MLX scan method {method!r}; choose one of {', '.join(SCAN_METHODS)}")
     if method == "loop" or steps == 1:
         return scan_loop, scan_complex_loop
-    return scan_parallel, scan_complex_parallel
+    if method == "parallel":
+        return scan_parallel, scan_complex_parallel
+    return scan_chunked, scan_complex_chunked
 
 
 class CausalBankModel(nn.Module):
@@ -75,8 +84,9 @@ class CausalBankModel(nn.Module):
         self.params = {k: mx.array(np.asarray(v, dtype=np.float32)) for k, v in tensors.items()}
         #: scoring window of :func:`log_probs` (``None``: the whole history); see :mod:`decepticons.windows`
         self.window: int | None = None
-        #: how the recurrences run: ``parallel`` (log-depth prefix scan) or ``loop`` (the reference)
-        self.scan_method = "parallel"
+        #: how the recurrences run (:mod:`.scans_mlx`): ``chunked`` (chunk-local products), ``parallel``
+        #: (log-depth prefix scan) or ``loop`` (the reference)
+        self.scan_method = "chunked"
         #: the routed readout's balance loss of the last forward in training mode (else ``None``)
         self.extra: mx.array | None = None
 

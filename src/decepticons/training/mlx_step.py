@@ -20,7 +20,7 @@ One step (same objective and update as the torch step of :mod:`.loop`)::
                                                   parameter group (matrices decayed; embeddings, norms,
                                                   biases and timescales not)
 
-The bank's recurrences run as the log-depth prefix scans of :mod:`decepticons.causal_bank.scans_mlx`. Not
+The bank's recurrences run as the chunked scans of :mod:`decepticons.causal_bank.scans_mlx`. Not
 supported on MLX (an :class:`~decepticons.errors.InputError` before any work): teacher signals, sparse slow
 updates (``slow_every > 1``), several processes, CUDA devices and model kinds other than ``causal-bank``.
 """
