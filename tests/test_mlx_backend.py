@@ -15,7 +15,6 @@ mx = pytest.importorskip("mlx.core")
 torch = pytest.importorskip("torch")
 
 from _cli_run import assert_user_error, run  # noqa: E402
-
 from decepticons.backends import check_backend, load_model  # noqa: E402
 from decepticons.causal_bank import SUBSTRATE_MODES, CausalBankConfig  # noqa: E402
 from decepticons.causal_bank.predictor import CausalBankPredictor  # noqa: E402

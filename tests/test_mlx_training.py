@@ -20,7 +20,6 @@ mx = pytest.importorskip("mlx.core")
 torch = pytest.importorskip("torch")
 
 from _cli_run import assert_user_error, run  # noqa: E402
-
 from decepticons.causal_bank import CausalBankConfig  # noqa: E402
 from decepticons.causal_bank.predictor import CausalBankPredictor  # noqa: E402
 from decepticons.causal_bank.predictor_mlx import MLXCausalBankPredictor  # noqa: E402

@@ -6,9 +6,11 @@ every readout (``plain``, ``banded``, ``gru``, ``routed``) are ported. Parameter
 ``state_dict`` names, so a torch checkpoint (or the tensors of a saved ``causal-bank`` model file) loads
 unchanged: :func:`from_torch_tensors` / :func:`load_model_file`.
 
-The recurrences run as the scans of :mod:`.scans_mlx`: chunk-local products (``scan_method = "chunked"``, the
-default), a log-depth prefix scan (``"parallel"``) or, as the reference, a loop over time (``"loop"``); real arithmetic for the oscillatory pairs:
-``z' = (g_re z_re - g_im z_im + d_re, g_re z_im + g_im z_re + d_im)``. The GRU readout loops over time.
+Equations and shapes are those of :mod:`.model_torch` (``(B, T)`` ids -> ``(B, T, V)`` logits; e.g. the real
+modes ``h_t = a_t h_{t-1} + sqrt(1 - a_t^2) u_t``, ``(B, T, Nr)``). The recurrences run as the scans of
+:mod:`.scans_mlx`: chunk-local products (``scan_method = "chunked"``, the default), a log-depth prefix scan
+(``"parallel"``) or, as the reference, a loop over time (``"loop"``); real arithmetic for the oscillatory
+pairs: ``z' = (g_re z_re - g_im z_im + d_re, g_re z_im + g_im z_re + d_im)``. The GRU readout loops over time.
 The forward is differentiable (MLX autograd): :mod:`decepticons.training.mlx_step` trains it with the torch
 recipe. In training mode (``model.train()``) the routed readout leaves its balance loss in ``model.extra``.
 ``forward_with_state`` / ``step`` carry the same state dict as torch (``prev``, ``h``, ``z`` as ``(B, No, 2)``,

@@ -72,8 +72,14 @@ from .data import ByteDataset, CarriedWindows, RandomWindows, split_train_valid
 from .distill import TeacherSignal, agreement_summary, distillation_terms, teacher_rows_torch
 from .distributed import Stepper, broadcast_from_main, init_distributed, mean_over_ranks, parse_device
 from .evaluation import evaluate
-from .hooks import AfterOptimizerStep, FindsUnusedParameters, MetricsSink, StatefulModule, TrainablePredictor
-from .hooks import TrainingProgress
+from .hooks import (
+    AfterOptimizerStep,
+    FindsUnusedParameters,
+    MetricsSink,
+    StatefulModule,
+    TrainablePredictor,
+    TrainingProgress,
+)
 from .optim import clip_gradients, parameter_groups, slow_parameter_names
 from .plots import plot_learning_curves
 from .schedule import lr_at, run_progress

@@ -30,7 +30,7 @@ from __future__ import annotations
 import math
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import mlx.core as mx
 import mlx.optimizers as optim
@@ -119,7 +119,7 @@ class MLXTrainer(Trainer):
         else:
             norm = mx.sqrt(sum((mx.sum(mx.square(g)) for g in grads.values()), mx.zeros(())))
         mx.eval(ce, norm, extra)
-        lv, gnorm = float(ce.item()), float(norm.item())
+        lv, gnorm = float(np.array(ce)), float(np.array(norm))
         if not (math.isfinite(lv) and math.isfinite(gnorm)):  # before the step: the weights stay finite
             raise self._diverged(lv, gnorm)
         updated: Tree = {}
@@ -135,7 +135,7 @@ class MLXTrainer(Trainer):
         self.step += 1
         self.last_loss = lv
         return {"loss": lv, "lr": lr, "grad_norm": gnorm,
-                "extra_loss": float(extra.item()) if self.mmodel.config.readout == "routed"
+                "extra_loss": float(np.array(extra)) if self.mmodel.config.readout == "routed"
                 and self.mmodel.config.balance_weight > 0 else None}
 
     # ---------------------------------------------------------------------------------- scoring
@@ -149,7 +149,7 @@ class MLXTrainer(Trainer):
             data = data[:n]
         self.mlx.train_window, self.mlx.train_mode = self.predictor.train_window, self.predictor.train_mode
         t0 = time.perf_counter()
-        value = evaluate(self.mlx, data)
+        value = evaluate(cast(Any, self.mlx), data)
         self.eval_clock.record(len(data), time.perf_counter() - t0)
         return value
 
@@ -196,7 +196,7 @@ class MLXTrainer(Trainer):
         self.export_to_torch()
         mlx_state = self.state
         if self.carried and mlx_state is not None:  # the checkpoint files hold torch tensors
-            like = self.module.init_state(self.local_batch)
+            like = cast(Any, self.module).init_state(self.local_batch)
             self.state = {k: _to_torch(v, like[k]) for k, v in mlx_state.items()}
         try:
             super()._save_checkpoint()
