@@ -140,3 +140,25 @@ def test_cli_backend_mlx(tmp_path):
     assert code == 0, err
     assert json.loads(out)["sample"].startswith("To")
     assert_user_error(run(["score", "--backend", "tpu", "--load", path, "--input", str(src)]), "")
+
+
+def test_mlx_fit_and_the_bench_backend():
+    from decepticons.bench import BenchConfig
+    from decepticons.bench.runner import run_model
+
+    data = np.frombuffer(TEXT * 20, dtype=np.uint8)
+    tiny = dict(CausalBankConfig.variant("tiny").__dict__)
+    mp = MLXCausalBankPredictor(CausalBankConfig(**tiny), seed=1)
+    kw = dict(max_steps=3, batch_size=2, seq_len=16, eval_every=0, eval_bytes=256, plot=False)
+    report = mp.fit(data, **kw)
+    assert report.details["steps"] == 3 and mp.train_window == 16
+    first = mp.state_tensors()
+    mp.partial_fit(data, **kw)  # continues from the fitted weights
+    again = MLXCausalBankPredictor(CausalBankConfig(**tiny), seed=1)
+    again.fit(data, **kw)  # fit starts from the seed's weights: the same as the first fit
+    for k, v in first.items():
+        np.testing.assert_array_equal(again.state_tensors()[k], v)
+    cfg = BenchConfig(models=["causal-bank"], quick=True, steps=2, compress="none", backend="mlx",
+                      configs={"causal-bank": {k: v for k, v in tiny.items() if k != "seed"}})
+    row = run_model("causal-bank", data[:3000], data[3000:3600], cfg)
+    assert row.note == "mlx, 2 steps" and 0 < row.adaptive_bpb < 9

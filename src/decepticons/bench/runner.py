@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from ..backends import MLX_KINDS
 from ..errors import InputError
 from ..predictor import CausalPredictor
 from .compressors import run_compressors
@@ -47,6 +48,8 @@ class BenchConfig:
     compress: str = "fast"
     seed: int = 0
     configs: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: what computes the gradient-trained models that have an MLX implementation (``torch`` or ``mlx``)
+    backend: str = "torch"
 
 
 def frozen(model: CausalPredictor) -> CausalPredictor | None:
@@ -78,6 +81,13 @@ def _build(name: str, cfg: BenchConfig) -> CausalPredictor:
 
     overrides = dict(QUICK_CONFIGS.get(name, {})) if cfg.quick else {}
     overrides.update(cfg.configs.get(name, {}))
+    if cfg.backend == "mlx" and name in MLX_KINDS:
+        from ..causal_bank.predictor_mlx import MLXCausalBankPredictor
+
+        try:
+            return MLXCausalBankPredictor(**overrides, seed=cfg.seed)
+        except TypeError as e:
+            raise InputError(f"bad configuration for model {name!r}: {e}") from None
     try:
         return model_class(name)(**overrides, seed=cfg.seed)
     except TypeError as e:
@@ -113,9 +123,10 @@ def run_model(name: str, train: np.ndarray, valid: np.ndarray, cfg: BenchConfig)
     static_bpb = adaptive.bits_per_byte if still is model else (
         None if still is None else still.score(valid, progress=False).bits_per_byte)
     file_bytes = None
-    if cfg.compress == "all" or (cfg.compress == "fast" and not hasattr(model, "module")):
+    if cfg.compress == "all" or (cfg.compress == "fast" and not (is_torch or hasattr(model, "module"))):
         file_bytes = len(compress(model, valid, progress=False))
-    note = f"torch, {cfg.steps} steps" if is_torch and cfg.quick else ""
+    backend = "mlx" if getattr(model, "backend", None) == "mlx" else "torch"
+    note = (f"{backend}, {cfg.steps} steps" if cfg.quick else backend if backend == "mlx" else "") if is_torch else ""
     return BenchRow(name=name, kind="model", note=note, static_bpb=static_bpb, adaptive_bpb=adaptive.bits_per_byte,
                     file_bpb=None if file_bytes is None else file_bytes * 8 / len(valid), fit_seconds=fit_s,
                     score_kbps=len(valid) / 1024 / max(adaptive.seconds, 1e-9), model_bytes=model_bytes(model),
