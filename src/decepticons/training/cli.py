@@ -156,17 +156,20 @@ def run_train(args: argparse.Namespace, teacher: TeacherSignal | None = None) ->
         if not tensorboard_available():  # before any work
             raise InputError(INSTALL_HINT)
     backend = getattr(args, "backend", "torch")
-    if backend == "mlx":  # before any work: MLX installed, a kind it trains, no teacher
-        from ..backends import check_backend, check_mlx_kind
+    if backend == "mlx":  # before any work: MLX installed, no teacher, no torch device
+        from ..backends import check_backend
 
         check_backend("mlx")
-        check_mlx_kind(args.model if not args.load else _build_model(args, model_kw).name)
         if teacher is not None:
             raise InputError("--teacher trains on the torch backend only; drop it or use --backend torch")
         if args.device not in (None, "cpu"):
             raise InputError(f"--device {args.device} is a torch device; the MLX backend runs on MLX's own device")
         args.device = "cpu"  # torch only holds the weights and draws the data
     model = _build_model(args, model_kw)
+    if backend == "mlx":
+        from ..backends import check_mlx_kind
+
+        check_mlx_kind(model.name)  # a kind MLX trains
     config = train_config_from_args(args, model, train_kw)
     if args.save is not None:
         check_save_path(args.save, {"--input": args.input, "--valid": args.valid, "--teacher": args.teacher})
