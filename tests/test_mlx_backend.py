@@ -142,20 +142,22 @@ def test_cli_backend_mlx(tmp_path):
     assert_user_error(run(["score", "--backend", "tpu", "--load", path, "--input", str(src)]), "")
 
 
-def test_mlx_fit_and_the_bench_backend():
+def test_fit_mlx_and_the_bench_backend():
     from decepticons.bench import BenchConfig
     from decepticons.bench.runner import run_model
+    from decepticons.training.mlx_step import fit_mlx
 
     data = np.frombuffer(TEXT * 20, dtype=np.uint8)
     tiny = dict(CausalBankConfig.variant("tiny").__dict__)
     mp = MLXCausalBankPredictor(CausalBankConfig(**tiny), seed=1)
     kw = dict(max_steps=3, batch_size=2, seq_len=16, eval_every=0, eval_bytes=256, plot=False)
-    report = mp.fit(data, **kw)
+    report = fit_mlx(mp, data, **kw)
     assert report.details["steps"] == 3 and mp.train_window == 16
     first = mp.state_tensors()
-    mp.partial_fit(data, **kw)  # continues from the fitted weights
+    fit_mlx(mp, data, fresh=False, **kw)  # continues from the fitted weights
+    assert any(not np.array_equal(mp.state_tensors()[k], v) for k, v in first.items())
     again = MLXCausalBankPredictor(CausalBankConfig(**tiny), seed=1)
-    again.fit(data, **kw)  # fit starts from the seed's weights: the same as the first fit
+    fit_mlx(again, data, **kw)  # a fresh fit starts from the seed's weights: the same as the first fit
     for k, v in first.items():
         np.testing.assert_array_equal(again.state_tensors()[k], v)
     cfg = BenchConfig(models=["causal-bank"], quick=True, steps=2, compress="none", backend="mlx",

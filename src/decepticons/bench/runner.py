@@ -100,7 +100,12 @@ def _fit(model: Any, name: str, train: np.ndarray, cfg: BenchConfig) -> None:
         kw: dict[str, Any] = {"eval_every": 0, "plot": False}
         if cfg.quick:
             kw.update(max_steps=cfg.steps, batch_size=8, warmup_steps=min(10, cfg.steps))
-        model.fit(train, progress=False, **kw)
+        if getattr(model, "backend", None) == "mlx":
+            from ..training.mlx_step import fit_mlx
+
+            fit_mlx(model, train, progress=False, **kw)
+        else:
+            model.fit(train, progress=False, **kw)
     else:
         model.fit(train, progress=False)
 

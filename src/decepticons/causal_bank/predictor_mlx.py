@@ -184,35 +184,13 @@ class MLXCausalBankPredictor(CausalPredictor):
             return _StaggeredStream(self.model, self.window, self.bos_token)
         return _StepStream(self.model, self.bos_token)
 
-    # ------------------------------------------------------------------ training (the torch recipe on MLX)
     @property
     def train_defaults(self) -> dict[str, Any]:
-        """The causal bank's preferred :class:`~decepticons.training.TrainConfig` values (the torch predictor's)."""
+        """The causal bank's preferred :class:`~decepticons.training.TrainConfig` values (the torch predictor's);
+        training on MLX: :func:`decepticons.training.mlx_step.fit_mlx`."""
         from .predictor import CausalBankPredictor
 
         return dict(CausalBankPredictor.train_defaults)
-
-    def fit(self, data: BytesLike, valid: BytesLike | None = None, workers: int = 1,
-            progress: bool | None = None, **train_kwargs: Any) -> Any:
-        """Train from the initialisation of ``seed`` on MLX (:class:`~decepticons.training.mlx_step.MLXTrainer`);
-        options as :meth:`decepticons.training.predictor.TorchPredictor.fit`."""
-        self.model = CausalBankModel(256, self.config)  # the seed's initial weights (built by torch)
-        self.train_window = self.train_mode = None
-        return self.partial_fit(data, valid=valid, workers=workers, progress=progress, **train_kwargs)
-
-    def partial_fit(self, data: BytesLike, valid: BytesLike | None = None, workers: int = 1,
-                    progress: bool | None = None, **train_kwargs: Any) -> Any:
-        """Keep training the current weights on MLX (the torch predictor's recipe, defaults and report)."""
-        from ..training.mlx_step import MLXTrainer
-        from .predictor import CausalBankPredictor
-
-        torch_twin = CausalBankPredictor.from_state(self.config_dict(), self.state_tensors(), self.extra_state())
-        torch_twin.seed = self.seed
-        report = torch_twin.partial_fit(data, valid=valid, workers=workers, progress=progress,
-                                        trainer_cls=MLXTrainer, **train_kwargs)
-        trained = MLXCausalBankPredictor.from_torch(torch_twin)
-        self.model, self.train_window, self.train_mode = trained.model, trained.train_window, trained.train_mode
-        return report
 
     # ------------------------------------------------------------------ persistence (the torch model file)
     def config_dict(self) -> dict[str, Any]:

@@ -37,7 +37,6 @@ import mlx.optimizers as optim
 import numpy as np
 import torch
 
-from ..backends import check_backend, check_mlx_kind
 from ..codecs import BytesLike
 from ..errors import InputError
 from ..predictor import CausalPredictor
@@ -63,8 +62,9 @@ class MLXTrainer(Trainer):
     def __init__(self, predictor: Any, train_data: BytesLike, valid_data: BytesLike | None = None,
                  config: Any = None, run_dir: Any = None, progress: bool | None = None, callback: Any = None,
                  teacher: Any = None):
-        check_backend("mlx")
-        check_mlx_kind(predictor.name)
+        if predictor.name != "causal-bank":  # decepticons.backends.MLX_KINDS
+            raise InputError(f"model kind {predictor.name!r} has no MLX implementation (MLX trains: causal-bank); "
+                             "use --backend torch")
         if teacher is not None:
             raise InputError("teacher signals train on the torch backend only; drop --teacher or use --backend torch")
         super().__init__(predictor, train_data, valid_data, config, run_dir, progress, callback)
@@ -218,4 +218,25 @@ class MLXTrainer(Trainer):
             self.export_to_torch()
 
 
-__all__ = ["MLXTrainer"]
+def fit_mlx(predictor: Any, data: BytesLike, valid: BytesLike | None = None, progress: bool | None = None,
+            fresh: bool = True, **train_kwargs: Any) -> Any:
+    """Train an :class:`~decepticons.causal_bank.predictor_mlx.MLXCausalBankPredictor` in place with
+    :class:`MLXTrainer`: from the initialisation of its ``seed`` (``fresh``, as ``fit``) or from its current
+    weights (as ``partial_fit``); the options, defaults and the :class:`~decepticons.runtime.reports.FitReport`
+    are those of :meth:`decepticons.training.predictor.TorchPredictor.partial_fit`."""
+    from ..causal_bank.model_mlx import CausalBankModel
+    from ..causal_bank.predictor import CausalBankPredictor
+    from ..causal_bank.predictor_mlx import MLXCausalBankPredictor
+
+    if fresh:
+        predictor.model = CausalBankModel(256, predictor.config)  # the seed's initial weights (built by torch)
+        predictor.train_window = predictor.train_mode = None
+    twin = CausalBankPredictor.from_state(predictor.config_dict(), predictor.state_tensors(), predictor.extra_state())
+    twin.seed = predictor.seed
+    report = twin.partial_fit(data, valid=valid, progress=progress, trainer_cls=MLXTrainer, **train_kwargs)
+    trained = MLXCausalBankPredictor.from_torch(twin)
+    predictor.model, predictor.train_window, predictor.train_mode = trained.model, twin.train_window, twin.train_mode
+    return report
+
+
+__all__ = ["MLXTrainer", "fit_mlx"]
