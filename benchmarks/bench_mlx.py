@@ -141,8 +141,8 @@ def main(argv: list[str] | None = None) -> None:
                      f"{r['loss'][-1] / math.log(2):.4f} |")
     lines += [
         "", f"MLX trains at {ratio:.2f}x torch's tokens/s here. The per-step losses of the two runs differ by at "
-        f"most {max(diffs):.2e} nats ({max(diffs) / math.log(2):.2e} bits/byte) over the {len(diffs)} steps"
-        + (" (figure: `docs/figures/mlx_loss.png`)." if wrote else "."), "",
+        f"most {max(diffs):.2e} nats ({max(diffs) / math.log(2):.2e} bits/byte) over the {len(diffs)} steps.", "",
+        *([f"![loss curves of both backends](figures/{FIGURE.name})", ""] if wrote else []),
         f"MLX forward + backward of the same model alone at {B} x {T} (tokens/s, best of {args.reps}):", "",
         "| scan | mx.compile | eager |", "|---|---:|---:|",
     ]
