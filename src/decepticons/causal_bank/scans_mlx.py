@@ -25,9 +25,9 @@ Three implementations, same numbers within float32 rounding:
                                                in-chunk positions runs every chunk at once (local states
                                                ``l_t`` and gate products ``p_t = a_{c0} ... a_t``), then a loop
                                                over chunks carries the state, ``h_t = l_t + p_t h_{c0 - 1}``:
-                                               ``O(T)`` work in ``~2 sqrt(T)`` operations. The fastest of the
-                                               three on a CPU, forward and backward (``benchmarks/bench_mlx.py``);
-                                               the model's default.
+                                               ``O(T)`` work in ``~2 sqrt(T)`` operations; the model's default
+                                               (timings of all three: ``benchmarks/bench_mlx.py``, section
+                                               ``mlx`` of docs/benchmarks.md).
 """
 
 from __future__ import annotations
