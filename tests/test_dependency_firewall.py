@@ -26,7 +26,8 @@ FORBIDDEN_DESCENDANT = "plato_mythos"
 HEAVY = ("torch", "mlx")
 #: the torch / MLX backends (packages by prefix, single modules by name); every other module is the numpy kernel
 BACKENDS = ("decepticons.training", "decepticons.causal_bank.model_torch", "decepticons.causal_bank.model_mlx",
-            "decepticons.causal_bank.scans", "decepticons.causal_bank.predictor", "decepticons.transformer.model",
+            "decepticons.causal_bank.scans", "decepticons.causal_bank.scans_mlx", "decepticons.causal_bank.predictor",
+            "decepticons.causal_bank.predictor_mlx", "decepticons.transformer.model",
             "decepticons.transformer.predictor")
 
 

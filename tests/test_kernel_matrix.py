@@ -16,6 +16,8 @@ MATRIX = ROOT / "docs" / "kernel_matrix.md"
 AREAS = ("Substrates", "Control", "Memory", "Views", "Readouts", "Adapters", "Runtime", "Causal-bank family",
          "Backends", "Descendants")
 OPTIONAL_MODULES = {"decepticons.causal_bank.model_torch": "torch", "decepticons.causal_bank.model_mlx": "mlx",
+                    "decepticons.causal_bank.scans_mlx": "mlx", "decepticons.causal_bank.predictor_mlx": "mlx",
+                    "decepticons.training.mlx_step": "mlx",
                     "plato_mythos": "torch"}
 
 

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from .cli_adapters import add_commands as add_adapter_commands
 from .cli_bench import add_bench_parser
-from .cli_common import check_save_path, emit, parse_overrides, read_input
+from .cli_common import add_backend_argument, check_save_path, emit, parse_overrides, read_input
 from .cli_compare import add_compare_parser, add_html_arguments
 from .errors import DecepticonsError, InputError
 from .predictor import MAX_SEED
@@ -37,10 +37,10 @@ def _emit(args: argparse.Namespace, payload: dict[str, Any], text: str) -> None:
     emit(args, payload, text)
 
 
-def _load(path: str) -> Any:
-    from .registry import load_model
+def _load(path: str, backend: str = "torch") -> Any:
+    from .backends import load_model
 
-    return load_model(path)
+    return load_model(path, backend)
 
 
 def _sample_text(model: Any, args: argparse.Namespace, steps: int) -> str:
@@ -134,7 +134,7 @@ def cmd_score(args: argparse.Namespace) -> int:
         check_output_path(args.trace, "--trace", {"--input": args.input, "--load": args.load})
     if args.html is not None:
         check_output_path(args.html, "--html", {"--input": args.input, "--load": args.load})
-    model = _load(args.load)
+    model = _load(args.load, args.backend)
     adaptive = bool(model.adaptive)
     if args.static:
         model = _frozen_or_fail(model, args.load)
@@ -190,7 +190,7 @@ def cmd_rollout(args: argparse.Namespace) -> int:
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
-    model = _load(args.load)
+    model = _load(args.load, args.backend)
     sample = _sample_text(model, args, args.steps)
     if args.json:
         emit(args, {"sample": sample}, sample)
@@ -271,7 +271,7 @@ def cmd_compress(args: argparse.Namespace) -> int:
     from .coding import compress_file
     from .runtime.accounting import ArtifactAccounting
 
-    model = _load(args.load)
+    model = _load(args.load, args.backend)
     report = compress_file(model, args.input, args.output)
     payload: dict[str, Any] = {"compress": report.to_dict()}
     text = str(report)
@@ -287,7 +287,7 @@ def cmd_compress(args: argparse.Namespace) -> int:
 def cmd_decompress(args: argparse.Namespace) -> int:
     from .coding import decompress_file
 
-    model = _load(args.load)
+    model = _load(args.load, args.backend)
     report = decompress_file(model, args.input, args.output)
     _emit(args, {"decompress": report.to_dict()}, str(report))
     return 0
@@ -382,6 +382,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "scored, as compressors do) does not learn while it scores; compare with the default "
                         "adaptive (prequential) figure")
     add_html_arguments(p)
+    add_backend_argument(p)
     p.set_defaults(func=cmd_score)
     add_compare_parser(sub, common, _emit)
 
@@ -401,6 +402,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("generate", parents=[common, sampling], help="sample from a saved model")
     p.add_argument("--load", required=True, help="saved model file")
     p.add_argument("--steps", type=int, default=200, help="bytes to generate (default 200, at most 1048576)")
+    add_backend_argument(p)
     p.set_defaults(func=cmd_generate)
 
     p = sub.add_parser("info", parents=[common], help="describe the installation, a model kind or a saved model",
@@ -416,6 +418,7 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--load", required=True, help="saved model file (the same for both directions)")
         p.add_argument("--input", required=True)
         p.add_argument("--output", required=True)
+        add_backend_argument(p, "computes the model (a file decompresses only with the backend that compressed it)")
         p.set_defaults(func=fn)
 
     p = sub.add_parser("train", parents=[common],
@@ -441,6 +444,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--teacher", help="bridge file over --input: train on its soft targets beside the bytes")
     p.add_argument("--teacher-weight", type=float, default=None, metavar="A",
                    help="share of the teacher term in the loss, 0..1 (default 0.5)")
+    add_backend_argument(p, "trains the model (mlx: the same recipe through mlx.optimizers, same model files)")
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("export", parents=[common], help="write a saved model's probabilities over a file as a "

@@ -43,6 +43,10 @@ def add_bench_parser(sub: Any) -> None:
                         "128,512 with --quick, else 256,1024,4096,16384)")
     p.add_argument("--compress", choices=("fast", "all", "none"), default="fast",
                    help="write a compressed file: fast = every non-torch model (default), all, none")
+    from .cli_common import add_backend_argument
+
+    add_backend_argument(p, "computes the gradient-trained models that have an MLX implementation (trains and "
+                            "scores them)")
     p.set_defaults(func=cmd_bench)
 
 
@@ -96,12 +100,15 @@ def cmd_bench(args: argparse.Namespace) -> int:
     bad = [m for m in models if m not in known]
     if bad:
         raise InputError(f"unknown model(s) {', '.join(bad)}; known: {', '.join(known)}")
+    from .backends import check_backend
+
+    check_backend(args.backend)
     comps = _split(args.compressors)
     if comps == ["none"]:
         comps = []
     train, valid, source = _data(args)
     cfg = BenchConfig(models=models, compressors=comps, quick=args.quick, steps=args.steps, compress=args.compress,
-                      seed=args.seed, seq_lens=seq_lens)
+                      seed=args.seed, seq_lens=seq_lens, backend=args.backend)
     if not args.quiet:
         print(f"bench: {len(models)} model(s) on {source} (train {len(train):,} B, valid {len(valid):,} B)",
               file=sys.stderr)

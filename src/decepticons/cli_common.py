@@ -55,7 +55,15 @@ def read_input(path: str | None, allow_binary: bool = True, name: str | None = N
     return read_corpus(path, allow_binary=allow_binary, name=name)
 
 
-__all__ = ["parse_overrides", "parse_value", "read_input"]
+def add_backend_argument(p: Any, what: str = "computes the model") -> None:
+    """``--backend torch|mlx`` (:mod:`decepticons.backends`) on a subcommand's parser."""
+    from .backends import BACKENDS, MLX_KINDS
+
+    p.add_argument("--backend", choices=BACKENDS, default=BACKENDS[0],
+                   help=f"what {what}: torch (default; every model kind) or mlx ({', '.join(MLX_KINDS)})")
+
+
+__all__ = ["add_backend_argument", "parse_overrides", "parse_value", "read_input"]
 
 
 def check_save_path(path: str, inputs: dict[str, Any]) -> None:

@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from ..backends import MLX_KINDS
 from ..errors import InputError
 from ..predictor import CausalPredictor
 from .compressors import run_compressors
@@ -50,6 +51,8 @@ class BenchConfig:
     compress: str = "fast"
     seed: int = 0
     configs: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: what computes the gradient-trained models that have an MLX implementation (``torch`` or ``mlx``)
+    backend: str = "torch"
 
 
 def frozen(model: CausalPredictor) -> CausalPredictor | None:
@@ -81,6 +84,13 @@ def _build(name: str, cfg: BenchConfig) -> CausalPredictor:
 
     overrides = dict(QUICK_CONFIGS.get(name, {})) if cfg.quick else {}
     overrides.update(cfg.configs.get(name, {}))
+    if cfg.backend == "mlx" and name in MLX_KINDS:
+        from ..causal_bank.predictor_mlx import MLXCausalBankPredictor
+
+        try:
+            return MLXCausalBankPredictor(**overrides, seed=cfg.seed)
+        except TypeError as e:
+            raise InputError(f"bad configuration for model {name!r}: {e}") from None
     try:
         return model_class(name)(**overrides, seed=cfg.seed)
     except TypeError as e:
@@ -93,7 +103,12 @@ def _fit(model: Any, name: str, train: np.ndarray, cfg: BenchConfig) -> None:
         kw: dict[str, Any] = {"eval_every": 0, "plot": False, "max_steps": cfg.steps}
         if cfg.quick:
             kw.update(batch_size=8, warmup_steps=min(10, cfg.steps))
-        model.fit(train, progress=False, **kw)
+        if getattr(model, "backend", None) == "mlx":
+            from ..training.mlx_step import fit_mlx
+
+            fit_mlx(model, train, progress=False, **kw)
+        else:
+            model.fit(train, progress=False, **kw)
     else:
         model.fit(train, progress=False)
 
@@ -117,9 +132,10 @@ def run_model(name: str, train: np.ndarray, valid: np.ndarray, cfg: BenchConfig)
     static_bpb = adaptive.bits_per_byte if still is model else (
         None if still is None else still.score(valid, progress=False).bits_per_byte)
     file_bytes = None
-    if cfg.compress == "all" or (cfg.compress == "fast" and not hasattr(model, "module")):
+    if cfg.compress == "all" or (cfg.compress == "fast" and not (is_torch or hasattr(model, "module"))):
         file_bytes = len(compress(model, valid, progress=False))
-    note = f"torch, {cfg.steps} steps" + (", tiny" if cfg.quick else "") if is_torch else ""
+    backend = "mlx" if getattr(model, "backend", None) == "mlx" else "torch"
+    note = f"{backend}, {cfg.steps} steps" + (", tiny" if cfg.quick else "") if is_torch else ""
     params = int(model.num_parameters()) if hasattr(model, "num_parameters") else None
     return BenchRow(name=name, kind="model", note=note, static_bpb=static_bpb, adaptive_bpb=adaptive.bits_per_byte,
                     file_bpb=None if file_bytes is None else file_bytes * 8 / len(valid), fit_seconds=fit_s,

@@ -1,4 +1,4 @@
-"""MLX causal-bank model: the same equations and the same weights as :mod:`.model_torch` (inference).
+"""MLX causal-bank model: the same equations and the same weights as :mod:`.model_torch`.
 
 Every substrate mode (``frozen``, ``learnable_decays``, ``learnable_mixing``, ``learned_recurrence``,
 ``gated_retention``), the selective augment (``state_dim > 0``), the local window, banded normalisation and
@@ -6,10 +6,15 @@ every readout (``plain``, ``banded``, ``gru``, ``routed``) are ported. Parameter
 ``state_dict`` names, so a torch checkpoint (or the tensors of a saved ``causal-bank`` model file) loads
 unchanged: :func:`from_torch_tensors` / :func:`load_model_file`.
 
-The recurrences run as a loop over time on ``(B, N)`` slices (real arithmetic for the oscillatory pairs:
-``z' = (g_re z_re - g_im z_im + d_re, g_re z_im + g_im z_re + d_im)``). This is the forward/inference path;
-training lives in the torch backend. ``forward_with_state`` / ``step`` carry the same state dict as torch
-(``prev``, ``h``, ``z`` as ``(B, No, 2)``, ``s``, ``gru``).
+Equations and shapes are those of :mod:`.model_torch` (``(B, T)`` ids -> ``(B, T, V)`` logits; e.g. the real
+modes ``h_t = a_t h_{t-1} + sqrt(1 - a_t^2) u_t``, ``(B, T, Nr)``). The recurrences run as the scans of
+:mod:`.scans_mlx`: chunk-local products (``scan_method = "chunked"``, the default), a log-depth prefix scan
+(``"parallel"``) or, as the reference, a loop over time (``"loop"``); real arithmetic for the oscillatory
+pairs: ``z' = (g_re z_re - g_im z_im + d_re, g_re z_im + g_im z_re + d_im)``. The GRU readout loops over time.
+The forward is differentiable (MLX autograd): :mod:`decepticons.training.mlx_step` trains it with the torch
+recipe. In training mode (``model.train()``) the routed readout leaves its balance loss in ``model.extra``.
+``forward_with_state`` / ``step`` carry the same state dict as torch (``prev``, ``h``, ``z`` as ``(B, No, 2)``,
+``s``, ``gru``).
 """
 
 from __future__ import annotations
@@ -22,6 +27,14 @@ import mlx.nn as nn
 import numpy as np
 
 from .config import CausalBankConfig
+from .scans_mlx import (
+    scan_chunked,
+    scan_complex_chunked,
+    scan_complex_loop,
+    scan_complex_parallel,
+    scan_loop,
+    scan_parallel,
+)
 
 State = dict[str, mx.array]
 
@@ -46,26 +59,18 @@ def _gate_and_scale(logit: mx.array) -> tuple[mx.array, mx.array]:
     return a, mx.sqrt(mx.sigmoid(-logit) * (1.0 + a))
 
 
-def _scan(a: mx.array, b: mx.array, h: mx.array) -> mx.array:
-    """``h_t = a_t * h_{t-1} + b_t`` over axis 1; ``a`` is ``(N,)`` or ``(B, T, N)``."""
-    out = []
-    for t in range(b.shape[1]):
-        h = (a if a.ndim == 1 else a[:, t]) * h + b[:, t]
-        out.append(h)
-    return mx.stack(out, axis=1)
+SCAN_METHODS = ("chunked", "parallel", "loop")
 
 
-def _scan_complex(gr: mx.array, gi: mx.array, dr: mx.array, di: mx.array,
-                  zr: mx.array, zi: mx.array) -> tuple[mx.array, mx.array]:
-    """Complex ``z_t = g_t z_{t-1} + d_t`` in real arithmetic; gates ``(N,)`` or ``(B, T, N)``."""
-    outr, outi = [], []
-    for t in range(dr.shape[1]):
-        ar = gr if gr.ndim == 1 else gr[:, t]
-        ai = gi if gi.ndim == 1 else gi[:, t]
-        zr, zi = ar * zr - ai * zi + dr[:, t], ar * zi + ai * zr + di[:, t]
-        outr.append(zr)
-        outi.append(zi)
-    return mx.stack(outr, axis=1), mx.stack(outi, axis=1)
+def _scans(method: str, steps: int) -> tuple[Any, Any]:
+    """The real and complex scans of ``method`` (:mod:`.scans_mlx`); a one-step input always loops."""
+    if method not in SCAN_METHODS:
+        raise ValueError(f"unknown MLX scan method {method!r}; choose one of {', '.join(SCAN_METHODS)}")
+    if method == "loop" or steps == 1:
+        return scan_loop, scan_complex_loop
+    if method == "parallel":
+        return scan_parallel, scan_complex_parallel
+    return scan_chunked, scan_complex_chunked
 
 
 class CausalBankModel(nn.Module):
@@ -81,6 +86,11 @@ class CausalBankModel(nn.Module):
         self.params = {k: mx.array(np.asarray(v, dtype=np.float32)) for k, v in tensors.items()}
         #: scoring window of :func:`log_probs` (``None``: the whole history); see :mod:`decepticons.windows`
         self.window: int | None = None
+        #: how the recurrences run (:mod:`.scans_mlx`): ``chunked`` (chunk-local products), ``parallel``
+        #: (log-depth prefix scan) or ``loop`` (the reference)
+        self.scan_method = "chunked"
+        #: the routed readout's balance loss of the last forward in training mode (else ``None``)
+        self.extra: mx.array | None = None
 
     # ------------------------------------------------------------------ state
     def init_state(self, batch: int) -> State:
@@ -132,7 +142,7 @@ class CausalBankModel(nn.Module):
             sp = _linear(p, "sel_in", v)
             dt = nn.softplus(sp[..., :S])
             a = mx.exp(-dt * mx.exp(p["sel_log_rate"]))
-            s = _scan(a, (1.0 - a) * sp[..., S:], state["s"])
+            s = _scans(self.scan_method, T)[0](a, (1.0 - a) * sp[..., S:], state["s"])
             new["s"] = s[:, -1]
             feats.append(s)
         f = mx.concatenate(feats, axis=-1)
@@ -150,20 +160,21 @@ class CausalBankModel(nn.Module):
         if Nr + No == 0:
             return []
         B, T, _ = e.shape
+        scan, scan_complex = _scans(self.scan_method, T)
         u = e @ p["in_proj"]
         g = _linear(p, "gate_proj", e) if cfg.gated else None
         out = []
         if Nr:
             lg = p["decay_logit"] if g is None else p["decay_logit"] + g[..., :Nr]
             a, scale = _gate_and_scale(lg)
-            h = _scan(a, scale * u[..., :Nr], state["h"])
+            h = scan(a, scale * u[..., :Nr], state["h"])
             new["h"] = h[:, -1]
             out.append(h)
         if No:
             lq = p["osc_logit"] if g is None else p["osc_logit"] + g[..., Nr:]
             r, scale = _gate_and_scale(lq)
             ang = p["osc_angle"]
-            zr, zi = _scan_complex(r * mx.cos(ang), r * mx.sin(ang), scale * u[..., Nr:Nr + No],
+            zr, zi = scan_complex(r * mx.cos(ang), r * mx.sin(ang), scale * u[..., Nr:Nr + No],
                                    scale * u[..., Nr + No:], state["z"][..., 0], state["z"][..., 1])
             z = mx.stack([zr, zi], axis=-1)  # (B, T, No, 2): interleaved re, im as in torch view_as_real
             new["z"] = z[:, -1]
@@ -175,6 +186,7 @@ class CausalBankModel(nn.Module):
 
     def _readout(self, f: mx.array, state: State, new: State) -> mx.array:
         cfg, p = self.config, self.params
+        self.extra = None
         if cfg.readout == "banded":
             hs, start = [], 0
             for i, n in enumerate(cfg.band_sizes()):
@@ -193,6 +205,9 @@ class CausalBankModel(nn.Module):
             hid = _sqrelu(_linear(p, "fc1", f))
             B, T, _ = hid.shape
             hid = mx.reshape(mx.reshape(hid, (B, T, E, -1)) * gates[..., None], (B, T, -1))
+            if cfg.balance_weight > 0 and self.training:  # as torch: w * E * sum_e frac_e * mean_prob_e
+                frac = mx.stop_gradient(mx.mean(mask / k, axis=(0, 1)))
+                self.extra = cfg.balance_weight * E * mx.sum(frac * mx.mean(probs, axis=(0, 1)))
             return _linear(p, "fc2", hid)
         pre = _linear(p, "fc1", f)
         hid = _sqrelu(pre)

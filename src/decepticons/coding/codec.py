@@ -15,7 +15,7 @@ Container (all integers little-endian)::
     offset size
     0      4    magic  b"DCPZ"
     4      1    format version (1)
-    5      1    flags (0)
+    5      1    flags: bit 0 set when an MLX backend computed the predictions (FLAG_MLX), else 0
     6      16   model fingerprint: first 16 bytes of sha256(kind, config, weights)
     22     8    original length in bytes
     30     8    first 8 bytes of sha256(original)
@@ -25,6 +25,11 @@ Container (all integers little-endian)::
 
 Decoding with another model, a truncated or corrupted file raises :class:`CompressedFileError`; the
 checksum of the original is verified before anything is returned, so wrong data never comes back silently.
+
+Backends. The same model file gives the same fingerprint on torch and on MLX, but the two backends' float
+results differ in the last bits, and one quantised frequency that differs derails the decoder. So the
+header records the backend (``flags``) and a file decodes only with the backend that wrote it: decoding
+with the other one is refused up front (:class:`CompressedFileError` naming the backend to use).
 
 Bounds on decoding. The header's length is not trusted. The range coder re-quantises each row of
 frequencies ``f`` (``constriction``'s fast leaky quantiser, ``perfect=False``): byte ``b`` gets
@@ -64,6 +69,8 @@ FORMAT_VERSION = 1
 _HEAD = struct.Struct("<4sBB16sQ8sI")
 HEADER_BYTES = _HEAD.size + 4
 _CHUNK = 4096
+#: ``flags`` bit: the predictions came from the MLX backend (``model.backend == "mlx"``)
+FLAG_MLX = 0x01
 
 #: ``(2**24 - 256) / 2**24``: the range coder's scale of the frequencies before adding 1 to each
 _LEAK_SCALE = ((1 << QUANT_BITS) - 256) / (1 << QUANT_BITS)
@@ -143,12 +150,20 @@ def _digest8(x: np.ndarray) -> bytes:
     return hashlib.sha256(x.tobytes()).digest()[:8]
 
 
-def _pack_header(fp: bytes, length: int, digest: bytes, payload: bytes) -> bytes:
-    head = _HEAD.pack(MAGIC, FORMAT_VERSION, 0, fp, length, digest, zlib.crc32(payload))
+def _backend_flags(model: CausalPredictor) -> int:
+    return FLAG_MLX if getattr(model, "backend", None) == "mlx" else 0
+
+
+def _backend_name(flags: int) -> str:
+    return "mlx" if flags & FLAG_MLX else "torch"
+
+
+def _pack_header(fp: bytes, length: int, digest: bytes, payload: bytes, flags: int = 0) -> bytes:
+    head = _HEAD.pack(MAGIC, FORMAT_VERSION, flags, fp, length, digest, zlib.crc32(payload))
     return head + struct.pack("<I", zlib.crc32(head))
 
 
-def _unpack_header(blob: bytes) -> tuple[bytes, int, bytes, int]:
+def _unpack_header(blob: bytes) -> tuple[bytes, int, bytes, int, int]:
     if len(blob) < 4 or blob[:4] != MAGIC:
         raise CompressedFileError("not a decepticons compressed file (bad magic bytes)")
     if len(blob) < HEADER_BYTES:
@@ -162,9 +177,9 @@ def _unpack_header(blob: bytes) -> tuple[bytes, int, bytes, int]:
     if version != FORMAT_VERSION:
         raise CompressedFileError(f"compressed file uses format version {version}; this version reads "
                                   f"{FORMAT_VERSION}")
-    if flags != 0:
+    if flags & ~FLAG_MLX:
         raise CompressedFileError(f"compressed file has unknown flags {flags:#x}")
-    return fp, length, digest, payload_crc
+    return fp, length, digest, payload_crc, flags
 
 
 # ---------------------------------------------------------------------------------------------- API
@@ -196,7 +211,7 @@ def compress(model: CausalPredictor, data: BytesLike, progress: bool | None = No
     require_causal(model, "compress")
     x = as_byte_array(data)
     if len(x) == 0:
-        return _pack_header(_fingerprint16(model), 0, _digest8(x), b"")
+        return _pack_header(_fingerprint16(model), 0, _digest8(x), b"", _backend_flags(model))
     fam = constriction.stream.model.Categorical(perfect=False)
     enc = constriction.stream.queue.RangeEncoder()
     with ByteProgress(len(x), desc=f"compress {model.name}", enabled=progress) as bar:
@@ -208,7 +223,7 @@ def compress(model: CausalPredictor, data: BytesLike, progress: bool | None = No
             enc.encode(x[start:start + n].astype(np.int32), fam, freqs)
             bar.update(n)
     payload = enc.get_compressed().astype("<u4").tobytes()
-    return _pack_header(_fingerprint16(model), len(x), _digest8(x), payload) + payload
+    return _pack_header(_fingerprint16(model), len(x), _digest8(x), payload, _backend_flags(model)) + payload
 
 
 def decompress(model: CausalPredictor, blob: bytes | bytearray | memoryview,
@@ -218,10 +233,15 @@ def decompress(model: CausalPredictor, blob: bytes | bytearray | memoryview,
 
     require_causal(model, "decompress")
     blob = bytes(blob)
-    fp, length, digest, payload_crc = _unpack_header(blob)
+    fp, length, digest, payload_crc, flags = _unpack_header(blob)
     if fp != _fingerprint16(model):
         raise CompressedFileError("compressed file was written with a different model (fingerprint "
                                   f"{fp.hex()}..., this model is {_fingerprint16(model).hex()}...)")
+    if flags != _backend_flags(model):
+        raise CompressedFileError(f"compressed file was written by the {_backend_name(flags)} backend and decodes "
+                                  f"only with it (the backends' float results differ); this model runs on "
+                                  f"{_backend_name(_backend_flags(model))}: decompress with --backend "
+                                  f"{_backend_name(flags)}")
     payload = blob[HEADER_BYTES:]
     if zlib.crc32(payload) != payload_crc:
         raise CompressedFileError(f"compressed file is truncated or corrupted: its payload ({len(payload)} bytes) "

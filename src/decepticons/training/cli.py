@@ -9,6 +9,7 @@ Examples::
     decepticons train --model causal-bank --input train.txt --steps 2000 --teacher mixer.bridge.safetensors \
         --teacher-weight 0.5
     torchrun --nproc-per-node 2 -m decepticons.cli train --model causal-bank --input train.txt --budget 5m
+    decepticons train --backend mlx --model causal-bank --input train.txt --steps 2000 --save bank.safetensors
 
 ``--config KEY=VALUE`` sets a model configuration field; ``--config train.KEY=VALUE`` sets a trainer option
 (any :class:`~decepticons.training.TrainConfig` field, e.g. ``train.mode=carried``,
@@ -17,6 +18,10 @@ the bytes: ``F`` is a bridge file exported over the ``--input`` corpus (``decept
 ``--teacher-weight`` (default 0.5; the temperature is ``--config train.teacher_temperature=T``).
 ``--tensorboard DIR`` also writes the run's scalars for TensorBoard (:mod:`.tensorboard`; needs the
 ``tensorboard`` package).
+
+``--backend mlx`` trains the causal bank on MLX with the same recipe (:mod:`.mlx_step`): same windows from the
+same seed, schedule, AdamW settings, clipping, budgets, metrics and files (a model trained on one backend
+loads, scores and resumes on the other).
 
 ``--budget`` is the wall clock of the whole run, final held-out evaluation included: the trainer measures
 what evaluation costs and stops training early enough to score the held-out bytes in time, scoring fewer of
@@ -150,7 +155,21 @@ def run_train(args: argparse.Namespace, teacher: TeacherSignal | None = None) ->
 
         if not tensorboard_available():  # before any work
             raise InputError(INSTALL_HINT)
+    backend = getattr(args, "backend", "torch")
+    if backend == "mlx":  # before any work: MLX installed, no teacher, no torch device
+        from ..backends import check_backend
+
+        check_backend("mlx")
+        if teacher is not None:
+            raise InputError("--teacher trains on the torch backend only; drop it or use --backend torch")
+        if args.device not in (None, "cpu"):
+            raise InputError(f"--device {args.device} is a torch device; the MLX backend runs on MLX's own device")
+        args.device = "cpu"  # torch only holds the weights and draws the data
     model = _build_model(args, model_kw)
+    if backend == "mlx":
+        from ..backends import check_mlx_kind
+
+        check_mlx_kind(model.name)  # a kind MLX trains
     config = train_config_from_args(args, model, train_kw)
     if args.save is not None:
         check_save_path(args.save, {"--input": args.input, "--valid": args.valid, "--teacher": args.teacher})
@@ -162,14 +181,21 @@ def run_train(args: argparse.Namespace, teacher: TeacherSignal | None = None) ->
     talk = rank == 0 and not (args.quiet or args.json)
     if talk:
         where = f", {world} processes" if world > 1 else ""
+        dev = "mlx" if backend == "mlx" else config.device
         print(f"training {model.name} ({model.num_parameters():,} parameters) on {args.input} "
-              f"({len(train_data):,} bytes; {config.device}{where})", file=sys.stderr)
+              f"({len(train_data):,} bytes; {dev}{where})", file=sys.stderr)
     logger = None
     if tensorboard_dir and rank == 0:
         from .tensorboard import TensorBoardLogger
 
         logger = TensorBoardLogger(tensorboard_dir)
-    trainer = Trainer(model, train_data, valid_data, config, run_dir=args.run_dir, teacher=teacher, callback=logger)
+    trainer_cls = Trainer
+    if backend == "mlx":
+        from .mlx_step import MLXTrainer
+
+        trainer_cls = MLXTrainer
+    trainer = trainer_cls(model, train_data, valid_data, config, run_dir=args.run_dir, teacher=teacher,
+                          callback=logger)
     try:
         result = trainer.run(resume=bool(args.resume))
     finally:

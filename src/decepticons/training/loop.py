@@ -274,6 +274,12 @@ class Trainer:
         """This rank's rows of a global batch (a tensor of windows or an array of offsets)."""
         return t[self.rank * self.local_batch:(self.rank + 1) * self.local_batch]
 
+    def _save_checkpoint(self) -> None:  # a backend that trains elsewhere (.mlx_step) first copies its state in
+        save_checkpoint(self)
+
+    def _load_checkpoint(self, path: Path) -> None:  # ... and copies the restored state out afterwards
+        load_checkpoint(self, path)
+
     @property
     def metrics_path(self) -> Path | None:
         return self.run_dir / "metrics.jsonl" if self.run_dir is not None else None
@@ -473,7 +479,7 @@ class Trainer:
             ck = latest_checkpoint(self.run_dir)
             if ck is None:
                 raise ModelFileError(f"no checkpoint to resume in {self.run_dir}")
-            load_checkpoint(self, ck)
+            self._load_checkpoint(ck)
             self._base_elapsed = self.elapsed
         elif self.run_dir is not None and self.is_main:
             mp = self.metrics_path
@@ -541,7 +547,7 @@ class Trainer:
                 if due and self.run_dir is not None:
                     t2 = time.perf_counter()
                     self._tick()
-                    save_checkpoint(self)
+                    self._save_checkpoint()
                     last_ckpt = time.perf_counter()
                     self.last_ckpt_seconds = last_ckpt - t2
                     self._update_reserve()
@@ -563,7 +569,7 @@ class Trainer:
                            **(agreement or {})})
         if self.run_dir is not None:
             self._tick()
-            save_checkpoint(self)
+            self._save_checkpoint()
             if self.is_main and cfg.plot:
                 plot_learning_curves({self.predictor.name: self.curve}, self.run_dir / "learning_curve.png")
         self.module.eval()

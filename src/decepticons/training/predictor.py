@@ -181,8 +181,12 @@ class TorchPredictor(CausalPredictor):
         if kw.get("budget_seconds") is None and kw.get("max_steps") is None:
             kw["budget_seconds"] = FIT_DEFAULT_BUDGET
         run_dir = kw.pop("run_dir", None)
+        trainer_cls = kw.pop("trainer_cls", None)  # another backend's trainer (e.g. training.mlx_step.MLXTrainer)
         config = TrainConfig.from_dict(kw)
-        result = train(self, x, valid, config, run_dir=run_dir, progress=progress)
+        if trainer_cls is None:
+            result = train(self, x, valid, config, run_dir=run_dir, progress=progress)
+        else:
+            result = trainer_cls(self, x, valid, config, run_dir=run_dir, progress=progress).run()
         details = {k: v for k, v in result.to_dict().items() if k not in ("curve", "model")}
         return FitReport(model=self.name, train_bytes=len(x), seconds=result.seconds,
                          train_bits_per_byte=float(result.train_bits_per_byte or float("nan")),
