@@ -267,15 +267,44 @@ def cmd_info(args: argparse.Namespace) -> int:
     return 0
 
 
+#: the model ``compress`` / ``decompress`` use without ``--load``: an untrained default that learns while it
+#: codes, as a classic compressor does (see docs/benchmarks.md, section compression)
+DEFAULT_COMPRESSOR = "mixer"
+
+
+def _coding_model(args: argparse.Namespace) -> tuple[Any, str]:
+    """The model of ``compress`` / ``decompress`` and how the output names it: ``--load``'s file, or, without
+    it, a fresh default-config ``--model`` (default :data:`DEFAULT_COMPRESSOR`) that learns while it codes."""
+    if args.load is not None:
+        if args.model is not None:
+            raise InputError("--model names the untrained model used without --load; give one of them")
+        return _load(args.load, args.backend), args.load
+    from .registry import available_models, model_class
+
+    kind = args.model or DEFAULT_COMPRESSOR
+    if kind not in available_models():
+        raise InputError(f"unknown model {kind!r}; known: {', '.join(available_models())}")
+    if args.backend != "torch":
+        raise InputError("--backend applies to a saved model file (--load)")
+    model = model_class(kind)()
+    if not model.causal:
+        raise InputError(f"a {kind} model reads the bytes after each position (not causal): it cannot code a file")
+    if not model.adaptive:
+        raise InputError(f"an untrained {kind} model does not learn while it codes, so it would code every byte "
+                         f"alike: fit one (decepticons fit --model {kind} ...) and pass --load")
+    return model, f"untrained {kind} (default configuration)"
+
+
 def cmd_compress(args: argparse.Namespace) -> int:
     from .coding import compress_file
     from .runtime.accounting import ArtifactAccounting
 
-    model = _load(args.load, args.backend)
+    model, source = _coding_model(args)
     report = compress_file(model, args.input, args.output)
-    payload: dict[str, Any] = {"compress": report.to_dict()}
-    text = str(report)
-    if report.original_bytes:  # model file + compressed file (header included) = what a decoder needs
+    payload: dict[str, Any] = {"compress": report.to_dict(), "model": source}
+    text = str(report) + ("" if args.load else "\nnote           no --load: an untrained default model learned while "
+                                                 "it coded; decompress without --load (and the same --model)")
+    if report.original_bytes and args.load:  # model file + compressed file (header included) = what a decoder needs
         acc = ArtifactAccounting.of(model, report.original_bytes, 8.0 * report.compressed_bytes,
                                     model_path=args.load, code_source="compressed file")
         payload["accounting"] = acc.to_dict()
@@ -286,10 +315,17 @@ def cmd_compress(args: argparse.Namespace) -> int:
 
 def cmd_decompress(args: argparse.Namespace) -> int:
     from .coding import decompress_file
+    from .errors import CompressedFileError
 
-    model = _load(args.load, args.backend)
-    report = decompress_file(model, args.input, args.output)
-    _emit(args, {"decompress": report.to_dict()}, str(report))
+    model, source = _coding_model(args)
+    try:
+        report = decompress_file(model, args.input, args.output)
+    except CompressedFileError as e:
+        if args.load is None and "different model" in str(e):
+            raise CompressedFileError(f"{e}; without --load decompress uses {source}: pass the --model or --load "
+                                      "that compressed the file") from None
+        raise
+    _emit(args, {"decompress": report.to_dict(), "model": source}, str(report))
     return 0
 
 
@@ -415,7 +451,11 @@ def build_parser() -> argparse.ArgumentParser:
     for name, fn, helptext in (("compress", cmd_compress, "entropy-code a file with a saved model"),
                                ("decompress", cmd_decompress, "restore a file written by compress")):
         p = sub.add_parser(name, parents=[common], help=helptext)
-        p.add_argument("--load", required=True, help="saved model file (the same for both directions)")
+        p.add_argument("--load", help="saved model file (the same for both directions); without it an untrained "
+                                       f"--model (default {DEFAULT_COMPRESSOR}) learns while it codes, as a classic "
+                                       "compressor does")
+        p.add_argument("--model", help="model kind used untrained when there is no --load (the same for both "
+                                       f"directions; default {DEFAULT_COMPRESSOR})")
         p.add_argument("--input", required=True)
         p.add_argument("--output", required=True)
         add_backend_argument(p, "computes the model (a file decompresses only with the backend that compressed it)")
