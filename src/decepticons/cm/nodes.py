@@ -1,0 +1,146 @@
+"""Prediction of one binary node of the byte tree: inputs, two mixing layers and the APM stage.
+
+Node ``n`` (``c0``: 1, then the bits so far; depth ``d``; index ``j`` in its nibble's slot, 1..15) of a
+byte at position t. Inputs (``X[n]: float64[ni]``), each in the stretch domain ``st(p) = ln(p / (1 - p))``::
+
+    X[n, c]        = st(p_c)                       p_c: context c's adaptive probability (slot entry j)
+    X[n, nc + c]   = st(CM[c, bucket(n_c), cell(st(p_c))])   confidence map (count n_c; when enabled)
+    X[n, ni - 2]   = +-st(MM[min(len, 31)])        match model: + when the expected byte's bit is 1,
+                                                   0 off the expected byte's path or without a match
+    X[n, ni - 1]   = 1                             bias
+
+Mixing (``nm`` first-layer mixers, weight rows selected by ``s_0 = n``, ``s_1`` = (contexts seen, match
+length bucket, depth), ``s_2`` = previous byte; a second layer by node)::
+
+    z_k = clip(sum_i W[k, s_k, i] X[n, i], +-8),   p_k = sq(z_k) = 1 / (1 + exp(-z_k))
+    z   = clip(sum_k L2[n, k] z_k, +-8),            p_2 = sq(z)
+
+APM (33 cells over z in [-8, 8], linear interpolation ``a(ctx) = (1 - w) A[ctx, j] + w A[ctx, j + 1]``)::
+
+    P(bit = 1) = clip((2 p_2 + a_1(n) + a_2(n + 256 c1)) / 4, 2**-15, 1 - 2**-15)     (p_2 without APM)
+
+Every intermediate is kept in the scratch rows of node n, for learning (:mod:`.learn`).
+"""
+
+from __future__ import annotations
+
+import math
+
+from ..jit import kernel
+from .state import CELLS
+
+PMIN = 1.0 / 32768.0
+
+
+@kernel
+def cm_squash(z):
+    return 1.0 / (1.0 + math.exp(-z))
+
+
+@kernel
+def cm_st_lut(lut, p):
+    """``st(p)`` through the 4096-entry table (``p`` in [0, 1])."""
+    i = int(p * 4096.0)
+    if i > 4095:
+        i = 4095
+    if i < 0:
+        i = 0
+    return lut[i]
+
+
+@kernel
+def cm_count_bucket(n):
+    if n < 4:
+        return n
+    if n < 8:
+        return 4
+    if n < 16:
+        return 5
+    if n < 64:
+        return 6
+    return 7
+
+
+@kernel
+def cm_apm_cell(z):
+    """Lower cell and upper weight of ``z`` (clipped to [-8, 8]) on the 33-cell grid."""
+    pos = (z + 8.0) * 2.0
+    j = int(math.floor(pos))
+    if j > CELLS - 2:
+        j = CELLS - 2
+    if j < 0:
+        j = 0
+    return j, pos - j
+
+
+@kernel
+def cm_predict_node(node, depth, j, nib, c1, eb, mi, nseen, T, CM, W, L2, MM, A1, A2, sidx, X, CB, SEL, DOT, PM,
+                 MX, AJ, AW, PF, lut, nc, nm, confidence, apm):
+    """P(bit = 1) at ``node`` (see the module docstring); ``sidx[:, nib]``: the nibble's slots, ``eb``: the
+    match model's expected byte (-1: none), ``mi``: its length bucket."""
+    ni = X.shape[1]
+    x = X[node]
+    for c in range(nc):
+        s = sidx[c, nib]
+        v = 1 << 31
+        if s >= 0:
+            v = int(T[c, s, j])
+        sv = lut[v >> 20]
+        x[c] = sv
+        if confidence:
+            cell = int(math.floor((sv + 8.0) * 2.0 + 0.5))
+            if cell < 0:
+                cell = 0
+            if cell > CELLS - 1:
+                cell = CELLS - 1
+            cb = cm_count_bucket(v & 1023) * CELLS + cell
+            CB[node, c] = cb
+            x[nc + c] = cm_st_lut(lut, CM[c, cb])
+    mb = 0
+    MX[node] = -1
+    x[ni - 2] = 0.0
+    if eb >= 0 and ((eb + 256) >> (8 - depth)) == node:
+        bit = (eb >> (7 - depth)) & 1
+        MX[node] = bit
+        sm = cm_st_lut(lut, MM[mi])
+        x[ni - 2] = sm if bit == 1 else -sm
+        mb = 1 if mi < 16 else (2 if mi < 31 else 3)
+    x[ni - 1] = 1.0
+    SEL[node, 0] = node
+    SEL[node, 1] = ((min(nseen, 15) * 4 + mb) * 8) + depth
+    SEL[node, 2] = c1
+    z2 = 0.0
+    for k in range(nm):
+        w = W[k, SEL[node, k]]
+        z = 0.0
+        for i in range(ni):
+            z += w[i] * x[i]
+        if z > 8.0:
+            z = 8.0
+        if z < -8.0:
+            z = -8.0
+        DOT[node, k] = z
+        PM[node, k] = cm_squash(z)
+        z2 += L2[node, k] * z
+    if z2 > 8.0:
+        z2 = 8.0
+    if z2 < -8.0:
+        z2 = -8.0
+    DOT[node, 3] = z2
+    p2 = cm_squash(z2)
+    PM[node, 3] = p2
+    p = p2
+    if apm:
+        a, wgt = cm_apm_cell(z2)
+        AJ[node] = a
+        AW[node] = wgt
+        ctx2 = node + 256 * c1
+        a1 = (1.0 - wgt) * A1[node, a] + wgt * A1[node, a + 1]
+        a2 = (1.0 - wgt) * A2[ctx2, a] + wgt * A2[ctx2, a + 1]
+        p = (2.0 * p2 + a1 + a2) * 0.25
+    if p < PMIN:
+        p = PMIN
+    if p > 1.0 - PMIN:
+        p = 1.0 - PMIN
+    PF[node] = p
+    return p
