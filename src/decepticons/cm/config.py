@@ -27,12 +27,13 @@ class CMConfig(Validated):
 
     contexts: tuple[str, ...] = spec(DEFAULT_CONTEXTS, items=Spec(kind="str"),
                                      doc="context models, from: " + ", ".join(CONTEXT_KINDS))
-    table_bits: int = spec(18, lo=6, hi=24, doc="log2 of the slots per context table (64 bytes a slot)")
+    table_bits: int = spec(22, lo=6, hi=26, doc="log2 of the slots of the context table all contexts share "
+                            "(64 bytes a slot)")
     limit: int = spec(255, lo=1, hi=1023, doc="count limit of the adaptive bit probabilities (rate 1/(n+1.5))")
     mixers: int = spec(3, lo=1, hi=3, doc="first-layer mixers (weight sets by partial byte, match state, "
                        "previous byte), mixed by a second layer")
-    lr: float = spec(0.02, lo=0.0, hi=1.0, doc="first-layer mixer learning rate")
-    lr2: float = spec(0.005, lo=0.0, hi=1.0, doc="second-layer mixer learning rate")
+    lr: float = spec(0.002, lo=0.0, hi=1.0, doc="first-layer mixer learning rate")
+    lr2: float = spec(0.002, lo=0.0, hi=1.0, doc="second-layer mixer learning rate")
     apm_rate: float = spec(0.02, lo=0.0, hi=1.0, doc="adaptive probability maps' rate (0: no APM stage)")
     match_min: int = spec(6, lo=0, hi=32, doc="minimum match length of the match model (0: off)")
     match_bits: int = spec(20, lo=8, hi=26, doc="log2 of the match model's hash table entries")
@@ -55,7 +56,7 @@ class CMConfig(Validated):
             raise fail(self.OWNER, f"contexts must name 1..24 context models, got {len(self.contexts)}")
         if self.preset is not None and self.preset not in PRESETS:
             raise fail(self.OWNER, f"preset {self.preset!r} unknown; allowed: {', '.join(PRESETS)}")
-        check_model_size(self.OWNER, len(self.contexts) * (16 << self.table_bits), "table entries")
+        check_model_size(self.OWNER, 16 << self.table_bits, "table entries")
 
     @classmethod
     def build(cls, options: dict[str, Any]) -> CMConfig:

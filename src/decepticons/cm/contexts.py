@@ -85,9 +85,9 @@ def cm_find_slot(T, c, h, n, table_bits, sidx, sbase, stag):
     sbase[c, n] = base
     stag[c, n] = tag
     found = -1
-    if (int(T[c, base, 0]) >> 16) == tag:
+    if (int(T[base, 0]) >> 16) == tag:
         found = base
-    elif (int(T[c, base ^ 1, 0]) >> 16) == tag:
+    elif (int(T[base ^ 1, 0]) >> 16) == tag:
         found = base ^ 1
     sidx[c, n] = found
     return found

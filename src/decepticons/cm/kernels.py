@@ -19,9 +19,9 @@ import math
 
 from ..coding.frequencies import quantize_probs
 from ..jit import kernel
-from .contexts import cm_begin, cm_find_slot
-from .learn import cm_learn_node
-from .nodes import cm_predict_node
+from .contexts import cm_begin
+from .learn import cm_learn_path
+from .nodes import cm_predict_nodes
 from .state import MATCH_BUCKETS, RS_MLEN, RS_MPTR, RS_NSEEN
 
 MODE_TARGET = 1
@@ -49,74 +49,48 @@ def cm_match_expect(rs, hist, t):
 def cm_position(P, S, Z, hist, t, byte, full):
     """Predict position ``t``: the path of ``byte`` (returns ``P(byte)``) or, when ``full``, the whole tree
     into ``Z.PP`` (returns 0)."""
-    kinds = P.kinds
-    table_bits = P.table_bits
-    nm = P.nm
-    confidence = P.confidence
-    apm = P.apm_rate > 0.0
     T = S.T
-    CM = S.CM
-    W = S.W
-    L2 = S.L2
-    MM = S.MM
-    A1 = S.A1
-    A2 = S.A2
     ch = Z.ch
     sidx = Z.sidx
     sbase = Z.sbase
     stag = Z.stag
-    X = Z.X
-    CB = Z.CB
-    SEL = Z.SEL
-    DOT = Z.DOT
-    PM = Z.PM
-    MX = Z.MX
-    AJ = Z.AJ
-    AW = Z.AW
+    rs = Z.rs
     PF = Z.PF
     PP = Z.PP
-    rs = Z.rs
-    lut = Z.lut
-    nc = len(kinds)
-    cm_begin(kinds, table_bits, P.match_min, T, ch, sidx, sbase, stag, rs, Z.mtab, hist, t)
+    table_bits = P.table_bits
+    cm_begin(P.kinds, table_bits, P.match_min, T, ch, sidx, sbase, stag, rs, Z.mtab, hist, t)
     c1 = 0
     if t > 0:
         c1 = int(hist[t - 1])
     eb, mi = cm_match_expect(rs, hist, t)
-    nseen = rs[RS_NSEEN]
+    if full:
+        rows = Z.rows_full
+        count = 255
+    else:
+        rows = Z.rows_path
+        count = 8
+        for d in range(8):
+            node = (256 + byte) >> (8 - d)
+            rows[d, 0] = node
+            rows[d, 1] = d
+            if d < 4:
+                rows[d, 2] = node
+                rows[d, 3] = 0
+            else:
+                rows[d, 2] = cm_lo_index(node, d)
+                rows[d, 3] = 1 + (byte >> 4)
+    cm_predict_nodes(rows, count, c1, eb, mi, rs[RS_NSEEN], T, S.CM, S.W, S.L2, S.MM, S.A1, S.A2, ch, sidx,
+                     sbase, stag, Z.X, Z.CB, Z.SEL, Z.DOT, Z.PM, Z.MX, Z.AJ, Z.AW, PF, Z.lut, table_bits, P.nm,
+                     P.confidence, P.apm_rate > 0.0)
     if not full:
         prob = 1.0
         for d in range(8):
-            node = (256 + byte) >> (8 - d)
-            if d < 4:
-                nib = 0
-                j = node
-            else:
-                nib = 1 + (byte >> 4)
-                j = cm_lo_index(node, d)
-                if d == 4:
-                    for c in range(nc):
-                        cm_find_slot(T, c, ch[c], nib, table_bits, sidx, sbase, stag)
-            q = cm_predict_node(node, d, j, nib, c1, eb, mi, nseen, T, CM, W, L2, MM, A1, A2, sidx, X, CB, SEL, DOT,
-                             PM, MX, AJ, AW, PF, lut, nc, nm, confidence, apm)
+            q = PF[rows[d, 0]]
             if (byte >> (7 - d)) & 1:
                 prob = prob * q
             else:
                 prob = prob * (1.0 - q)
         return prob
-    for node in range(1, 16):
-        d = 0 if node < 2 else (1 if node < 4 else (2 if node < 8 else 3))
-        cm_predict_node(node, d, node, 0, c1, eb, mi, nseen, T, CM, W, L2, MM, A1, A2, sidx, X, CB, SEL, DOT, PM,
-                     MX, AJ, AW, PF, lut, nc, nm, confidence, apm)
-    for h in range(16):
-        nib = 1 + h
-        for c in range(nc):
-            cm_find_slot(T, c, ch[c], nib, table_bits, sidx, sbase, stag)
-        for j in range(1, 16):
-            dl = 0 if j < 2 else (1 if j < 4 else (2 if j < 8 else 3))
-            node = ((16 + h) << dl) | (j - (1 << dl))
-            cm_predict_node(node, 4 + dl, j, nib, c1, eb, mi, nseen, T, CM, W, L2, MM, A1, A2, sidx, X, CB, SEL,
-                         DOT, PM, MX, AJ, AW, PF, lut, nc, nm, confidence, apm)
     PP[1] = 1.0
     for node in range(1, 256):
         q = PF[node]
@@ -128,46 +102,12 @@ def cm_position(P, S, Z, hist, t, byte, full):
 @kernel
 def cm_learn_byte(P, S, Z, hist, t, byte):
     """Learn ``byte`` at position ``t`` from the prediction just made (its 8 path nodes)."""
-    T = S.T
-    CM = S.CM
-    W = S.W
-    L2 = S.L2
-    MM = S.MM
-    A1 = S.A1
-    A2 = S.A2
-    sidx = Z.sidx
-    sbase = Z.sbase
-    stag = Z.stag
-    X = Z.X
-    CB = Z.CB
-    SEL = Z.SEL
-    DOT = Z.DOT
-    PM = Z.PM
-    MX = Z.MX
-    AJ = Z.AJ
-    AW = Z.AW
-    nc = len(P.kinds)
-    nm = P.nm
-    limit = P.limit
-    lr = P.lr
-    lr2 = P.lr2
-    apm_rate = P.apm_rate
-    confidence = P.confidence
     c1 = 0
     if t > 0:
         c1 = int(hist[t - 1])
     eb, mi = cm_match_expect(Z.rs, hist, t)
-    for d in range(8):
-        node = (256 + byte) >> (8 - d)
-        y = (byte >> (7 - d)) & 1
-        if d < 4:
-            nib = 0
-            j = node
-        else:
-            nib = 1 + (byte >> 4)
-            j = cm_lo_index(node, d)
-        cm_learn_node(node, j, nib, y, mi, T, CM, W, L2, MM, A1, A2, sidx, sbase, stag, X, CB, SEL, DOT, PM, MX, AJ,
-                   AW, c1, nc, nm, limit, lr, lr2, apm_rate, confidence)
+    cm_learn_path(byte, mi, S.T, S.CM, S.W, S.L2, S.MM, S.A1, S.A2, Z.sidx, Z.sbase, Z.stag, Z.X, Z.CB, Z.SEL,
+                  Z.DOT, Z.PM, Z.MX, Z.AJ, Z.AW, c1, P.nm, P.limit, P.lr, P.lr2, P.apm_rate, P.confidence)
 
 
 @kernel

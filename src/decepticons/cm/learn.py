@@ -28,51 +28,65 @@ def cm_claim_slot(T, c, nib, sidx, sbase, stag):
         return s
     b = sbase[c, nib]
     s = b
-    if (int(T[c, b ^ 1, 0]) & 0xFFFF) < (int(T[c, b, 0]) & 0xFFFF):
+    if (int(T[b ^ 1, 0]) & 0xFFFF) < (int(T[b, 0]) & 0xFFFF):
         s = b ^ 1
-    T[c, s, 0] = stag[c, nib] << 16
+    T[s, 0] = stag[c, nib] << 16
     for e in range(1, 16):
-        T[c, s, e] = 1 << 31
+        T[s, e] = 1 << 31
     sidx[c, nib] = s
     return s
 
 
 @kernel
-def cm_learn_node(node, j, nib, y, mi, T, CM, W, L2, MM, A1, A2, sidx, sbase, stag, X, CB, SEL, DOT, PM, MX, AJ,
-               AW, c1, nc, nm, limit, lr, lr2, apm_rate, confidence):
-    """Every update of one path node (see the module docstring)."""
+def cm_learn_path(byte, mi, T, CM, W, L2, MM, A1, A2, sidx, sbase, stag, X, CB, SEL, DOT, PM, MX, AJ, AW, c1, nm,
+                  limit, lr, lr2, apm_rate, confidence):
+    """Every update of the 8 nodes on the path of ``byte`` (see the module docstring); one call per byte."""
     ni = X.shape[1]
-    x = X[node]
-    for c in range(nc):
-        s = cm_claim_slot(T, c, nib, sidx, sbase, stag)
-        v = int(T[c, s, j])
-        p = v >> 10
-        n = v & 1023
-        p += (((y << 22) - p) * int(65536.0 / (n + 1.5))) >> 16
-        if n < limit:
-            n += 1
-        T[c, s, j] = (p << 10) | n
-        if j == 1:
-            head = int(T[c, s, 0])
-            if (head & 0xFFFF) < 0xFFFF:
-                T[c, s, 0] = head + 1
-        if confidence:
-            cb = CB[node, c]
-            CM[c, cb] += MAP_RATE * (y - CM[c, cb])
-    if MX[node] >= 0:
-        hit = 1.0 if MX[node] == y else 0.0
-        MM[mi] += MAP_RATE * (hit - MM[mi])
-    for k in range(nm):
-        w = W[k, SEL[node, k]]
-        g = lr * (y - PM[node, k])
-        for i in range(ni):
-            w[i] += g * x[i]
-        L2[node, k] += lr2 * (y - PM[node, 3]) * DOT[node, k]
-    if apm_rate > 0.0:
-        a = AJ[node]
-        wgt = AW[node]
-        ctx2 = node + 256 * c1
-        A1[node, a] += apm_rate * (1.0 - wgt) * (y - A1[node, a])
-        A1[node, a + 1] += apm_rate * wgt * (y - A1[node, a + 1])
-        A2[ctx2, a] += apm_rate * (1.0 - wgt) * (y - A2[ctx2, a])
-        A2[ctx2, a + 1] += apm_rate * wgt * (y - A2[ctx2, a + 1])
+    nc = sidx.shape[0]
+    for d in range(8):
+        node = (256 + byte) >> (8 - d)
+        y = (byte >> (7 - d)) & 1
+        if d < 4:
+            nib = 0
+            j = node
+        else:
+            nib = 1 + (byte >> 4)
+            dl = d - 4
+            j = (1 << dl) | (node & ((1 << dl) - 1))
+        x = X[node]
+        for c in range(nc):
+            s = sidx[c, nib]
+            if s < 0:
+                s = cm_claim_slot(T, c, nib, sidx, sbase, stag)
+            v = int(T[s, j])
+            p = v >> 10
+            n = v & 1023
+            p += (((y << 22) - p) * int(65536.0 / (n + 1.5))) >> 16
+            if n < limit:
+                n += 1
+            T[s, j] = (p << 10) | n
+            if j == 1:
+                head = int(T[s, 0])
+                if (head & 0xFFFF) < 0xFFFF:
+                    T[s, 0] = head + 1
+            if confidence:
+                cb = CB[node, c]
+                CM[c, cb] += MAP_RATE * (y - CM[c, cb])
+        if MX[node] >= 0:
+            hit = 1.0 if MX[node] == y else 0.0
+            MM[mi] += MAP_RATE * (hit - MM[mi])
+        e2 = lr2 * (y - PM[node, 3])
+        for k in range(nm):
+            w = W[k, SEL[node, k]]
+            g = lr * (y - PM[node, k])
+            for i in range(ni):
+                w[i] += g * x[i]
+            L2[node, k] += e2 * DOT[node, k]
+        if apm_rate > 0.0:
+            a = AJ[node]
+            wgt = AW[node]
+            ctx2 = node + 256 * c1
+            A1[node, a] += apm_rate * (1.0 - wgt) * (y - A1[node, a])
+            A1[node, a + 1] += apm_rate * wgt * (y - A1[node, a + 1])
+            A2[ctx2, a] += apm_rate * (1.0 - wgt) * (y - A2[ctx2, a])
+            A2[ctx2, a + 1] += apm_rate * wgt * (y - A2[ctx2, a + 1])

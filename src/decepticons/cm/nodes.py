@@ -27,6 +27,7 @@ from __future__ import annotations
 import math
 
 from ..jit import kernel
+from .contexts import cm_find_slot
 from .state import CELLS
 
 PMIN = 1.0 / 32768.0
@@ -35,17 +36,6 @@ PMIN = 1.0 / 32768.0
 @kernel
 def cm_squash(z):
     return 1.0 / (1.0 + math.exp(-z))
-
-
-@kernel
-def cm_st_lut(lut, p):
-    """``st(p)`` through the 4096-entry table (``p`` in [0, 1])."""
-    i = int(p * 4096.0)
-    if i > 4095:
-        i = 4095
-    if i < 0:
-        i = 0
-    return lut[i]
 
 
 @kernel
@@ -74,73 +64,85 @@ def cm_apm_cell(z):
 
 
 @kernel
-def cm_predict_node(node, depth, j, nib, c1, eb, mi, nseen, T, CM, W, L2, MM, A1, A2, sidx, X, CB, SEL, DOT, PM,
-                 MX, AJ, AW, PF, lut, nc, nm, confidence, apm):
-    """P(bit = 1) at ``node`` (see the module docstring); ``sidx[:, nib]``: the nibble's slots, ``eb``: the
-    match model's expected byte (-1: none), ``mi``: its length bucket."""
+def cm_predict_nodes(rows, count, c1, eb, mi, nseen, T, CM, W, L2, MM, A1, A2, ch, sidx, sbase, stag, X, CB, SEL,
+                     DOT, PM, MX, AJ, AW, PF, lut, table_bits, nm, confidence, apm):
+    """P(bit = 1) of the nodes ``rows[:count]`` (each ``(node, depth, j, nib)``, see the module docstring)
+    into ``PF``; a row with ``j == 1`` and ``nib > 0`` starts a low nibble: its slots are looked up first.
+    ``eb``: the match model's expected byte (-1: none), ``mi``: its length bucket. One call per byte: the
+    node loop is written out here (a call per node, passing its arrays, would cost more than the node)."""
     ni = X.shape[1]
-    x = X[node]
-    for c in range(nc):
-        s = sidx[c, nib]
-        v = 1 << 31
-        if s >= 0:
-            v = int(T[c, s, j])
-        sv = lut[v >> 20]
-        x[c] = sv
-        if confidence:
-            cell = int(math.floor((sv + 8.0) * 2.0 + 0.5))
-            if cell < 0:
-                cell = 0
-            if cell > CELLS - 1:
-                cell = CELLS - 1
-            cb = cm_count_bucket(v & 1023) * CELLS + cell
-            CB[node, c] = cb
-            x[nc + c] = cm_st_lut(lut, CM[c, cb])
-    mb = 0
-    MX[node] = -1
-    x[ni - 2] = 0.0
-    if eb >= 0 and ((eb + 256) >> (8 - depth)) == node:
-        bit = (eb >> (7 - depth)) & 1
-        MX[node] = bit
-        sm = cm_st_lut(lut, MM[mi])
-        x[ni - 2] = sm if bit == 1 else -sm
-        mb = 1 if mi < 16 else (2 if mi < 31 else 3)
-    x[ni - 1] = 1.0
-    SEL[node, 0] = node
-    SEL[node, 1] = ((min(nseen, 15) * 4 + mb) * 8) + depth
-    SEL[node, 2] = c1
-    z2 = 0.0
-    for k in range(nm):
-        w = W[k, SEL[node, k]]
-        z = 0.0
-        for i in range(ni):
-            z += w[i] * x[i]
-        if z > 8.0:
-            z = 8.0
-        if z < -8.0:
-            z = -8.0
-        DOT[node, k] = z
-        PM[node, k] = cm_squash(z)
-        z2 += L2[node, k] * z
-    if z2 > 8.0:
-        z2 = 8.0
-    if z2 < -8.0:
-        z2 = -8.0
-    DOT[node, 3] = z2
-    p2 = cm_squash(z2)
-    PM[node, 3] = p2
-    p = p2
-    if apm:
-        a, wgt = cm_apm_cell(z2)
-        AJ[node] = a
-        AW[node] = wgt
-        ctx2 = node + 256 * c1
-        a1 = (1.0 - wgt) * A1[node, a] + wgt * A1[node, a + 1]
-        a2 = (1.0 - wgt) * A2[ctx2, a] + wgt * A2[ctx2, a + 1]
-        p = (2.0 * p2 + a1 + a2) * 0.25
-    if p < PMIN:
-        p = PMIN
-    if p > 1.0 - PMIN:
-        p = 1.0 - PMIN
-    PF[node] = p
-    return p
+    nc = sidx.shape[0]
+    for e in range(count):
+        node = rows[e, 0]
+        depth = rows[e, 1]
+        j = rows[e, 2]
+        nib = rows[e, 3]
+        if j == 1 and nib > 0:
+            for c in range(nc):
+                cm_find_slot(T, c, ch[c], nib, table_bits, sidx, sbase, stag)
+        x = X[node]
+        for c in range(nc):
+            s = sidx[c, nib]
+            v = 1 << 31
+            if s >= 0:
+                v = int(T[s, j])
+            sv = lut[v >> 20]
+            x[c] = sv
+            if confidence:
+                cell = int(math.floor((sv + 8.0) * 2.0 + 0.5))
+                if cell < 0:
+                    cell = 0
+                if cell > CELLS - 1:
+                    cell = CELLS - 1
+                cb = cm_count_bucket(v & 1023) * CELLS + cell
+                CB[node, c] = cb
+                q = int(CM[c, cb] * 4096.0)
+                x[nc + c] = lut[min(max(q, 0), 4095)]
+        mb = 0
+        MX[node] = -1
+        x[ni - 2] = 0.0
+        if eb >= 0 and ((eb + 256) >> (8 - depth)) == node:
+            bit = (eb >> (7 - depth)) & 1
+            MX[node] = bit
+            q = int(MM[mi] * 4096.0)
+            sm = lut[min(max(q, 0), 4095)]
+            x[ni - 2] = sm if bit == 1 else -sm
+            mb = 1 if mi < 16 else (2 if mi < 31 else 3)
+        x[ni - 1] = 1.0
+        SEL[node, 0] = node
+        SEL[node, 1] = ((min(nseen, 15) * 4 + mb) * 8) + depth
+        SEL[node, 2] = c1
+        z2 = 0.0
+        for k in range(nm):
+            w = W[k, SEL[node, k]]
+            z = 0.0
+            for i in range(ni):
+                z += w[i] * x[i]
+            if z > 8.0:
+                z = 8.0
+            if z < -8.0:
+                z = -8.0
+            DOT[node, k] = z
+            PM[node, k] = cm_squash(z)
+            z2 += L2[node, k] * z
+        if z2 > 8.0:
+            z2 = 8.0
+        if z2 < -8.0:
+            z2 = -8.0
+        DOT[node, 3] = z2
+        p2 = cm_squash(z2)
+        PM[node, 3] = p2
+        p = p2
+        if apm:
+            a, wgt = cm_apm_cell(z2)
+            AJ[node] = a
+            AW[node] = wgt
+            ctx2 = node + 256 * c1
+            a1 = (1.0 - wgt) * A1[node, a] + wgt * A1[node, a + 1]
+            a2 = (1.0 - wgt) * A2[ctx2, a] + wgt * A2[ctx2, a + 1]
+            p = (2.0 * p2 + a1 + a2) * 0.25
+        if p < PMIN:
+            p = PMIN
+        if p > 1.0 - PMIN:
+            p = 1.0 - PMIN
+        PF[node] = p

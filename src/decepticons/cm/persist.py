@@ -1,7 +1,6 @@
 """Sparse persistence of the bit-level model: only the context-table slots in use are written.
 
-``T: uint32[nc, S, 16]`` is stored as ``T_index: int64[k]`` (flat slot numbers ``c * S + s``, strictly
-increasing) and ``T_slots: uint32[k, 16]`` (those slots; entry 0, the tag, nonzero); every other array is
+``T: uint32[S, 16]`` is stored as ``T_index: int64[k]`` (slot numbers, strictly increasing) and ``T_slots: uint32[k, 16]`` (those slots; entry 0, the tag, nonzero); every other array is
 stored whole. Loading checks every name, shape, dtype and index before scattering the slots into a zero
 table of the size the validated configuration describes, so memory is bounded by the configuration and
 the file.
@@ -17,8 +16,7 @@ DENSE = ("CM", "W", "L2", "MM", "A1", "A2")
 
 
 def state_to_tensors(s: CMState) -> dict[str, np.ndarray]:
-    nc, n, _ = s.T.shape
-    flat = s.T.reshape(nc * n, 16)
+    flat = s.T
     used = np.flatnonzero(flat[:, 0])
     out = {"T_index": used.astype(np.int64), "T_slots": np.ascontiguousarray(flat[used])}
     out.update({name: getattr(s, name) for name in DENSE})
@@ -33,15 +31,15 @@ def state_from_tensors(tensors: dict[str, np.ndarray], fresh: CMState) -> CMStat
     missing = sorted(names - set(tensors))
     if extra or missing:
         raise ValueError(f"tensors {missing} missing, {extra} unexpected")
-    nc, n, _ = fresh.T.shape
+    n = fresh.T.shape[0]
     index = np.asarray(tensors["T_index"])
     slots = np.asarray(tensors["T_slots"])
     if index.dtype != np.int64 or index.ndim != 1:
         raise ValueError(f"T_index must be int64[k], got {index.dtype}{list(index.shape)}")
     if slots.dtype != np.uint32 or slots.shape != (len(index), 16):
         raise ValueError(f"T_slots must be uint32[{len(index)}, 16], got {slots.dtype}{list(slots.shape)}")
-    if len(index) and (index[0] < 0 or index[-1] >= nc * n or np.any(np.diff(index) <= 0)):
-        raise ValueError(f"T_index must be strictly increasing slot numbers in 0..{nc * n - 1}")
+    if len(index) and (index[0] < 0 or index[-1] >= n or np.any(np.diff(index) <= 0)):
+        raise ValueError(f"T_index must be strictly increasing slot numbers in 0..{n - 1}")
     if len(index) and not np.all(slots[:, 0]):
         raise ValueError("every stored slot must carry a nonzero tag (entry 0)")
     dense = {}
@@ -52,5 +50,5 @@ def state_from_tensors(tensors: dict[str, np.ndarray], fresh: CMState) -> CMStat
             raise ValueError(f"{name} has shape {a.shape}, expected {want.shape}")
         dense[name] = np.ascontiguousarray(a, dtype=np.float64).copy()
     T = np.zeros_like(fresh.T)
-    T.reshape(nc * n, 16)[index] = slots
+    T[index] = slots
     return CMState(T=T, **dense)

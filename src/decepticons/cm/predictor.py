@@ -156,11 +156,11 @@ class CMPredictor(CausalPredictor):
             for block in self._blocks(x, 1 << 16, MODE_TARGET, True, state=self.state):
                 total -= float(block.sum())
                 bar.update(len(block))
-        used = int(np.count_nonzero(self.state.T[:, :, 0]))
+        used = int(np.count_nonzero(self.state.T[:, 0]))
         report = FitReport(model=self.name, train_bytes=len(x), seconds=time.perf_counter() - t0,
                            train_bits_per_byte=total / LN2 / len(x), workers=1,
                            details={"contexts": list(self.config.contexts), "slots_used": used,
-                                    "slots": int(self.state.T.shape[0] * self.state.T.shape[1]),
+                                    "slots": int(self.state.T.shape[0]),
                                     "numba": self._k.fast,
                                     "train_bits_per_byte_is": "prequential (each byte scored before learning)"})
         return finish_fit(self, report, valid, progress)
@@ -186,7 +186,7 @@ class CMPredictor(CausalPredictor):
     def describe(self) -> dict[str, Any]:
         d = super().describe()
         d.update(self.config_dict())
-        d["slots_used"] = int(np.count_nonzero(self.state.T[:, :, 0]))
+        d["slots_used"] = int(np.count_nonzero(self.state.T[:, 0]))
         return d
 
 

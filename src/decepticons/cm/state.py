@@ -1,7 +1,7 @@
 """The bit-level model's kernel arguments as named tuples, and their constructors.
 
-``nc`` context models, each with a table of ``2**table_bits`` slots of 16 ``uint32`` entries (one 64-byte
-line); ``ni = nc * (1 + confidence) + 2`` mixer inputs per binary node (each context's stretched
+``nc`` context models sharing one table of ``2**table_bits`` slots of 16 ``uint32`` entries (one 64-byte
+line each; the context's index is part of every hash); ``ni = nc * (1 + confidence) + 2`` mixer inputs per binary node (each context's stretched
 probability, its confidence-map input, the match model, a bias); ``nm`` first-layer mixers.
 Nodes of the byte's binary tree are numbered ``1..255`` (``c0``: a leading 1, then the bits so far).
 """
@@ -54,7 +54,7 @@ class CMParams(NamedTuple):
 class CMState(NamedTuple):
     """Learned arrays (saved with the model; ``T`` sparsely)."""
 
-    T: np.ndarray          # uint32[nc, 2**table_bits, 16]: entry 0 tag << 16 | priority; 1..15 p22 << 10 | n
+    T: np.ndarray          # uint32[2**table_bits, 16]: entry 0 tag << 16 | priority; 1..15 p22 << 10 | n
     CM: np.ndarray         # float64[nc, N_COUNT_BUCKETS * CELLS]: confidence maps
     W: np.ndarray          # float64[3, 512, ni]: first-layer weight sets (mixer k, set row)
     L2: np.ndarray         # float64[256, nm]: second-layer weights, by node
@@ -83,6 +83,8 @@ class CMScratch(NamedTuple):
     rs: np.ndarray         # int64[N_RS]: running state
     mtab: np.ndarray       # int64[2**match_bits]: hash of the last match_min bytes -> position after them
     lut: np.ndarray        # float64[4096]: stretch of the 12-bit probability (i + 0.5) / 4096
+    rows_full: np.ndarray  # int64[255, 4]: (node, depth, j, nibble) of every node, high nibble first
+    rows_path: np.ndarray  # int64[8, 4]: the same for the path of one byte
 
 
 def n_inputs(nc: int, confidence: bool) -> int:
@@ -93,7 +95,7 @@ def new_state(nc: int, table_bits: int, nm: int, confidence: bool) -> CMState:
     ni = n_inputs(nc, confidence)
     cells = (np.arange(CELLS) - 16) / 2.0
     node = 1.0 / (1.0 + np.exp(-cells))
-    return CMState(T=np.zeros((nc, 1 << table_bits, 16), dtype=np.uint32),
+    return CMState(T=np.zeros((1 << table_bits, 16), dtype=np.uint32),
                    CM=np.tile(node, (nc, N_COUNT_BUCKETS)).astype(np.float64),
                    W=np.full((3, 512, ni), 0.3 / max(1, nc) * 4.0), L2=np.full((256, nm), 1.0 / nm),
                    MM=np.full(MATCH_BUCKETS, 0.75), A1=np.tile(node, (256, 1)), A2=np.tile(node, (65536, 1)))
@@ -111,7 +113,19 @@ def new_scratch(nc: int, confidence: bool, match_bits: int) -> CMScratch:
                      SEL=np.zeros((256, 3), dtype=np.int64), DOT=np.zeros((256, 4)), PM=np.zeros((256, 4)),
                      MX=np.full(256, -1, dtype=np.int64), AJ=np.zeros(256, dtype=np.int64), AW=np.zeros(256),
                      PF=np.zeros(256), PP=np.zeros(512), rs=rs, mtab=np.zeros(1 << match_bits, dtype=np.int64),
-                     lut=np.log(i / (1.0 - i)))
+                     lut=np.log(i / (1.0 - i)), rows_full=full_rows(), rows_path=np.zeros((8, 4), dtype=np.int64))
+
+
+def full_rows() -> np.ndarray:
+    """``int64[255, 4]``: the 15 high-nibble nodes, then for each high nibble h its 15 low-nibble nodes."""
+    rows = []
+    for j in range(1, 16):
+        rows.append((j, j.bit_length() - 1, j, 0))
+    for h in range(16):
+        for j in range(1, 16):
+            dl = j.bit_length() - 1
+            rows.append((((16 + h) << dl) | (j - (1 << dl)), 4 + dl, j, 1 + h))
+    return np.asarray(rows, dtype=np.int64)
 
 
 def copy_state(s: CMState) -> CMState:
