@@ -78,6 +78,10 @@ class CMPredictor(CausalPredictor):
     def _k(self) -> Kernels:
         return get_kernels(self.use_numba)
 
+    def _fresh(self) -> CMState:
+        cfg = self.config
+        return new_state(len(self.kinds), 6, cfg.mixers, cfg.confidence)  # table size does not matter here
+
     def _scratch(self) -> CMScratch:
         return new_scratch(len(self.kinds), self.config.confidence, self.config.match_bits)
 
@@ -170,7 +174,7 @@ class CMPredictor(CausalPredictor):
         return self.config.to_dict()
 
     def state_tensors(self) -> dict[str, np.ndarray]:
-        return state_to_tensors(self.state)
+        return state_to_tensors(self.state, self._fresh())
 
     def extra_state(self) -> dict[str, Any]:
         return {"fit": self.fit_info}
