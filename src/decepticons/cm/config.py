@@ -29,7 +29,7 @@ class CMConfig(Validated):
                                      doc="context models, from: " + ", ".join(CONTEXT_KINDS))
     table_bits: int = spec(22, lo=6, hi=26, doc="log2 of the slots of the context table all contexts share "
                             "(64 bytes a slot)")
-    limit: int = spec(255, lo=1, hi=1023, doc="count limit of the adaptive bit probabilities (rate 1/(n+1.5))")
+    limit: int = spec(30, lo=1, hi=255, doc="count limit of the adaptive bit probabilities (rate 1/(n+1.5))")
     mixers: int = spec(3, lo=1, hi=3, doc="first-layer mixers (weight sets by partial byte, match state, "
                        "previous byte), mixed by a second layer")
     lr: float = spec(0.002, lo=0.0, hi=1.0, doc="first-layer mixer learning rate")
@@ -37,8 +37,10 @@ class CMConfig(Validated):
     apm_rate: float = spec(0.02, lo=0.0, hi=1.0, doc="adaptive probability maps' rate (0: no APM stage)")
     match_min: int = spec(6, lo=0, hi=32, doc="minimum match length of the match model (0: off)")
     match_bits: int = spec(20, lo=8, hi=26, doc="log2 of the match model's hash table entries")
-    confidence: bool = spec(True, doc="a second input per context: its probability refined by the "
-                            "context's count (an adaptive map, the indirect part of a bit history)")
+    confidence: bool = spec(True, doc="a second input per context: an adaptive map from the entry's "
+                            "nonstationary bit history (n0, n1) to a probability, shared by the context's entries")
+    runs: bool = spec(True, doc="a third input per context: the last byte seen in it, as a bit prediction "
+                      "trusted by how often it repeated (a learned map by run length)")
     online: bool = spec(True, doc="keep learning on the scored bytes (adaptive)")
     preset: str | None = spec(None, optional=True, doc="named preset applied under the explicit options: "
                               + ", ".join(PRESETS))

@@ -11,6 +11,9 @@ context (``ch[c]``, 32 bits) and looks up the slot of the high nibble. Context k
     column            byte above (previous line, same column) and the column
     indent            indentation of the line, its first non-blank byte and the last byte
 
+A high-nibble slot's entry 0 also keeps the last byte seen in the context and how many times in a row
+(``tag << 16 | byte << 8 | run``); at position t ``run[c] = (byte, min(run, 15))`` (``-1``: none).
+
 Slots: nibble ``n`` (0: the high nibble; ``1 + h``: the low nibble after high nibble ``h``) of context hash
 ``h`` maps to the pair of slots ``{b, b ^ 1}`` with ``b = H(h, n) mod 2**table_bits`` and a 16-bit tag; the
 slot whose entry 0 carries the tag is the context's (``-1``: neither, the nibble is unseen). Lookups never
@@ -190,7 +193,7 @@ def cm_context_hash(kind, hist, t, rs):
 
 
 @kernel
-def cm_begin(kinds, table_bits, match_min, T, ch, sidx, sbase, stag, rs, mtab, hist, t):
+def cm_begin(kinds, table_bits, match_min, T, ch, sidx, sbase, stag, rs, mtab, run, hist, t):
     """Everything known at position ``t`` before its bits: running state, hashes, high-nibble slots."""
     if t > 0:
         cm_fold_byte(rs, hist, t)
@@ -200,6 +203,13 @@ def cm_begin(kinds, table_bits, match_min, T, ch, sidx, sbase, stag, rs, mtab, h
     for c in range(len(kinds)):
         h = cm_context_hash(kinds[c], hist, t, rs)
         ch[c] = h
-        if cm_find_slot(T, c, h, 0, table_bits, sidx, sbase, stag) >= 0:
+        s = cm_find_slot(T, c, h, 0, table_bits, sidx, sbase, stag)
+        run[c, 0] = -1
+        run[c, 1] = 0
+        if s >= 0:
             nseen += 1
+            head = int(T[s, 0])
+            if head & 0xFF:
+                run[c, 0] = (head >> 8) & 0xFF
+                run[c, 1] = min(head & 0xFF, 15)
     rs[RS_NSEEN] = nseen

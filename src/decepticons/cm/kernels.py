@@ -58,7 +58,7 @@ def cm_position(P, S, Z, hist, t, byte, full):
     PF = Z.PF
     PP = Z.PP
     table_bits = P.table_bits
-    cm_begin(P.kinds, table_bits, P.match_min, T, ch, sidx, sbase, stag, rs, Z.mtab, hist, t)
+    cm_begin(P.kinds, table_bits, P.match_min, T, ch, sidx, sbase, stag, rs, Z.mtab, Z.run, hist, t)
     c1 = 0
     if t > 0:
         c1 = int(hist[t - 1])
@@ -81,7 +81,7 @@ def cm_position(P, S, Z, hist, t, byte, full):
                 rows[d, 3] = 1 + (byte >> 4)
     cm_predict_nodes(rows, count, c1, eb, mi, rs[RS_NSEEN], T, S.CM, S.W, S.L2, S.MM, S.A1, S.A2, ch, sidx,
                      sbase, stag, Z.X, Z.CB, Z.SEL, Z.DOT, Z.PM, Z.MX, Z.AJ, Z.AW, PF, Z.lut, table_bits, P.nm,
-                     P.confidence, P.apm_rate > 0.0)
+                     P.confidence, P.apm_rate > 0.0, S.RM, Z.RX, Z.run, P.runs)
     if not full:
         prob = 1.0
         for d in range(8):
@@ -107,7 +107,8 @@ def cm_learn_byte(P, S, Z, hist, t, byte):
         c1 = int(hist[t - 1])
     eb, mi = cm_match_expect(Z.rs, hist, t)
     cm_learn_path(byte, mi, S.T, S.CM, S.W, S.L2, S.MM, S.A1, S.A2, Z.sidx, Z.sbase, Z.stag, Z.X, Z.CB, Z.SEL,
-                  Z.DOT, Z.PM, Z.MX, Z.AJ, Z.AW, c1, P.nm, P.limit, P.lr, P.lr2, P.apm_rate, P.confidence)
+                  Z.DOT, Z.PM, Z.MX, Z.AJ, Z.AW, c1, P.nm, P.limit, P.lr, P.lr2, P.apm_rate, P.confidence, S.RM,
+                  Z.RX, Z.run, P.runs)
 
 
 @kernel

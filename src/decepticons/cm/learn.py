@@ -4,10 +4,13 @@ Because nothing learns between the bits of a byte, the full distribution (the 25
 and the path-only probability are the same numbers. For each node ``n`` on the path with bit ``y``:
 
 * slots: a nibble with no slot claims the lower-priority slot of its pair (entries reset to ``p = 1/2,
-  n = 0``; entry 0 = tag << 16, its priority counting the updates of the nibble's first node);
-* each context's entry ``p22 << 10 | n``: ``p22 += ((y << 22) - p22) * floor(65536 / (n + 1.5)) >> 16``,
-  ``n = min(n + 1, limit)``;
-* confidence maps and the match hit rates: ``q += 0.02 (y' - q)`` at the cell used (``y'``: the bit, or
+  n = 0``; entry 0 = tag << 16; its low byte is the priority: a low nibble counts the updates of its first
+  node, a high nibble holds the context's run, ``tag << 16 | last byte << 8 | run``, updated after the byte);
+* run maps: ``RM[c, run] += 0.02 (hit - RM[c, run])`` where the context's last byte predicted the bit;
+* each context's entry ``p16 << 16 | n << 8 | n0 << 4 | n1``: ``p16 += ((y << 16) - p16) *
+  floor(65536 / (n + 1.5)) >> 16``, ``n = min(n + 1, limit)``; the bit history counts ``n_y = min(n_y + 1,
+  15)`` and, when the other count exceeds 2, ``n_other = n_other // 2 + 1`` (a nonstationary history);
+* state maps and the match hit rates: ``q += 0.02 (y' - q)`` at the cell used (``y'``: the bit, or
   whether the expected bit was right);
 * mixers: ``W[k, s_k] += lr (y - p_k) X[n]``; second layer ``L2[n, k] += lr2 (y - p_2) z_k``;
 * APM cells: ``A[ctx, j] += rate (1 - w) (y - A[ctx, j])``, ``A[ctx, j + 1] += rate w (y - A[ctx, j + 1])``.
@@ -28,7 +31,7 @@ def cm_claim_slot(T, c, nib, sidx, sbase, stag):
         return s
     b = sbase[c, nib]
     s = b
-    if (int(T[b ^ 1, 0]) & 0xFFFF) < (int(T[b, 0]) & 0xFFFF):
+    if (int(T[b ^ 1, 0]) & 0xFF) < (int(T[b, 0]) & 0xFF):
         s = b ^ 1
     T[s, 0] = stag[c, nib] << 16
     for e in range(1, 16):
@@ -39,7 +42,7 @@ def cm_claim_slot(T, c, nib, sidx, sbase, stag):
 
 @kernel
 def cm_learn_path(byte, mi, T, CM, W, L2, MM, A1, A2, sidx, sbase, stag, X, CB, SEL, DOT, PM, MX, AJ, AW, c1, nm,
-                  limit, lr, lr2, apm_rate, confidence):
+                  limit, lr, lr2, apm_rate, confidence, RM, RX, run, runs):
     """Every update of the 8 nodes on the path of ``byte`` (see the module docstring); one call per byte."""
     ni = X.shape[1]
     nc = sidx.shape[0]
@@ -59,16 +62,37 @@ def cm_learn_path(byte, mi, T, CM, W, L2, MM, A1, A2, sidx, sbase, stag, X, CB, 
             if s < 0:
                 s = cm_claim_slot(T, c, nib, sidx, sbase, stag)
             v = int(T[s, j])
-            p = v >> 10
-            n = v & 1023
-            p += (((y << 22) - p) * int(65536.0 / (n + 1.5))) >> 16
+            p = v >> 16
+            n = (v >> 8) & 0xFF
+            n0 = (v >> 4) & 15
+            n1 = v & 15
+            p += (((y << 16) - p) * int(65536.0 / (n + 1.5))) >> 16
             if n < limit:
                 n += 1
-            T[s, j] = (p << 10) | n
-            if j == 1:
+            if y == 1:
+                n1 = min(n1 + 1, 15)
+                if n0 > 2:
+                    n0 = n0 // 2 + 1
+            else:
+                n0 = min(n0 + 1, 15)
+                if n1 > 2:
+                    n1 = n1 // 2 + 1
+            T[s, j] = (p << 16) | (n << 8) | (n0 << 4) | n1
+            if nib > 0 and j == 1:
                 head = int(T[s, 0])
-                if (head & 0xFFFF) < 0xFFFF:
+                if (head & 0xFF) < 0xFF:
                     T[s, 0] = head + 1
+            if d == 7:  # the context's run: same byte again, or a new one
+                head = int(T[sidx[c, 0], 0])
+                if (head & 0xFF) and ((head >> 8) & 0xFF) == byte:
+                    if (head & 0xFF) < 0xFF:
+                        T[sidx[c, 0], 0] = head + 1
+                else:
+                    T[sidx[c, 0], 0] = (head & 0xFFFF0000) | (byte << 8) | 1
+            if runs and RX[node, c] >= 0:
+                hit = 1.0 if RX[node, c] == y else 0.0
+                rk = run[c, 1]
+                RM[c, rk] += MAP_RATE * (hit - RM[c, rk])
             if confidence:
                 cb = CB[node, c]
                 CM[c, cb] += MAP_RATE * (y - CM[c, cb])

@@ -4,7 +4,10 @@ Node ``n`` (``c0``: 1, then the bits so far; depth ``d``; index ``j`` in its nib
 byte at position t. Inputs (``X[n]: float64[ni]``), each in the stretch domain ``st(p) = ln(p / (1 - p))``::
 
     X[n, c]        = st(p_c)                       p_c: context c's adaptive probability (slot entry j)
-    X[n, nc + c]   = st(CM[c, bucket(n_c), cell(st(p_c))])   confidence map (count n_c; when enabled)
+    X[n, nc + c]   = st(CM[c, h_c])                state map: h_c = (n0, n1), the entry's bit history
+                                                   (when ``confidence``)
+    X[n, ro + c]   = +-st(RM[c, run_c])            run: + when the context's last byte has bit 1 here, 0 off
+                                                   its path (when ``runs``)
     X[n, ni - 2]   = +-st(MM[min(len, 31)])        match model: + when the expected byte's bit is 1,
                                                    0 off the expected byte's path or without a match
     X[n, ni - 1]   = 1                             bias
@@ -65,13 +68,14 @@ def cm_apm_cell(z):
 
 @kernel
 def cm_predict_nodes(rows, count, c1, eb, mi, nseen, T, CM, W, L2, MM, A1, A2, ch, sidx, sbase, stag, X, CB, SEL,
-                     DOT, PM, MX, AJ, AW, PF, lut, table_bits, nm, confidence, apm):
+                     DOT, PM, MX, AJ, AW, PF, lut, table_bits, nm, confidence, apm, RM, RX, run, runs):
     """P(bit = 1) of the nodes ``rows[:count]`` (each ``(node, depth, j, nib)``, see the module docstring)
     into ``PF``; a row with ``j == 1`` and ``nib > 0`` starts a low nibble: its slots are looked up first.
     ``eb``: the match model's expected byte (-1: none), ``mi``: its length bucket. One call per byte: the
     node loop is written out here (a call per node, passing its arrays, would cost more than the node)."""
     ni = X.shape[1]
     nc = sidx.shape[0]
+    ro = nc * (2 if confidence else 1)
     for e in range(count):
         node = rows[e, 0]
         depth = rows[e, 1]
@@ -89,15 +93,21 @@ def cm_predict_nodes(rows, count, c1, eb, mi, nseen, T, CM, W, L2, MM, A1, A2, c
             sv = lut[v >> 20]
             x[c] = sv
             if confidence:
-                cell = int(math.floor((sv + 8.0) * 2.0 + 0.5))
-                if cell < 0:
-                    cell = 0
-                if cell > CELLS - 1:
-                    cell = CELLS - 1
-                cb = cm_count_bucket(v & 1023) * CELLS + cell
-                CB[node, c] = cb
-                q = int(CM[c, cb] * 4096.0)
+                st = v & 0xFF
+                CB[node, c] = st
+                q = int(CM[c, st] * 4096.0)
                 x[nc + c] = lut[min(max(q, 0), 4095)]
+            if runs:
+                r = ro + c
+                rb = run[c, 0]
+                RX[node, c] = -1
+                x[r] = 0.0
+                if rb >= 0 and ((rb + 256) >> (8 - depth)) == node:
+                    bit = (rb >> (7 - depth)) & 1
+                    RX[node, c] = bit
+                    q = int(RM[c, run[c, 1]] * 4096.0)
+                    sr = lut[min(max(q, 0), 4095)]
+                    x[r] = sr if bit == 1 else -sr
         mb = 0
         MX[node] = -1
         x[ni - 2] = 0.0

@@ -14,7 +14,7 @@ import numpy as np
 
 from .state import CMState
 
-DENSE = ("CM", "W", "L2", "MM", "A1")
+DENSE = ("CM", "W", "L2", "MM", "RM", "A1")
 
 
 def state_to_tensors(s: CMState, fresh: CMState) -> dict[str, np.ndarray]:

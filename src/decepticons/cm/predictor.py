@@ -2,8 +2,8 @@
 
 Each byte is 8 binary decisions down a 255-node tree. For every node, each context model (orders 1-7 and
 longer, words, sparse, column and indentation contexts, :mod:`.contexts`) offers an adaptive bit probability
-from a hashed slot (one 64-byte slot per context and nibble serves its 15 nodes), a confidence map refines
-it by the slot's count, a match model offers the bit of the byte that followed the latest repeat of the
+from a hashed slot (one 64-byte slot per context and nibble serves its 15 nodes), a state map reads
+the entry's bit history, the context's last byte and its run offer that byte's bit, a match model offers the bit of the byte that followed the latest repeat of the
 context; logistic mixers with weight sets selected by small contexts combine them in the stretch domain, a
 second layer mixes the mixers, and two adaptive probability maps refine the result (:mod:`.nodes`).
 
@@ -53,7 +53,7 @@ class CMPredictor(CausalPredictor):
         self.kinds = np.asarray([CONTEXT_KINDS.index(c) for c in cfg.contexts], dtype=np.int64)
         self.params = CMParams(kinds=self.kinds, table_bits=cfg.table_bits, limit=cfg.limit, nm=cfg.mixers,
                                lr=cfg.lr, lr2=cfg.lr2, apm_rate=cfg.apm_rate, match_min=cfg.match_min,
-                               confidence=cfg.confidence)
+                               confidence=cfg.confidence, runs=cfg.runs)
         self.use_numba = bool(use_numba)
         self.seed = int(seed)
         self.fit_info: dict[str, Any] = {}
@@ -62,7 +62,7 @@ class CMPredictor(CausalPredictor):
     def reset(self) -> None:
         """Forget everything learned (a fresh model)."""
         cfg = self.config
-        self.state = new_state(len(self.kinds), cfg.table_bits, cfg.mixers, cfg.confidence)
+        self.state = new_state(len(self.kinds), cfg.table_bits, cfg.mixers, cfg.confidence, cfg.runs)
 
     @classmethod
     def tiny(cls, train: np.ndarray) -> CMPredictor:
@@ -80,10 +80,10 @@ class CMPredictor(CausalPredictor):
 
     def _fresh(self) -> CMState:
         cfg = self.config
-        return new_state(len(self.kinds), 6, cfg.mixers, cfg.confidence)  # table size does not matter here
+        return new_state(len(self.kinds), 6, cfg.mixers, cfg.confidence, cfg.runs)  # table size does not matter here
 
     def _scratch(self) -> CMScratch:
-        return new_scratch(len(self.kinds), self.config.confidence, self.config.match_bits)
+        return new_scratch(len(self.kinds), self.config.confidence, self.config.runs, self.config.match_bits)
 
     def _state_for(self, learn: bool) -> CMState:
         return copy_state(self.state) if learn else self.state
