@@ -10,8 +10,9 @@ from ..validation import Spec, Validated, check_model_size, fail, spec
 
 #: context kinds a model may use (``contexts``), in the kernel's numbering (:mod:`.contexts`)
 CONTEXT_KINDS = ("o0", "o1", "o2", "o3", "o4", "o5", "o6", "o7", "word", "word2", "sparse", "sparse2",
-                 "column", "indent", "o9", "o12", "word3")
-DEFAULT_CONTEXTS = ("o1", "o2", "o3", "o4", "o5", "o6", "o7", "word", "word2", "sparse", "column", "indent")
+                 "column", "indent", "o9", "o12", "word3", "indirect")
+DEFAULT_CONTEXTS = ("o1", "o2", "o3", "o4", "o5", "o6", "o7", "word", "word2", "sparse", "column", "indent",
+                    "indirect")
 
 #: presets: named points of the bits/byte against KB/s line (docs/benchmarks.md, section ``cm``)
 PRESETS: dict[str, dict[str, Any]] = {

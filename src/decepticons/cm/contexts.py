@@ -10,6 +10,7 @@ context (``ch[c]``, 32 bits) and looks up the slot of the high nibble. Context k
     sparse            bytes t-2, t-3                        sparse2 bytes t-3, t-4
     column            byte above (previous line, same column) and the column
     indent            indentation of the line, its first non-blank byte and the last byte
+    indirect          the last byte and the two bytes that followed the last two bytes' previous occurrence
 
 A high-nibble slot's entry 0 also keeps the last byte seen in the context and how many times in a row
 (``tag << 16 | byte << 8 | run``); at position t ``run[c] = (byte, min(run, 15))`` (``-1``: none).
@@ -53,6 +54,7 @@ K_INDENT = 13
 K_O9 = 14
 K_O12 = 15
 K_WORD3 = 16
+K_INDIRECT = 17
 
 
 @kernel
@@ -157,7 +159,7 @@ def cm_match_step(rs, mtab, hist, t, match_min):
 
 
 @kernel
-def cm_context_hash(kind, hist, t, rs):
+def cm_context_hash(kind, hist, t, rs, ind):
     """32-bit hash of context kind ``kind`` at position ``t`` (see the module docstring)."""
     h = cm_hmix(kind + 1, 0x9E3779B9)
     if kind <= 7:
@@ -177,6 +179,11 @@ def cm_context_hash(kind, hist, t, rs):
         return cm_hmix(cm_hmix(h, rs[RS_WORD0]), rs[RS_WORD1])
     if kind == K_WORD3:
         return cm_hmix(cm_hmix(cm_hmix(h, rs[RS_WORD0]), rs[RS_WORD1]), rs[RS_WORD2])
+    if kind == K_INDIRECT:
+        c2 = 0
+        if t >= 2:
+            c2 = int(hist[t - 2])
+        return cm_hmix(cm_hmix(h, c1), ind[(c2 << 8) | (c1 & 0xFF)])
     if kind == K_SPARSE:
         return cm_hash_back(hist, t - 1, 2, h)
     if kind == K_SPARSE2:
@@ -193,15 +200,18 @@ def cm_context_hash(kind, hist, t, rs):
 
 
 @kernel
-def cm_begin(kinds, table_bits, match_min, T, ch, sidx, sbase, stag, rs, mtab, run, hist, t):
+def cm_begin(kinds, table_bits, match_min, T, ch, sidx, sbase, stag, rs, mtab, run, ind, hist, t):
     """Everything known at position ``t`` before its bits: running state, hashes, high-nibble slots."""
     if t > 0:
         cm_fold_byte(rs, hist, t)
+        if t >= 3:  # the pair before the last byte was followed by it
+            k = (int(hist[t - 3]) << 8) | int(hist[t - 2])
+            ind[k] = ((ind[k] << 8) | int(hist[t - 1])) & 0xFFFF
         if match_min > 0:
             cm_match_step(rs, mtab, hist, t, match_min)
     nseen = 0
     for c in range(len(kinds)):
-        h = cm_context_hash(kinds[c], hist, t, rs)
+        h = cm_context_hash(kinds[c], hist, t, rs, ind)
         ch[c] = h
         s = cm_find_slot(T, c, h, 0, table_bits, sidx, sbase, stag)
         run[c, 0] = -1

@@ -58,7 +58,7 @@ def cm_position(P, S, Z, hist, t, byte, full):
     PF = Z.PF
     PP = Z.PP
     table_bits = P.table_bits
-    cm_begin(P.kinds, table_bits, P.match_min, T, ch, sidx, sbase, stag, rs, Z.mtab, Z.run, hist, t)
+    cm_begin(P.kinds, table_bits, P.match_min, T, ch, sidx, sbase, stag, rs, Z.mtab, Z.run, Z.ind, hist, t)
     c1 = 0
     if t > 0:
         c1 = int(hist[t - 1])

@@ -86,6 +86,7 @@ class CMScratch(NamedTuple):
     PF: np.ndarray         # float64[256]: final P(bit = 1) per node
     PP: np.ndarray         # float64[512]: tree products; PP[256 + b] = P(byte b)
     rs: np.ndarray         # int64[N_RS]: running state
+    ind: np.ndarray        # int64[65536]: the two bytes that followed each pair of bytes, latest last
     mtab: np.ndarray       # int64[2**match_bits]: hash of the last match_min bytes -> position after them
     lut: np.ndarray        # float64[4096]: stretch of the 12-bit probability (i + 0.5) / 4096
     rows_full: np.ndarray  # int64[255, 4]: (node, depth, j, nibble) of every node, high nibble first
@@ -125,7 +126,7 @@ def new_scratch(nc: int, confidence: bool, runs: bool, match_bits: int) -> CMScr
                      SEL=np.zeros((256, 3), dtype=np.int64), DOT=np.zeros((256, 4)), PM=np.zeros((256, 4)),
                      MX=np.full(256, -1, dtype=np.int64), RX=np.full((256, nc), -1, dtype=np.int64),
                      run=np.zeros((nc, 2), dtype=np.int64), AJ=np.zeros(256, dtype=np.int64), AW=np.zeros(256),
-                     PF=np.zeros(256), PP=np.zeros(512), rs=rs, mtab=np.zeros(1 << match_bits, dtype=np.int64),
+                     PF=np.zeros(256), PP=np.zeros(512), rs=rs, ind=np.zeros(65536, dtype=np.int64), mtab=np.zeros(1 << match_bits, dtype=np.int64),
                      lut=np.log(i / (1.0 - i)), rows_full=full_rows(), rows_path=np.zeros((8, 4), dtype=np.int64))
 
 
