@@ -8,6 +8,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from _hostile import model_parts, resave
 from decepticons.cm import CMPredictor
 from decepticons.cm.config import CONTEXT_KINDS, PRESETS
 from decepticons.coding.codec import compress, decompress
@@ -15,8 +16,6 @@ from decepticons.data import embedded_corpus
 from decepticons.errors import InputError, ModelFileError
 from decepticons.predictor import LN2
 from decepticons.registry import load_model
-
-from _hostile import model_parts, resave
 
 SMALL = dict(table_bits=10, match_bits=10, match_min=4)
 
@@ -156,3 +155,37 @@ def test_presets_and_every_context_kind_run(text):
     m = CMPredictor(contexts=CONTEXT_KINDS, table_bits=10, match_bits=10)
     m.fit(text[0][:800])
     assert m.score(text[1][:200]).bits_per_byte < 8.0
+
+
+def test_files_are_bitwise_payloads_and_their_forgeries_are_refused(fitted, text):
+    from decepticons.coding.codec import FLAG_BITWISE, HEADER_BYTES, _pack_header, _unpack_header
+    from decepticons.errors import CompressedFileError
+
+    x = text[1][:800]
+    blob = compress(fitted, x)
+    fp, length, digest, _, flags = _unpack_header(blob)
+    assert flags == FLAG_BITWISE and length == len(x)
+    payload = blob[HEADER_BYTES:]
+    for bad_payload, bad_length in [(payload[:len(payload) // 2], length), (payload, length * 10_000_000),
+                                    (payload[:2], length)]:
+        forged = _pack_header(fp, bad_length, digest, bad_payload, FLAG_BITWISE) + bad_payload
+        with pytest.raises(CompressedFileError):
+            decompress(fitted, forged)
+    other = CMPredictor(**SMALL)
+    with pytest.raises(CompressedFileError, match="different model"):
+        decompress(other, blob)
+
+
+def test_a_bitwise_file_is_refused_by_a_model_without_the_bitwise_coder(fitted, text):
+    from decepticons.coding.codec import FLAG_BITWISE, HEADER_BYTES, _pack_header, _unpack_header
+    from decepticons.errors import CompressedFileError
+    from decepticons.registry import model_class
+
+    ngram = model_class("ngram")(orders=2)
+    ngram.fit(text[0])
+    blob = compress(fitted, text[1][:200])
+    _, length, digest, _, _ = _unpack_header(blob)
+    payload = blob[HEADER_BYTES:]
+    forged = _pack_header(bytes.fromhex(ngram.fingerprint())[:16], length, digest, payload, FLAG_BITWISE) + payload
+    with pytest.raises(CompressedFileError, match="bitwise"):
+        decompress(ngram, forged)

@@ -85,7 +85,8 @@ def test_a_shorter_claim_fails_the_checksum_of_the_original(ngram, blob):
 
 @pytest.mark.parametrize("fields, message", [
     ({"version": 2}, "format version 2"),
-    ({"flags": 1}, "unknown flags"),
+    ({"flags": 2}, "unknown flags"),
+    ({"flags": 1}, "bitwise payload, which ngram cannot decode"),
     ({"length": 0}, "payload after an empty original"),
     ({"payload": b""}, "not a whole number of 32-bit words"),
     ({"payload": b"\x01\x02\x03"}, "not a whole number of 32-bit words"),

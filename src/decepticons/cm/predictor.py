@@ -3,7 +3,8 @@
 Each byte is 8 binary decisions down a 255-node tree. For every node, each context model (orders 1-7 and
 longer, words, sparse, column and indentation contexts, :mod:`.contexts`) offers an adaptive bit probability
 from a hashed slot (one 64-byte slot per context and nibble serves its 15 nodes), a state map reads
-the entry's bit history, the context's last byte and its run offer that byte's bit, a match model offers the bit of the byte that followed the latest repeat of the
+the entry's bit history, the context's last byte and its run offer that byte's bit, a match model offers the bit of
+the byte that followed the latest repeat of the
 context; logistic mixers with weight sets selected by small contexts combine them in the stretch domain, a
 second layer mixes the mixers, and two adaptive probability maps refine the result (:mod:`.nodes`).
 
@@ -27,12 +28,13 @@ from typing import Any, ClassVar
 import numpy as np
 
 from ..codecs import BytesLike, as_byte_array
-from ..errors import InputError
+from ..errors import CompressedFileError, InputError
 from ..jit import Kernels, get_kernels, specialise
 from ..memory.base import finish_fit
 from ..predictor import LN2, CausalPredictor, Stream
 from ..runtime.progress import ByteProgress
 from ..runtime.reports import FitReport
+from .coding import M32
 from .config import CONTEXT_KINDS, CMConfig
 from .kernels import MODE_FREQS, MODE_ROWS, MODE_TARGET
 from .persist import state_from_tensors, state_to_tensors
@@ -134,6 +136,36 @@ class CMPredictor(CausalPredictor):
 
     def stream(self) -> Stream:
         return CMStream(self)
+
+    # ------------------------------------------------------------------ bitwise coding (decepticons.coding)
+    def bit_compress(self, data: BytesLike) -> bytes:
+        """The bitwise payload of ``data`` (:mod:`.coding`): 8 binary decisions per byte with the node
+        probabilities of ``target_log_probs``."""
+        x = np.asarray(as_byte_array(data))
+        learn = self.config.online
+        state, scratch, k = self._state_for(learn), self._scratch(), self._k
+        out = np.empty(len(x) // 2 + 1024, dtype=np.uint8)
+        coder = np.asarray([0, M32, 0], dtype=np.int64)
+        t = 0
+        while True:
+            t = k.cm_encode(self.params, state, scratch, x, t, len(x), learn, out, coder)
+            if t >= len(x) and coder[2] + 8 <= len(out):
+                break
+            out = np.concatenate([out, np.empty(len(out), dtype=np.uint8)])
+        k.cm_flush(out, coder)
+        return out[:int(coder[2])].tobytes()
+
+    def bit_decompress(self, payload: bytes, length: int) -> np.ndarray:
+        """Invert :meth:`bit_compress`: ``uint8[length]``; a payload that ends too soon is a
+        :class:`~decepticons.errors.CompressedFileError`."""
+        learn = self.config.online
+        out = np.zeros(length, dtype=np.uint8)
+        src = np.frombuffer(payload, dtype=np.uint8)
+        got = self._k.cm_decode(self.params, self._state_for(learn), self._scratch(), src, length, learn, out)
+        if got != length:
+            raise CompressedFileError(f"compressed file is truncated or corrupted: its {len(payload):,}-byte payload "
+                                      f"is used up before the {length:,} bytes its header claims")
+        return out
 
     # ------------------------------------------------------------------ fit
     def fit(self, data: BytesLike, valid: BytesLike | None = None, workers: int = 1,

@@ -1,8 +1,9 @@
 """The bit-level model's kernel arguments as named tuples, and their constructors.
 
 ``nc`` context models sharing one table of ``2**table_bits`` slots of 16 ``uint32`` entries (one 64-byte
-line each; the context's index is part of every hash); ``ni = nc * (1 + confidence + runs) + 2`` mixer inputs per binary node (each context's
-stretched probability, its state-map input, its run input, the match model, a bias); ``nm`` first-layer mixers.
+line each; the context's index is part of every hash); ``ni = nc * (1 + confidence + runs) + 2`` mixer
+inputs per binary node (each context's stretched probability, its state-map input, its run input, the match
+model, a bias); ``nm`` first-layer mixers.
 Nodes of the byte's binary tree are numbered ``1..255`` (``c0``: a leading 1, then the bits so far).
 """
 
@@ -104,7 +105,8 @@ def new_state(nc: int, table_bits: int, nm: int, confidence: bool, runs: bool) -
     return CMState(T=np.zeros((1 << table_bits, 16), dtype=np.uint32),
                    CM=np.tile(history_prior(), (nc, 1)),
                    W=np.full((3, 512, ni), 0.3 / max(1, nc) * 4.0), L2=np.full((256, nm), 1.0 / nm),
-                   MM=np.full(MATCH_BUCKETS, 0.75), RM=np.full((nc, 16), 0.75), A1=np.tile(node, (256, 1)), A2=np.tile(node, (65536, 1)))
+                   MM=np.full(MATCH_BUCKETS, 0.75), RM=np.full((nc, 16), 0.75), A1=np.tile(node, (256, 1)),
+                   A2=np.tile(node, (65536, 1)))
 
 
 def history_prior() -> np.ndarray:
@@ -126,7 +128,8 @@ def new_scratch(nc: int, confidence: bool, runs: bool, match_bits: int) -> CMScr
                      SEL=np.zeros((256, 3), dtype=np.int64), DOT=np.zeros((256, 4)), PM=np.zeros((256, 4)),
                      MX=np.full(256, -1, dtype=np.int64), RX=np.full((256, nc), -1, dtype=np.int64),
                      run=np.zeros((nc, 2), dtype=np.int64), AJ=np.zeros(256, dtype=np.int64), AW=np.zeros(256),
-                     PF=np.zeros(256), PP=np.zeros(512), rs=rs, ind=np.zeros(65536, dtype=np.int64), mtab=np.zeros(1 << match_bits, dtype=np.int64),
+                     PF=np.zeros(256), PP=np.zeros(512), rs=rs, ind=np.zeros(65536, dtype=np.int64), mtab=np.zeros(1
+<< match_bits, dtype=np.int64),
                      lut=np.log(i / (1.0 - i)), rows_full=full_rows(), rows_path=np.zeros((8, 4), dtype=np.int64))
 
 
