@@ -189,3 +189,18 @@ def test_a_bitwise_file_is_refused_by_a_model_without_the_bitwise_coder(fitted, 
     forged = _pack_header(bytes.fromhex(ngram.fingerprint())[:16], length, digest, payload, FLAG_BITWISE) + payload
     with pytest.raises(CompressedFileError, match="bitwise"):
         decompress(ngram, forged)
+
+
+def test_compress_without_a_model_file_uses_an_untrained_cm(tmp_path, capsys, text):
+    import json
+
+    from decepticons.cli import DEFAULT_CODING_MODEL, main
+
+    assert DEFAULT_CODING_MODEL == "cm"
+    src, z, back = tmp_path / "in.txt", tmp_path / "in.dcz", tmp_path / "out.txt"
+    src.write_bytes(text[1][:1500].tobytes() * 2)
+    assert main(["compress", "--input", str(src), "--output", str(z), "--json"]) == 0
+    rep = json.loads(capsys.readouterr().out)["compress"]
+    assert rep["compressed_bytes"] < 3000 * 0.4  # the repeat is coded almost for free (match model)
+    assert main(["decompress", "--input", str(z), "--output", str(back)]) == 0
+    assert back.read_bytes() == src.read_bytes()

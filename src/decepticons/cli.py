@@ -250,15 +250,29 @@ def cmd_info(args: argparse.Namespace) -> int:
     return 0
 
 
+#: the model ``compress`` / ``decompress`` use without ``--load``: an untrained bit-level context mixer, which
+#: learns the file as it codes it (the best generic model on text, source code and markup alone; see the
+#: ``cm`` section of docs/benchmarks.md)
+DEFAULT_CODING_MODEL = "cm"
+
+
+def _coding_model(path: str | None) -> Any:
+    if path:
+        return _load(path)
+    from .registry import model_class
+
+    return model_class(DEFAULT_CODING_MODEL)()
+
+
 def cmd_compress(args: argparse.Namespace) -> int:
     from .coding import compress_file
     from .runtime.accounting import ArtifactAccounting
 
-    model = _load(args.load)
+    model = _coding_model(args.load)
     report = compress_file(model, args.input, args.output)
     payload: dict[str, Any] = {"compress": report.to_dict()}
     text = str(report)
-    if report.original_bytes:  # model file + compressed file (header included) = what a decoder needs
+    if report.original_bytes and args.load:  # model file + compressed file (header included) = what a decoder needs
         acc = ArtifactAccounting.of(model, report.original_bytes, 8.0 * report.compressed_bytes,
                                     model_path=args.load, code_source="compressed file")
         payload["accounting"] = acc.to_dict()
@@ -270,7 +284,7 @@ def cmd_compress(args: argparse.Namespace) -> int:
 def cmd_decompress(args: argparse.Namespace) -> int:
     from .coding import decompress_file
 
-    model = _load(args.load)
+    model = _coding_model(args.load)
     report = decompress_file(model, args.input, args.output)
     _emit(args, {"decompress": report.to_dict()}, str(report))
     return 0
@@ -389,10 +403,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", help="a registered model kind: list its --config keys with defaults and ranges")
     p.set_defaults(func=cmd_info)
 
-    for name, fn, helptext in (("compress", cmd_compress, "entropy-code a file with a saved model"),
+    for name, fn, helptext in (("compress", cmd_compress, "entropy-code a file (with a saved model, or the default)"),
                                ("decompress", cmd_decompress, "restore a file written by compress")):
         p = sub.add_parser(name, parents=[common], help=helptext)
-        p.add_argument("--load", required=True, help="saved model file (the same for both directions)")
+        p.add_argument("--load", help="saved model file (the same for both directions; default: an untrained "
+                              f"{DEFAULT_CODING_MODEL} model, which learns the file as it codes it)")
         p.add_argument("--input", required=True)
         p.add_argument("--output", required=True)
         p.set_defaults(func=fn)
