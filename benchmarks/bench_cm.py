@@ -6,11 +6,11 @@ first 300 KB of the ``python-source`` corpus alone and the first 300 KB of the `
 train + valid minus size of train); its figures can be cached across runs in a JSON file keyed by the
 sha256 of its input (``--paq-cache``), since it runs at a few KB/s.
 
-Then: a real compress/decompress round trip (the bitwise payload of ``decepticons.coding``) of Shakespeare valid
-with the primed cm (wall-clock KB/s, the
-file's size against the scored bits) and the same for the mixer; an ablation table (each stage added to
-the one before, on a quick set: 1 MB of train then 100 KB of valid, 100 KB of valid alone, 150 KB of each
-other corpus alone; KB/s of scoring in CPU time), and the presets on the same quick set.
+Then: a real compress/decompress round trip (the bitwise payload of ``decepticons.coding``) of Shakespeare
+valid with the primed cm (KB/s by wall clock and by CPU time, the file's size against the scored bits) and
+the same for the mixer; an ablation table (each stage added to the one before, on a quick set: 1 MB of
+train then 100 KB of valid, 100 KB of valid alone, 150 KB of each other corpus alone; KB/s of scoring in
+CPU time), and the presets on the same quick set.
 
     python benchmarks/bench_cm.py [--root DATA_DIR] [--paq-cache paq.json] [--skip-paq] [--skip-mixer]
 """

@@ -28,7 +28,7 @@ class CMConfig(Validated):
 
     contexts: tuple[str, ...] = spec(DEFAULT_CONTEXTS, items=Spec(kind="str"),
                                      doc="context models, from: " + ", ".join(CONTEXT_KINDS))
-    table_bits: int = spec(22, lo=6, hi=26, doc="log2 of the slots of the context table all contexts share "
+    table_bits: int = spec(22, lo=6, hi=24, doc="log2 of the slots of the context table all contexts share "
                             "(64 bytes a slot)")
     limit: int = spec(30, lo=1, hi=255, doc="count limit of the adaptive bit probabilities (rate 1/(n+1.5))")
     mixers: int = spec(3, lo=1, hi=3, doc="first-layer mixers (weight sets by partial byte, match state, "

@@ -1,13 +1,11 @@
 """Sparse persistence of the bit-level model: only the context-table slots in use are written.
 
-``T: uint32[S, 16]`` is stored as ``T_index: int64[k]`` (slot numbers, strictly increasing) and ``T_slots: uint32[k,
-16]`` (those slots; entry 0, the tag, nonzero); every other array is
-stored whole except the second APM ``A2: float64[65536, 33]``, of which only the rows that moved from
-their initial values are written (``A2_index: int64[r]`` strictly increasing, ``A2_rows: float64[r, 33]``).
-Loading checks every name, shape, dtype and index before scattering the slots into a zero
-table of the size the validated configuration describes, so memory is bounded by the configuration and
-the file.
-"""
+``T: uint32[S, 16]`` is stored as ``T_index: int64[k]`` (slot numbers, strictly increasing) and
+``T_slots: uint32[k, 16]`` (those slots; entry 0, the tag, nonzero). The second APM ``A2: float64[65536, 33]``
+is stored as the rows that moved from their initial values (``A2_index: int64[r]`` strictly increasing,
+``A2_rows: float64[r, 33]``); every other array is stored whole. Loading checks every name, shape, dtype
+and index before scattering the slots into a zero table of the size the validated configuration
+describes, so memory is bounded by the configuration and the file."""
 
 from __future__ import annotations
 

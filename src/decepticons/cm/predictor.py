@@ -1,12 +1,12 @@
 """CMPredictor (registry name ``cm``): bit-level context mixing, a compressor-grade byte predictor.
 
-Each byte is 8 binary decisions down a 255-node tree. For every node, each context model (orders 1-7 and
-longer, words, sparse, column and indentation contexts, :mod:`.contexts`) offers an adaptive bit probability
-from a hashed slot (one 64-byte slot per context and nibble serves its 15 nodes), a state map reads
-the entry's bit history, the context's last byte and its run offer that byte's bit, a match model offers the bit of
-the byte that followed the latest repeat of the
-context; logistic mixers with weight sets selected by small contexts combine them in the stretch domain, a
-second layer mixes the mixers, and two adaptive probability maps refine the result (:mod:`.nodes`).
+Each byte is 8 binary decisions down a 255-node tree. For every node, each context model (orders 1-7,
+words, sparse, column, indentation and indirect contexts, :mod:`.contexts`) offers an adaptive bit
+probability from a hashed slot (one 64-byte slot per context and nibble serves its 15 nodes), a state map
+reads the entry's bit history, the context's last byte and its run offer that byte's bit, and a match model
+offers the bit of the byte that followed the latest repeat of the context; logistic mixers with weight sets
+selected by small contexts combine them in the stretch domain, a second layer mixes the mixers, and two
+adaptive probability maps refine the result (:mod:`.nodes`).
 
 Learning happens once per byte, after the byte is known (:mod:`.learn`), so the probability of a byte is
 exactly the product of its 8 node probabilities, and the full 256-way distribution (all 255 nodes,
@@ -16,7 +16,9 @@ exactly the product of its 8 node probabilities, and the full 256-way distributi
 ``fit`` starts from a fresh state and learns every byte of the corpus; ``partial_fit`` continues. Scoring
 runs from a private copy of the fitted state (``online``: it keeps learning, prequential) and never mutates
 it; the running contexts (words, lines, match history) start empty for each scored input.
-Model files hold the context tables sparsely: only the slots in use (:mod:`.persist`).
+Model files hold the context tables sparsely: only the slots in use (:mod:`.persist`). ``compress`` codes
+the 8 node probabilities of each byte with the model's own binary arithmetic coder (:mod:`.coding`,
+``bit_compress`` / ``bit_decompress``), 8 node evaluations per byte instead of the 255 a 256-way row needs.
 """
 
 from __future__ import annotations
