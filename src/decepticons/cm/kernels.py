@@ -21,19 +21,12 @@ from ..coding.frequencies import quantize_probs
 from ..jit import kernel
 from .contexts import cm_begin
 from .learn import cm_learn_path
-from .nodes import cm_predict_nodes
+from .nodes import cm_node_row, cm_predict_nodes
 from .state import MATCH_BUCKETS, RS_MLEN, RS_MPTR, RS_NSEEN
 
 MODE_TARGET = 1
 MODE_ROWS = 0
 MODE_FREQS = 2
-
-
-@kernel
-def cm_lo_index(node, depth):
-    """Index of a low-nibble node (depth 4..7) in its slot: a leading 1, then the low bits so far."""
-    dl = depth - 4
-    return (1 << dl) | (node & ((1 << dl) - 1))
 
 
 @kernel
@@ -49,39 +42,43 @@ def cm_match_expect(rs, hist, t):
 def cm_position(P, S, Z, hist, t, byte, full):
     """Predict position ``t``: the path of ``byte`` (returns ``P(byte)``) or, when ``full``, the whole tree
     into ``Z.PP`` (returns 0)."""
-    T = S.T
-    ch = Z.ch
-    sidx = Z.sidx
-    sbase = Z.sbase
-    stag = Z.stag
-    rs = Z.rs
+    cm_begin(P.kinds, P.table_bits, P.match_min, S.T, Z.ch, Z.sidx, Z.sbase, Z.stag, Z.rs, Z.mtab, Z.run, Z.ind,
+             hist, t)
+    return cm_nodes_at(P, S, Z, hist, t, byte, full, 0, Z.nobuf)
+
+
+@kernel
+def cm_nodes_at(P, S, Z, hist, t, byte, full, code, buf):
+    """The nodes of position ``t`` after :func:`~.contexts.cm_begin`: ``P(byte)`` on its path, 0 for the full
+    tree (``Z.PP``), or, when coding (``code`` 1: encode ``byte`` into ``buf``; 2: decode from ``buf``; the
+    coder state in ``Z.coder``, see :mod:`.coding`), the byte coded (-2: the payload ended)."""
     PF = Z.PF
     PP = Z.PP
-    table_bits = P.table_bits
-    cm_begin(P.kinds, table_bits, P.match_min, T, ch, sidx, sbase, stag, rs, Z.mtab, Z.run, Z.ind, hist, t)
     c1 = 0
     if t > 0:
         c1 = int(hist[t - 1])
-    eb, mi = cm_match_expect(rs, hist, t)
+    eb, mi = cm_match_expect(Z.rs, hist, t)
     if full:
         rows = Z.rows_full
         count = 255
     else:
         rows = Z.rows_path
         count = 8
-        for d in range(8):
-            node = (256 + byte) >> (8 - d)
-            rows[d, 0] = node
-            rows[d, 1] = d
-            if d < 4:
-                rows[d, 2] = node
-                rows[d, 3] = 0
-            else:
-                rows[d, 2] = cm_lo_index(node, d)
-                rows[d, 3] = 1 + (byte >> 4)
-    cm_predict_nodes(rows, count, c1, eb, mi, rs[RS_NSEEN], T, S.CM, S.W, S.L2, S.MM, S.A1, S.A2, ch, sidx,
-                     sbase, stag, Z.X, Z.CB, Z.SEL, Z.DOT, Z.PM, Z.MX, Z.AJ, Z.AW, PF, Z.lut, table_bits, P.nm,
-                     P.confidence, P.apm_rate > 0.0, S.RM, Z.RX, Z.run, P.runs)
+        if code == 2:
+            cm_node_row(rows, 0, 0)
+        else:
+            for d in range(8):
+                cm_node_row(rows, d, byte >> (8 - d))
+    apm = P.apm_rate > 0.0
+    cbyte = byte
+    if code == 2:
+        cbyte = 0
+    nseen = Z.rs[RS_NSEEN]
+    res = cm_predict_nodes(rows, count, c1, eb, mi, nseen, S.T, S.CM, S.W, S.L2, S.MM, S.A1, S.A2, Z.ch, Z.sidx,
+                           Z.sbase, Z.stag, Z.X, Z.CB, Z.SEL, Z.DOT, Z.PM, Z.MX, Z.AJ, Z.AW, PF, Z.lut, P.table_bits,
+                           P.nm, P.confidence, apm, S.RM, Z.RX, Z.run, P.runs, code, cbyte, Z.coder, buf)
+    if code != 0:
+        return float(res)
     if not full:
         prob = 1.0
         for d in range(8):

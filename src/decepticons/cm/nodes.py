@@ -55,6 +55,21 @@ def cm_count_bucket(n):
 
 
 @kernel
+def cm_node_row(rows, d, byte_so_far):
+    """Row ``d`` of the path rows of a byte whose first ``d`` bits are ``byte_so_far``."""
+    node = (1 << d) | byte_so_far
+    rows[d, 0] = node
+    rows[d, 1] = d
+    if d < 4:
+        rows[d, 2] = node
+        rows[d, 3] = 0
+    else:
+        dl = d - 4
+        rows[d, 2] = (1 << dl) | (node & ((1 << dl) - 1))
+        rows[d, 3] = 1 + (byte_so_far >> dl)
+
+
+@kernel
 def cm_apm_cell(z):
     """Lower cell and upper weight of ``z`` (clipped to [-8, 8]) on the 33-cell grid."""
     pos = (z + 8.0) * 2.0
@@ -68,11 +83,16 @@ def cm_apm_cell(z):
 
 @kernel
 def cm_predict_nodes(rows, count, c1, eb, mi, nseen, T, CM, W, L2, MM, A1, A2, ch, sidx, sbase, stag, X, CB, SEL,
-                     DOT, PM, MX, AJ, AW, PF, lut, table_bits, nm, confidence, apm, RM, RX, run, runs):
+                     DOT, PM, MX, AJ, AW, PF, lut, table_bits, nm, confidence, apm, RM, RX, run, runs, code, byte, cs,
+                     buf):
     """P(bit = 1) of the nodes ``rows[:count]`` (each ``(node, depth, j, nib)``, see the module docstring)
     into ``PF``; a row with ``j == 1`` and ``nib > 0`` starts a low nibble: its slots are looked up first.
     ``eb``: the match model's expected byte (-1: none), ``mi``: its length bucket. One call per byte: the
-    node loop is written out here (a call per node, passing its arrays, would cost more than the node)."""
+    node loop is written out here (a call per node, passing its arrays, would cost more than the node).
+
+    ``code``: 0 predict only; 1 also encode each node's bit of ``byte`` into ``buf`` with the binary coder
+    of :mod:`.coding` (state ``cs``); 2 decode each bit from the payload ``buf`` and set the next row from
+    it (``rows`` start with the root only). Returns the byte coded (or -2: the payload ended)."""
     ni = X.shape[1]
     nc = sidx.shape[0]
     ro = nc * (2 if confidence else 1)
@@ -156,3 +176,36 @@ def cm_predict_nodes(rows, count, c1, eb, mi, nseen, T, CM, W, L2, MM, A1, A2, c
         if p > 1.0 - PMIN:
             p = 1.0 - PMIN
         PF[node] = p
+        if code != 0:
+            p16 = int(math.floor(p * 65536.0))
+            p16 = min(max(p16, 1), 65535)
+            x1 = cs[0]
+            x2 = cs[1]
+            r = x2 - x1
+            xmid = x1 + (r >> 16) * p16 + (((r & 0xFFFF) * p16) >> 16)
+            if code == 1:
+                bit = (byte >> (7 - depth)) & 1
+            else:
+                bit = 1 if cs[2] <= xmid else 0
+            if bit == 1:
+                x2 = xmid
+            else:
+                x1 = xmid + 1
+            while ((x1 ^ x2) & 0xFF000000) == 0:
+                pos = cs[3]
+                if code == 1:
+                    buf[pos] = x2 >> 24
+                else:
+                    if pos >= len(buf):
+                        return -2
+                    cs[2] = ((cs[2] << 8) & 0xFFFFFFFF) | int(buf[pos])
+                cs[3] = pos + 1
+                x1 = (x1 << 8) & 0xFFFFFFFF
+                x2 = ((x2 << 8) & 0xFFFFFFFF) | 255
+            cs[0] = x1
+            cs[1] = x2
+            if code == 2:
+                byte = (byte << 1) | bit
+                if e + 1 < count:
+                    cm_node_row(rows, e + 1, byte)
+    return byte

@@ -147,22 +147,22 @@ class CMPredictor(CausalPredictor):
         learn = self.config.online
         state, scratch, k = self._state_for(learn), self._scratch(), self._k
         out = np.empty(len(x) // 2 + 1024, dtype=np.uint8)
-        coder = np.asarray([0, M32, 0], dtype=np.int64)
+        scratch.coder[:] = (0, M32, 0, 0)
         t = 0
         while True:
-            t = k.cm_encode(self.params, state, scratch, x, t, len(x), learn, out, coder)
-            if t >= len(x) and coder[2] + 8 <= len(out):
+            t = k.cm_encode(self.params, state, scratch, x, t, len(x), learn, out)
+            if t >= len(x) and scratch.coder[3] + 8 <= len(out):
                 break
             out = np.concatenate([out, np.empty(len(out), dtype=np.uint8)])
-        k.cm_flush(out, coder)
-        return out[:int(coder[2])].tobytes()
+        k.cm_flush(out, scratch.coder)
+        return out[:int(scratch.coder[3])].tobytes()
 
     def bit_decompress(self, payload: bytes, length: int) -> np.ndarray:
         """Invert :meth:`bit_compress`: ``uint8[length]``; a payload that ends too soon is a
         :class:`~decepticons.errors.CompressedFileError`."""
         learn = self.config.online
         out = np.zeros(length, dtype=np.uint8)
-        src = np.frombuffer(payload, dtype=np.uint8)
+        src = np.frombuffer(payload, dtype=np.uint8).copy()  # one buffer type for both directions
         got = self._k.cm_decode(self.params, self._state_for(learn), self._scratch(), src, length, learn, out)
         if got != length:
             raise CompressedFileError(f"compressed file is truncated or corrupted: its {len(payload):,}-byte payload "

@@ -92,6 +92,8 @@ class CMScratch(NamedTuple):
     lut: np.ndarray        # float64[4096]: stretch of the 12-bit probability (i + 0.5) / 4096
     rows_full: np.ndarray  # int64[255, 4]: (node, depth, j, nibble) of every node, high nibble first
     rows_path: np.ndarray  # int64[8, 4]: the same for the path of one byte
+    coder: np.ndarray      # int64[4]: binary coder state x1, x2, decoder value, bytes written / read
+    nobuf: np.ndarray      # uint8[0]: the coding buffer when not coding
 
 
 def n_inputs(nc: int, confidence: bool, runs: bool) -> int:
@@ -130,7 +132,8 @@ def new_scratch(nc: int, confidence: bool, runs: bool, match_bits: int) -> CMScr
                      run=np.zeros((nc, 2), dtype=np.int64), AJ=np.zeros(256, dtype=np.int64), AW=np.zeros(256),
                      PF=np.zeros(256), PP=np.zeros(512), rs=rs, ind=np.zeros(65536, dtype=np.int64), mtab=np.zeros(1
 << match_bits, dtype=np.int64),
-                     lut=np.log(i / (1.0 - i)), rows_full=full_rows(), rows_path=np.zeros((8, 4), dtype=np.int64))
+                     lut=np.log(i / (1.0 - i)), rows_full=full_rows(), rows_path=np.zeros((8, 4), dtype=np.int64),
+                     coder=np.zeros(4, dtype=np.int64), nobuf=np.zeros(0, dtype=np.uint8))
 
 
 def full_rows() -> np.ndarray:
