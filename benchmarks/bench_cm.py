@@ -8,8 +8,8 @@ sha256 of its input (``--paq-cache``), since it runs at a few KB/s.
 
 Then: a real compress/decompress round trip (the bitwise payload of ``decepticons.coding``) of Shakespeare
 valid with the primed cm (KB/s by wall clock and by CPU time, the file's size against the scored bits) and
-the same for the mixer; an ablation table (each stage added to the one before, on a quick set: 1 MB of
-train then 100 KB of valid, 100 KB of valid alone, 150 KB of each other corpus alone; KB/s of scoring in
+the same for the mixer; an ablation table (each stage added to the one before, on a quick set: 512 KB
+of train then 100 KB of valid, 100 KB of valid alone, 150 KB of each other corpus alone; KB/s of scoring in
 CPU time), and the presets on the same quick set.
 
     python benchmarks/bench_cm.py [--root DATA_DIR] [--paq-cache paq.json] [--skip-paq] [--skip-mixer]
@@ -36,7 +36,7 @@ from _report import command_line, git_rev, machine, write_section  # noqa: E402
 from decepticons.cm.config import DEFAULT_CONTEXTS  # noqa: E402
 
 ALONE_BYTES = 300_000
-QUICK = dict(train=1 << 20, valid=100_000, other=150_000)
+QUICK = dict(train=1 << 19, valid=100_000, other=150_000)
 
 #: each stage adds to the one before (the last is the default model)
 STAGES: list[tuple[str, dict[str, Any]]] = [
@@ -113,7 +113,7 @@ def _round_trip(model: Any, x: bytes) -> dict[str, float]:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--root", help="data folder of decepticons.data (default: its cache)")
+    ap.add_argument("--root", help="folder holding each corpus in ROOT/NAME (default: the cache of decepticons.data)")
     ap.add_argument("--paq-cache", help="JSON file caching paq8px figures by input digest")
     ap.add_argument("--skip-paq", action="store_true")
     ap.add_argument("--skip-mixer", action="store_true")
@@ -123,9 +123,10 @@ def main() -> None:
     from decepticons.data import corpus_files
     from decepticons.registry import model_class
 
-    sh = corpus_files("shakespeare", args.root)
-    py = corpus_files("python-source", args.root)
-    rst = corpus_files("rst-docs", args.root)
+    def files(name: str) -> dict[str, Path]:
+        return corpus_files(name, Path(args.root) / name if args.root else None)
+
+    sh, py, rst = files("shakespeare"), files("python-source"), files("rst-docs")
     train, valid = _read(sh["train"]), _read(sh["valid"])
     pysrc, rstsrc = _read(py["train"], ALONE_BYTES), _read(rst["train"], ALONE_BYTES)
     cases = [("Shakespeare valid, primed with train", train, valid),
@@ -138,11 +139,16 @@ def main() -> None:
     if args.paq_cache and Path(args.paq_cache).exists():
         cache = json.loads(Path(args.paq_cache).read_text())
     rows = []
+    primed: dict[str, Any] = {}  # the models fitted on train, reused for the round trips
     for label, tr, x in cases:
         row: dict[str, Any] = {"data": label, "bytes": len(x)}
-        row["cm"], _ = _bpb(_cm(), tr, x)
+        models = {"cm": _cm()}
         if not args.skip_mixer:
-            row["mixer"], _ = _bpb(model_class("mixer")(), tr, x)
+            models["mixer"] = model_class("mixer")()
+        for name, model in models.items():
+            row[name], _ = _bpb(model, tr, x)
+            if tr is not None:
+                primed[name] = model
         if paq:
             size, _ = _paq(x, cache)
             if tr is not None:
@@ -153,13 +159,8 @@ def main() -> None:
     if args.paq_cache and paq:
         Path(args.paq_cache).write_text(json.dumps(cache, indent=1))
 
-    model = _cm()
-    model.fit(train)
-    trip = {"cm": _round_trip(model, valid)}
-    if not args.skip_mixer:
-        mixer = model_class("mixer")()
-        mixer.fit(train)
-        trip["mixer"] = _round_trip(mixer, valid)
+    trip = {name: _round_trip(model, valid) for name, model in primed.items()}
+    primed.clear()
     print(json.dumps(trip), flush=True)
 
     qtrain, qvalid = train[:QUICK["train"]], valid[:QUICK["valid"]]
@@ -204,7 +205,7 @@ def main() -> None:
         md.append(f"| {name} | {t['compress_kbps']:.1f} / {t['compress_cpu_kbps']:.1f} | "
                   f"{t['decompress_kbps']:.1f} / {t['decompress_cpu_kbps']:.1f} | {t['file_bpb']:.4f} | "
                   f"{t['excess_pct']:+.3f}% |")
-    md += ["", "Ablation (quick set: primed = 1 MB of train then 100 KB of valid; alone = 100 KB of valid; python "
+    md += ["", "Ablation (quick set: primed = 512 KB of train then 100 KB of valid; alone = 100 KB of valid; python "
            "and rst = 150 KB of each, alone; each stage adds to the row above; KB/s: scoring, CPU time, mean "
            "over the four):", "",
            "| stage | primed | alone | python | rst | mean | delta mean | KB/s | delta KB/s |",
@@ -217,7 +218,7 @@ def main() -> None:
                   f"{a['mean']:.4f} | {dm} | {a['kbps']:.1f} | {dk} |")
         prev = a
     md += ["", "Presets (same quick set; compress/decompress: a real round trip of the 100 KB of valid after "
-           "1 MB of train, wall clock):", "",
+           "512 KB of train; CPU time):", "",
            "| preset | mean bits/byte | primed | scoring KB/s (CPU) | compress KB/s (CPU) | decompress KB/s (CPU) |",
            "|---|---:|---:|---:|---:|---:|"]
     for p in presets:
