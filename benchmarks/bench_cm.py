@@ -111,6 +111,14 @@ def _round_trip(model: Any, x: bytes) -> dict[str, float]:
             "file_bpb": 8.0 * len(blob) / len(x), "excess_pct": 100.0 * (coded - scored) / scored}
 
 
+def _command(args: argparse.Namespace) -> str:
+    """The command line without the values of path options (no machine paths in the docs)."""
+    words = command_line().split()[:2]
+    words += [f"--{k.replace('_', '-')} {k.upper()}" for k in ("root", "paq_cache") if getattr(args, k)]
+    words += [f"--{k.replace('_', '-')}" for k in ("skip_paq", "skip_mixer") if getattr(args, k)]
+    return " ".join(words)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--root", help="folder holding each corpus in ROOT/NAME (default: the cache of decepticons.data)")
@@ -189,13 +197,17 @@ def main() -> None:
         presets.append({"preset": preset, **r})
         print(json.dumps(presets[-1]), flush=True)
 
-    md = [f"Commit `{git_rev()}`; {machine()}.", "", f"    {command_line()}", "",
+    md = [f"Commit `{git_rev()}`; {machine()}.", "", f"    {_command(args)}", "",
           "Bits per byte (lower is better); every model adaptive (it learns while it scores, as a compressor).", "",
           "| data | bytes | cm | mixer | paq8px -8 |", "|---|---:|---:|---:|---:|"]
     for r in rows:
         md.append(f"| {r['data']} | {r['bytes']:,} | **{r['cm']:.4f}** | "
                   + (f"{r['mixer']:.4f}" if "mixer" in r else "-") + " | "
                   + (f"{r['paq8px']:.4f}" if "paq8px" in r else "not on PATH") + " |")
+    if paq:
+        md += ["", "paq8px -8 (an external baseline on PATH, never a dependency; about 6-8 KB/s and 2 GB of memory here) "
+               "compresses each input alone; primed = size(train + valid) - size(train). With `--paq-cache` its "
+               "figures are reused across runs (keyed by the sha256 of each input)."]
     md += ["", "Real files (`decepticons.coding.compress` / `decompress` of Shakespeare valid with the model fitted "
            "on train; round trip checked; KB/s by wall clock and by CPU time of this process (the machine may be "
            "shared); excess: coded payload against the scored bits):", "",
