@@ -205,8 +205,8 @@ def main() -> None:
                   + (f"{r['mixer']:.4f}" if "mixer" in r else "-") + " | "
                   + (f"{r['paq8px']:.4f}" if "paq8px" in r else "not on PATH") + " |")
     if paq:
-        md += ["", "paq8px -8 (an external baseline on PATH, never a dependency; about 6-8 KB/s and 2 GB of memory here) "
-               "compresses each input alone; primed = size(train + valid) - size(train). With `--paq-cache` its "
+        md += ["", "paq8px -8 (an external baseline on PATH, never a dependency; about 6-8 KB/s and 2 GB of memory "
+               "here) compresses each input alone; primed = size(train + valid) - size(train). With `--paq-cache` its "
                "figures are reused across runs (keyed by the sha256 of each input)."]
     md += ["", "Real files (`decepticons.coding.compress` / `decompress` of Shakespeare valid with the model fitted "
            "on train; round trip checked; KB/s by wall clock and by CPU time of this process (the machine may be "
