@@ -66,6 +66,7 @@ STEPS: list[Step] = [
                          "--results={work}/composition.json"], ("composition",), 45, needs=("recipe",)),
     Step("transfer", ["benchmarks/bench_transfer.py", "--results={work}/transfer.json"], ("transfer",), 10),
     Step("mlx", ["benchmarks/bench_mlx.py"], ("mlx",), 8),
+    Step("cm", ["benchmarks/bench_cm.py", "--root={data}", "--paq-cache={work}/paq8px.json"], ("cm",), 40),
     Step("scaling", ["benchmarks/bench_scaling.py", "--sizes", "1,10,100"], ("scaling",), 50),
     Step("bench-quick", ["benchmarks/bench_suite.py"], ("bench-quick",), 6),
     Step("bench-full", ["benchmarks/bench_suite.py", "--full"], ("bench-full",), 40),

@@ -85,9 +85,11 @@ def test_a_shorter_claim_fails_the_checksum_of_the_original(ngram, blob):
 
 @pytest.mark.parametrize("fields, message", [
     ({"version": 2}, "format version 2"),
-    ({"flags": 2}, "unknown flags"),
+    ({"flags": 4}, "unknown flags"),
     ({"flags": 0x81}, "unknown flags"),
+    ({"flags": 3}, "unknown flags"),  # MLX and bitwise together: no MLX model codes bitwise
     ({"flags": 1}, "written by the mlx backend"),  # bit 0: the MLX backend wrote it (this model is not on MLX)
+    ({"flags": 2}, "bitwise payload, which ngram cannot decode"),  # bit 1: a bitwise payload
     ({"length": 0}, "payload after an empty original"),
     ({"payload": b""}, "not a whole number of 32-bit words"),
     ({"payload": b"\x01\x02\x03"}, "not a whole number of 32-bit words"),

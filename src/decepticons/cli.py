@@ -267,9 +267,10 @@ def cmd_info(args: argparse.Namespace) -> int:
     return 0
 
 
-#: the model ``compress`` / ``decompress`` use without ``--load``: an untrained default that learns while it
-#: codes, as a classic compressor does (see docs/benchmarks.md, section compression)
-DEFAULT_COMPRESSOR = "mixer"
+#: the model ``compress`` / ``decompress`` use without ``--load``: an untrained bit-level context mixer, which
+#: learns the file as it codes it, as a classic compressor does (the best generic model on text, source code
+#: and markup alone; see the ``cm`` section of docs/benchmarks.md)
+DEFAULT_COMPRESSOR = "cm"
 
 
 def _coding_model(args: argparse.Namespace) -> tuple[Any, str]:
@@ -448,7 +449,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", help="a registered model kind: list its --config keys with defaults and ranges")
     p.set_defaults(func=cmd_info)
 
-    for name, fn, helptext in (("compress", cmd_compress, "entropy-code a file with a saved model"),
+    for name, fn, helptext in (("compress", cmd_compress, "entropy-code a file (with a saved model, or the default)"),
                                ("decompress", cmd_decompress, "restore a file written by compress")):
         p = sub.add_parser(name, parents=[common], help=helptext)
         p.add_argument("--load", help="saved model file (the same for both directions); without it an untrained "

@@ -23,6 +23,7 @@ _BUILTIN: dict[str, str] = {
     "backoff": "decepticons.memory.backoff:BackoffPredictor",
     "online-ngram": "decepticons.memory.online:OnlineNGramPredictor",
     "mixer": "decepticons.mixer:MixerPredictor",
+    "cm": "decepticons.cm:CMPredictor",
     "causal-bank": "decepticons.causal_bank.predictor:CausalBankPredictor",
     "transformer": "decepticons.transformer.predictor:TransformerPredictor",
     "frozen-readout": "decepticons.readouts.expert:FrozenReadoutExpert",

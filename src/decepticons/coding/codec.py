@@ -15,13 +15,22 @@ Container (all integers little-endian)::
     offset size
     0      4    magic  b"DCPZ"
     4      1    format version (1)
-    5      1    flags: bit 0 set when an MLX backend computed the predictions (FLAG_MLX), else 0
+    5      1    flags: bit 0 (FLAG_MLX) when an MLX backend computed the predictions; bit 1 (FLAG_BITWISE)
+                a bitwise payload (see below); every other bit 0
     6      16   model fingerprint: first 16 bytes of sha256(kind, config, weights)
     22     8    original length in bytes
     30     8    first 8 bytes of sha256(original)
     38     4    crc32 of the payload
     42     4    crc32 of bytes 0..41 (the header itself)
     46     ...  range-coder payload (uint32 words)
+
+Bitwise payloads (flag 1). A model that codes its bytes as binary decisions itself (:class:`BitCodingModel`,
+the bit-level ``cm``: 8 node probabilities per byte instead of a 256-way row) writes its own payload of
+bytes (``bit_compress``) and reads it back (``bit_decompress``); everything else in the container is the
+same. Its coder never gives a decision more than ``1 - 2**-16``, so a byte costs at least
+``BIT_C_MIN = -8 log2(1 - 2**-16)`` bits: a header length above ``(8 B + SLACK_BITS) / BIT_C_MIN`` for a
+``B``-byte payload is refused before anything is allocated, and the decoder refuses to read past the
+payload's end.
 
 Decoding with another model, a truncated or corrupted file raises :class:`CompressedFileError`; the
 checksum of the original is verified before anything is returned, so wrong data never comes back silently.
@@ -80,6 +89,10 @@ C_MIN = QUANT_BITS - math.log2(1 + math.ceil(((1 << QUANT_BITS) - 255) * _LEAK_S
 SLACK_BITS = 64
 #: first size of the output buffer (bytes); it doubles as decoding needs
 OUT_START = 1 << 20
+#: the least a byte can cost in a bitwise payload (bits): 8 decisions of probability at most 1 - 2**-16
+BIT_C_MIN = -8.0 * math.log2(1.0 - 2.0 ** -16)
+#: header flag of a bitwise payload
+FLAG_BITWISE = 0x02
 #: fixed-point unit of the running cost (exact integer sums, rounded down: a lower bound)
 _COST_UNIT = float(1 << 32)
 
@@ -106,6 +119,17 @@ class FreqBlockModel(Protocol):
     most ``chunk`` rows, equal to ``stream().coding_freqs()`` step by step."""
 
     def coding_freq_blocks(self, data: BytesLike, chunk: int) -> Iterator[np.ndarray]: ...
+
+
+@runtime_checkable
+class BitCodingModel(Protocol):
+    """A model that entropy-codes bytes as its own binary decisions: ``bit_compress(data) -> bytes`` and
+    ``bit_decompress(payload, length) -> uint8[length]`` (raising :class:`CompressedFileError` when the
+    payload ends too soon), with code lengths within 0.1% of its scored bits."""
+
+    def bit_compress(self, data: BytesLike) -> bytes: ...
+
+    def bit_decompress(self, payload: bytes, length: int) -> np.ndarray: ...
 
 
 # ---------------------------------------------------------------------------------------------- frequencies
@@ -177,7 +201,7 @@ def _unpack_header(blob: bytes) -> tuple[bytes, int, bytes, int, int]:
     if version != FORMAT_VERSION:
         raise CompressedFileError(f"compressed file uses format version {version}; this version reads "
                                   f"{FORMAT_VERSION}")
-    if flags & ~FLAG_MLX:
+    if flags & ~(FLAG_MLX | FLAG_BITWISE) or flags == FLAG_MLX | FLAG_BITWISE:  # no MLX model codes bitwise
         raise CompressedFileError(f"compressed file has unknown flags {flags:#x}")
     return fp, length, digest, payload_crc, flags
 
@@ -212,6 +236,11 @@ def compress(model: CausalPredictor, data: BytesLike, progress: bool | None = No
     x = as_byte_array(data)
     if len(x) == 0:
         return _pack_header(_fingerprint16(model), 0, _digest8(x), b"", _backend_flags(model))
+    if isinstance(model, BitCodingModel):
+        with ByteProgress(len(x), desc=f"compress {model.name}", enabled=progress) as bar:
+            payload = bytes(model.bit_compress(x))
+            bar.update(len(x))
+        return _pack_header(_fingerprint16(model), len(x), _digest8(x), payload, FLAG_BITWISE) + payload
     fam = constriction.stream.model.Categorical(perfect=False)
     enc = constriction.stream.queue.RangeEncoder()
     with ByteProgress(len(x), desc=f"compress {model.name}", enabled=progress) as bar:
@@ -237,7 +266,7 @@ def decompress(model: CausalPredictor, blob: bytes | bytearray | memoryview,
     if fp != _fingerprint16(model):
         raise CompressedFileError("compressed file was written with a different model (fingerprint "
                                   f"{fp.hex()}..., this model is {_fingerprint16(model).hex()}...)")
-    if flags != _backend_flags(model):
+    if flags & FLAG_MLX != _backend_flags(model):
         raise CompressedFileError(f"compressed file was written by the {_backend_name(flags)} backend and decodes "
                                   f"only with it (the backends' float results differ); this model runs on "
                                   f"{_backend_name(_backend_flags(model))}: decompress with --backend "
@@ -250,6 +279,8 @@ def decompress(model: CausalPredictor, blob: bytes | bytearray | memoryview,
         if payload:
             raise CompressedFileError("compressed file is corrupted: payload after an empty original")
         return np.zeros(0, dtype=np.uint8)
+    if flags & FLAG_BITWISE:
+        return _decompress_bits(model, payload, length, digest)
     if len(payload) == 0 or len(payload) % 4:
         raise CompressedFileError(f"compressed file is truncated or corrupted: payload of {len(payload)} "
                                   "bytes is not a whole number of 32-bit words")
@@ -295,6 +326,21 @@ def decompress(model: CausalPredictor, blob: bytes | bytearray | memoryview,
         raise CompressedFileError(f"compressed file is truncated or corrupted (decoder failed at byte "
                                   f"{t} of {length}: {e})") from None
     if _digest8(out) != digest:
+        raise CompressedFileError("compressed file is truncated or corrupted: the decoded bytes do not match "
+                                  "the checksum of the original")
+    return out
+
+
+def _decompress_bits(model: CausalPredictor, payload: bytes, length: int, digest: bytes) -> np.ndarray:
+    """A bitwise payload (flag 1) through the model's own decoder, within the bounds of the module docstring."""
+    if not isinstance(model, BitCodingModel):
+        raise CompressedFileError(f"compressed file holds a bitwise payload, which {model.name} cannot decode")
+    payload_bits = 8 * len(payload) + SLACK_BITS
+    if len(payload) < 4 or length > payload_bits / BIT_C_MIN:
+        raise CompressedFileError(f"compressed file is corrupted: its header claims {length:,} bytes, more than "
+                                  f"a {len(payload):,}-byte bitwise payload can hold")
+    out = np.asarray(model.bit_decompress(payload, length), dtype=np.uint8)
+    if len(out) != length or _digest8(out) != digest:
         raise CompressedFileError("compressed file is truncated or corrupted: the decoded bytes do not match "
                                   "the checksum of the original")
     return out
