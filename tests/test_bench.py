@@ -166,3 +166,15 @@ def test_seq_lens_are_checked(split: tuple[bytes, bytes], tmp_path: Path) -> Non
                       "--seq-lens must be comma-separated integers")
     assert_user_error(run(["bench", "--models", "ngram", "--train", t, "--valid", v, "--seq-lens", "0"]),
                       "--seq-lens must list lengths")
+
+
+def test_throughput_lengths_follow_what_each_module_can_read() -> None:
+    pytest.importorskip("torch")
+    from decepticons.bench.throughput import forward_throughput
+
+    data = np.frombuffer(bytes(range(256)) * 8, dtype=np.uint8)
+    bank = model_class("causal-bank")(seed=0, embed_dim=16, input_hidden=64)
+    bank.train_window = 64  # a scoring window is not a limit of the recurrences
+    assert [int(e[0]) for e in forward_throughput(bank, data, [64, 512, 2048], repeats=1)] == [64, 512, 2048]
+    attn = model_class("transformer")(seed=0, n_layer=1, d_model=32, block_size=128)
+    assert [int(e[0]) for e in forward_throughput(attn, data, [64, 512], repeats=1)] == [64]

@@ -2,8 +2,8 @@
 
 For each length ``L`` the module predicts one ``(1, L)`` window of held-out bytes, ``repeats`` times, and the
 best time gives ``tokens/s = L / seconds``: an O(n) model (the causal bank's scan) keeps its rate as ``L``
-grows, attention's O(L^2) shows as a falling rate. Lengths beyond a model's own window (``context_length``)
-are left out of its curve.
+grows, attention's O(L^2) shows as a falling rate. Lengths beyond what the module can read (its config's
+``block_size`` or ``max_seq_len``; no limit for the causal bank's recurrences) are left out of its curve.
 
 MFU (model FLOP utilisation) = the forward pass's counted FLOPs (``torch.utils.flop_counter``: matrix
 products and attention; elementwise work such as the scan's recurrences is not counted, so an O(n) bank's MFU
@@ -69,7 +69,8 @@ def forward_throughput(model: Any, data: np.ndarray, seq_lens: list[int], repeat
         return []
     import torch
 
-    limit = model.context_length
+    cfg = getattr(model, "config", None)
+    limit = getattr(cfg, "block_size", None) or getattr(cfg, "max_seq_len", None)
     out: list[list[float]] = []
     was_training = module.training
     module.eval()
