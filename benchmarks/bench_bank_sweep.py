@@ -1,0 +1,272 @@
+"""Causal-bank sweep: what buys quality per CPU-minute (section "bank-sweep" of docs/benchmarks.md).
+
+Every run is the user's command, ``decepticons train ... --tokens N --seed S --save M`` then ``decepticons
+score --load M``: a token budget makes the curve independent of the machine's load, so the bits/byte are
+reproducible on a busy machine and only the seconds are indicative. Budgets are in CPU-minutes of an idle
+2-core machine: ``--tokens-per-minute`` is what the default causal bank trains in one minute there (measured
+separately, quiet, and stated in the section); a candidate that costs more (or less) per token than the
+default gets proportionally fewer (or more) tokens for the same minutes, from a short cost probe (process
+CPU time per training token against the default's, measured side by side).
+
+Phases: ``proxy`` (a short budget, scored on the first ``--score-bytes`` of valid) ranks the candidates;
+``final`` (the 10-minute budget, scored on the whole valid file) runs the finalists; ``seeds`` repeats the
+winner over seeds (mean and spread, :mod:`_seeds`). Every run is appended to
+``docs/figures/bank_sweep.json`` as soon as it ends.
+
+    python benchmarks/bench_bank_sweep.py run --phase proxy --minutes 2.5 --score-bytes 131072 default lr6e-3
+    python benchmarks/bench_bank_sweep.py run --phase final --minutes 10 default best
+    python benchmarks/bench_bank_sweep.py run --phase seeds --minutes 10 --seeds 0 1 2 best
+    python benchmarks/bench_bank_sweep.py render
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _report import ROOT, git_rev, machine, write_section  # noqa: E402
+from _seeds import summarise  # noqa: E402
+
+RESULTS = ROOT / "docs" / "figures" / "bank_sweep.json"
+#: training tokens of the default causal bank per minute on an idle 2-core machine (see the section)
+TOKENS_PER_MINUTE = 2_520_000
+TARGET_BPB = 2.15
+#: trainer options that leave the cost of a token unchanged (no cost probe)
+COST_NEUTRAL = {"lr", "min_lr", "warmup_steps", "weight_decay", "mode"}
+
+#: candidates: model configuration overrides (``--config``) and trainer flags, against the default
+CANDIDATES: dict[str, dict[str, Any]] = {
+    "default": {},
+    "lr6e-3": {"train": {"lr": 6e-3}},
+    "lr1e-2": {"train": {"lr": 1e-2}},
+    "batch16": {"train": {"batch_size": 16}},
+    "batch64": {"train": {"batch_size": 64, "lr": 5e-3}},
+    "seq128": {"train": {"seq_len": 128, "batch_size": 64}},
+    "seq512": {"train": {"seq_len": 512, "batch_size": 16}},
+    "carried": {"train": {"mode": "carried"}},
+    "readout768": {"model": {"readout_hidden": 768}},
+    "readout192": {"model": {"readout_hidden": 192}},
+    "mixing": {"model": {"substrate_mode": "learnable_mixing"}},
+    "modes384": {"model": {"num_modes": 384}},
+    "modes96": {"model": {"num_modes": 96, "num_oscillatory": 16}},
+    "input256": {"model": {"input_hidden": 256}},
+    "input64": {"model": {"input_hidden": 64}},
+    "state32": {"model": {"state_dim": 32}},
+    "window8": {"model": {"local_window": 8}},
+    "embed16": {"model": {"embed_dim": 16}},
+}
+
+
+def _train_defaults() -> dict[str, Any]:
+    from decepticons.causal_bank.predictor import CausalBankPredictor
+
+    return {"batch_size": 32, "seq_len": 256, **CausalBankPredictor.train_defaults}
+
+
+def candidate(name: str) -> dict[str, Any]:
+    """A candidate by name; ``a+b`` combines candidates (later ones win on a shared key)."""
+    out: dict[str, Any] = {"model": {}, "train": {}}
+    for part in name.split("+"):
+        if part not in CANDIDATES:
+            raise SystemExit(f"unknown candidate {part!r}; known: {', '.join(CANDIDATES)}")
+        for k in ("model", "train"):
+            out[k].update(CANDIDATES[part].get(k, {}))
+    return out
+
+
+def cost_per_token(name: str, steps: int = 6) -> float:
+    """Process CPU seconds per training token of a candidate (forward, backward, AdamW on random bytes)."""
+    import torch
+
+    from decepticons.causal_bank import CausalBankConfig
+    from decepticons.causal_bank.model_torch import CausalBankModel
+
+    c = candidate(name)
+    t = {**_train_defaults(), **c["train"]}
+    torch.manual_seed(0)
+    module = CausalBankModel(256, CausalBankConfig(**c["model"]))
+    opt = torch.optim.AdamW(module.parameters(), lr=1e-3)
+    x = torch.randint(0, 256, (t["batch_size"], t["seq_len"] + 1))
+    best = float("inf")
+    for i in range(steps + 2):
+        t0 = time.process_time()
+        logits = module(x[:, :-1])
+        loss = torch.nn.functional.cross_entropy(logits.reshape(-1, 256), x[:, 1:].reshape(-1))
+        loss.backward()
+        opt.step()
+        opt.zero_grad()
+        if i >= 2:
+            best = min(best, time.process_time() - t0)
+    return best / (t["batch_size"] * t["seq_len"])
+
+
+def load() -> dict[str, Any]:
+    return json.loads(RESULTS.read_text()) if RESULTS.exists() else {"runs": [], "costs": {}}
+
+
+def save(results: dict[str, Any]) -> None:
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    tmp = RESULTS.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(results, indent=1, sort_keys=True))
+    os.replace(tmp, RESULTS)
+
+
+def relative_cost(results: dict[str, Any], name: str) -> float:
+    """The candidate's CPU cost per token over the default's (probed side by side, cached in the results)."""
+    c = candidate(name)
+    if not c["model"] and set(c["train"]) <= COST_NEUTRAL:
+        return 1.0
+    costs = results.setdefault("costs", {})
+    if name not in costs:
+        base, own = cost_per_token("default"), cost_per_token(name)
+        costs[name] = {"relative": own / base, "cpu_s_per_mtoken": own * 1e6, "default_cpu_s_per_mtoken": base * 1e6}
+        save(results)
+    return float(costs[name]["relative"])
+
+
+def cli_train(name: str, tokens: int, seed: int, train: str, valid: str, save_to: Path) -> list[str]:
+    c = candidate(name)
+    cmd = ["decepticons", "train", "--model", "causal-bank", "--input", train, "--valid", valid,
+           "--tokens", str(tokens), "--seed", str(seed), "--save", str(save_to), "--json"]
+    model = dict(c["model"])
+    cmd[4:4] = ["--mode", model.pop("substrate_mode", "gated_retention")]
+    for k, v in model.items():
+        cmd += ["--config", f"{k}={v}"]
+    flags = {"batch_size": "--batch-size", "seq_len": "--seq-len", "lr": "--lr"}
+    for k, v in c["train"].items():
+        cmd += [flags[k], str(v)] if k in flags else ["--config", f"train.{k}={v}"]
+    # the trainer's own final evaluation is skipped (a few bytes): `score` gives the figure
+    cmd += ["--config", "train.eval_every=0", "--config", "train.eval_bytes=2048", "--config", "train.plot=false"]
+    return cmd
+
+
+def run_one(results: dict[str, Any], name: str, phase: str, minutes: float, seed: int, train: str, valid: str,
+            score_bytes: int | None) -> dict[str, Any]:
+    rel = relative_cost(results, name)
+    tokens = int(round(minutes * TOKENS_PER_MINUTE / rel))
+    py = [sys.executable, "-m", "decepticons"]
+    with tempfile.TemporaryDirectory() as tmp:
+        model = Path(tmp) / "bank.safetensors"
+        target = valid
+        if score_bytes:
+            target = str(Path(tmp) / "valid_slice.txt")
+            Path(target).write_bytes(Path(valid).read_bytes()[:score_bytes])
+        tcmd = cli_train(name, tokens, seed, train, valid, model)
+        t0 = time.time()
+        tr = json.loads(subprocess.run(py + tcmd[1:], capture_output=True, text=True, check=True).stdout)["train"]
+        scmd = ["decepticons", "score", "--load", str(model), "--input", target, "--json"]
+        sc = json.loads(subprocess.run(py + scmd[1:], capture_output=True, text=True, check=True).stdout)["score"]
+    rec = {"name": name, "phase": phase, "seed": seed, "minutes": minutes, "relative_cost": rel, "tokens": tr["tokens"],
+           "steps": tr["steps"], "seconds": tr["seconds"], "cpu_seconds": tr.get("cpu_seconds"),
+           "tokens_per_second": tr["tokens_per_second"], "parameters": tr["parameters"],
+           "bits_per_byte": sc["bits_per_byte"], "score_bytes": sc["bytes"],
+           "scored_on": "whole valid" if not score_bytes else f"first {score_bytes} bytes of valid",
+           "train_command": " ".join(tcmd).replace(train, "train.txt").replace(valid, "valid.txt"),
+           "commit": git_rev(), "finished": time.strftime("%Y-%m-%d %H:%M:%S"), "wall_seconds": time.time() - t0,
+           "loadavg": os.getloadavg()[0]}
+    results["runs"].append(rec)
+    save(results)
+    print(f"{name:24s} {phase:6s} seed {seed} tokens {tr['tokens']:>11,} steps {tr['steps']:>6,} "
+          f"{tr['tokens_per_second']:>9,.0f} tok/s  {sc['bits_per_byte']:.4f} bits/byte ({sc['bytes']:,} bytes)",
+          flush=True)
+    return rec
+
+
+def _row(r: dict[str, Any]) -> str:
+    cpu = r.get("cpu_seconds")
+    return (f"| {r['name']} | {r['tokens']:,} | {r['steps']:,} | {r['relative_cost']:.2f} | "
+            f"{'n/a' if cpu is None else f'{cpu:,.0f}'} | {r['tokens_per_second']:,.0f} | {r['bits_per_byte']:.4f} |")
+
+
+def render(results: dict[str, Any], command: str) -> str:
+    runs = results["runs"]
+    head = ("| config | tokens | steps | CPU cost / token (x default) | CPU-seconds | tokens/s (indicative) | "
+            "bits/byte |\n|---|---:|---:|---:|---:|---:|---:|")
+    lines = ["## Causal-bank sweep: quality per CPU-minute", "",
+             f"Machine: {machine()}; commit {git_rev()}. Corpus: Shakespeare split of `decepticons data shakespeare` "
+             f"(train 4,681,390 bytes, valid 375,808 bytes). Budgets are token budgets (`decepticons train "
+             f"--tokens N`): the learning-rate schedule, warm-up and evaluation points follow steps, so each "
+             f"figure is reproducible on a loaded machine; runs shared the 2 cores with other work, so seconds "
+             f"and tokens/s are only indicative. One CPU-minute = {TOKENS_PER_MINUTE:,} tokens of the default "
+             f"causal bank (its training throughput on the idle machine); a candidate that costs more CPU per "
+             f"token gets proportionally fewer tokens (cost probed side by side with the default: process CPU "
+             f"time of forward + backward + AdamW per token). CPU-seconds: process CPU time of the `train` "
+             f"command (both threads, final phase included). Bits/byte: `decepticons score` of the saved model.",
+             ""]
+    for phase, title in (("proxy", "Proxy runs (ranking)"), ("final", "Finalists (10 CPU-minutes, whole valid)")):
+        rs = [r for r in runs if r["phase"] == phase]
+        if not rs:
+            continue
+        where = sorted({r["scored_on"] for r in rs})
+        mins = sorted({r["minutes"] for r in rs})
+        lines += [f"### {title}: {', '.join(f'{m:g}' for m in mins)} CPU-minutes, scored on {', '.join(where)}", "",
+                  head]
+        lines += [_row(r) for r in sorted(rs, key=lambda r: r["bits_per_byte"])]
+        lines.append("")
+    seeded: dict[str, list[dict[str, Any]]] = {}
+    for r in runs:
+        if r["phase"] in ("final", "seeds") and r["scored_on"] == "whole valid":
+            seeded.setdefault(f"{r['name']} @ {r['minutes']:g} min", []).append(r)
+    rows = []
+    for key, rs in seeded.items():
+        by_seed = {r["seed"]: r["bits_per_byte"] for r in rs}  # the latest run of a seed counts
+        s = summarise(sorted(by_seed.items()))
+        if s.n < 2:
+            continue
+        rows.append(f"| {key} | {s.n} | {s.mean:.4f} | {s.std:.4f} | {s.lo:.4f} | {s.hi:.4f} |")
+    if rows:
+        lines += ["### Over seeds (whole valid)", "", "| config | seeds | mean bits/byte | std | min | max |",
+                  "|---|---:|---:|---:|---:|---:|", *rows, ""]
+    lines += ["Candidates (against the default: gated_retention, 192 modes, 32 oscillatory pairs, input_hidden "
+              "128, local_window 4, readout 384, batch 32 x 256, lr 3e-3): "
+              + "; ".join(f"`{k}` {json.dumps(v, sort_keys=True)}" for k, v in CANDIDATES.items() if v) + ".",
+              "", f"Target: <= {TARGET_BPB} bits/byte on the whole valid split at 10 CPU-minutes.", "",
+              f"Command: `{command}` (every run's command and result: `docs/figures/bank_sweep.json`)"]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    r = sub.add_parser("run")
+    r.add_argument("names", nargs="+")
+    r.add_argument("--phase", choices=("proxy", "final", "seeds"), required=True)
+    r.add_argument("--minutes", type=float, required=True, help="CPU-minutes of an idle 2-core machine")
+    r.add_argument("--seeds", type=int, nargs="+", default=[0])
+    r.add_argument("--score-bytes", type=int, default=None, help="score the first N bytes of valid (default all)")
+    r.add_argument("--train")
+    r.add_argument("--valid")
+    sub.add_parser("render")
+    sub.add_parser("costs").add_argument("names", nargs="+")
+    args = ap.parse_args(argv)
+    results = load()
+    if args.cmd == "costs":
+        for n in args.names:
+            print(n, relative_cost(results, n))
+        return 0
+    if args.cmd == "run":
+        train, valid = args.train, args.valid
+        if not (train and valid):
+            from decepticons.data import shakespeare
+
+            paths = shakespeare()
+            train, valid = str(paths["train"]), str(paths["valid"])
+        for name in args.names:
+            for seed in args.seeds:
+                run_one(results, name, args.phase, args.minutes, seed, train, valid, args.score_bytes)
+        return 0
+    write_section("bank-sweep", render(results, "python benchmarks/bench_bank_sweep.py run ... ; "
+                                                "python benchmarks/bench_bank_sweep.py render"))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
