@@ -149,7 +149,7 @@ def cli_train(name: str, tokens: int, seed: int, train: str, valid: str, save_to
 
 
 def run_one(results: dict[str, Any], name: str, phase: str, minutes: float, seed: int, train: str, valid: str,
-            score_bytes: int | None) -> dict[str, Any]:
+            score_bytes: int | None, threads: int | None = None) -> dict[str, Any]:
     rel = relative_cost(results, name)
     tokens = int(round(minutes * TOKENS_PER_MINUTE / rel))
     py = [sys.executable, "-m", "decepticons"]
@@ -161,9 +161,12 @@ def run_one(results: dict[str, Any], name: str, phase: str, minutes: float, seed
             Path(target).write_bytes(Path(valid).read_bytes()[:score_bytes])
         tcmd = cli_train(name, tokens, seed, train, valid, model)
         t0 = time.time()
-        tr = json.loads(subprocess.run(py + tcmd[1:], capture_output=True, text=True, check=True).stdout)["train"]
+        env = {**os.environ, **({"OMP_NUM_THREADS": str(threads)} if threads else {})}
+        tr = json.loads(subprocess.run(py + tcmd[1:], capture_output=True, text=True, check=True,
+                                       env=env).stdout)["train"]
         scmd = ["decepticons", "score", "--load", str(model), "--input", target, "--json"]
-        sc = json.loads(subprocess.run(py + scmd[1:], capture_output=True, text=True, check=True).stdout)["score"]
+        sc = json.loads(subprocess.run(py + scmd[1:], capture_output=True, text=True, check=True,
+                                       env=env).stdout)["score"]
     rec = {"name": name, "phase": phase, "seed": seed, "minutes": minutes, "relative_cost": rel, "tokens": tr["tokens"],
            "steps": tr["steps"], "seconds": tr["seconds"], "cpu_seconds": tr.get("cpu_seconds"),
            "tokens_per_second": tr["tokens_per_second"], "parameters": tr["parameters"],
@@ -171,7 +174,7 @@ def run_one(results: dict[str, Any], name: str, phase: str, minutes: float, seed
            "scored_on": "whole valid" if not score_bytes else f"first {score_bytes} bytes of valid",
            "train_command": " ".join(tcmd).replace(train, "train.txt").replace(valid, "valid.txt"),
            "commit": git_rev(), "finished": time.strftime("%Y-%m-%d %H:%M:%S"), "wall_seconds": time.time() - t0,
-           "loadavg": os.getloadavg()[0]}
+           "loadavg": os.getloadavg()[0], "threads": threads or "default"}
     results["runs"].append(rec)
     save(results)
     print(f"{name:24s} {phase:6s} seed {seed} tokens {tr['tokens']:>11,} steps {tr['steps']:>6,} "
@@ -242,6 +245,7 @@ def main(argv: list[str] | None = None) -> int:
     r.add_argument("--minutes", type=float, required=True, help="CPU-minutes of an idle 2-core machine")
     r.add_argument("--seeds", type=int, nargs="+", default=[0])
     r.add_argument("--score-bytes", type=int, default=None, help="score the first N bytes of valid (default all)")
+    r.add_argument("--threads", type=int, help="torch threads of each run (OMP_NUM_THREADS; default: torch's)")
     r.add_argument("--train")
     r.add_argument("--valid")
     sub.add_parser("render")
@@ -261,7 +265,7 @@ def main(argv: list[str] | None = None) -> int:
             train, valid = str(paths["train"]), str(paths["valid"])
         for name in args.names:
             for seed in args.seeds:
-                run_one(results, name, args.phase, args.minutes, seed, train, valid, args.score_bytes)
+                run_one(results, name, args.phase, args.minutes, seed, train, valid, args.score_bytes, args.threads)
         return 0
     write_section("bank-sweep", render(results, "python benchmarks/bench_bank_sweep.py run ... ; "
                                                 "python benchmarks/bench_bank_sweep.py render"))
