@@ -44,6 +44,9 @@ TARGET_BPB = 2.15
 #: trainer options that leave the cost of a token unchanged (no cost probe)
 COST_NEUTRAL = {"lr", "min_lr", "warmup_steps", "weight_decay", "mode"}
 
+#: what the runs showed (kept with the script so a re-render keeps it; numbers are in the tables above)
+NOTES: list[str] = []
+
 #: candidates: model configuration overrides (``--config``) and trainer flags, against the default
 CANDIDATES: dict[str, dict[str, Any]] = {
     "default": {},
@@ -210,8 +213,10 @@ def render(results: dict[str, Any], command: str) -> str:
              f"causal bank (its training throughput on the idle machine); a candidate that costs more CPU per "
              f"token gets proportionally fewer tokens (cost probed side by side with the default: process CPU "
              f"time of forward + backward + AdamW per token). CPU-seconds: process CPU time of the `train` "
-             f"command (both threads, final phase included). Bits/byte: `decepticons score` of the saved model.",
-             ""]
+             f"command (final phase included); torch threads per run: "
+             f"{', '.join(sorted({str(r.get('threads', 'default')) for r in runs}))} (a token budget's result "
+             f"does not depend on the thread count beyond float rounding). Bits/byte: `decepticons score` of "
+             f"the saved model.", ""]
     for phase, title in (("proxy", "Proxy runs (ranking)"), ("final", "Finalists")):
         rs = [r for r in runs if r["phase"] == phase]
         if not rs:
@@ -234,9 +239,12 @@ def render(results: dict[str, Any], command: str) -> str:
     if rows:
         lines += ["### Over seeds (whole valid)", "", "| config | seeds | mean bits/byte | std | min | max |",
                   "|---|---:|---:|---:|---:|---:|", *rows, ""]
+    ran = {part for r in runs for part in r["name"].split("+")}
     lines += ["Candidates (against the default: gated_retention, 192 modes, 32 oscillatory pairs, input_hidden "
-              "128, local_window 4, readout 384, batch 32 x 256, lr 3e-3): "
-              + "; ".join(f"`{k}` {json.dumps(v, sort_keys=True)}" for k, v in CANDIDATES.items() if v) + ".",
+              "128, local_window 4, readout 384, batch 32 x 256, lr 3e-3, weight decay 0.05): "
+              + "; ".join(f"`{k}` {json.dumps(v, sort_keys=True)}" for k, v in CANDIDATES.items() if v and k in ran)
+              + ". Defined but not run yet: " + ", ".join(f"`{k}`" for k in CANDIDATES if k not in ran) + ".",
+              "", *NOTES,
               "", f"Target: <= {TARGET_BPB} bits/byte on the whole valid split at 10 CPU-minutes.", "",
               f"Command: `{command}` (every run's command and result: `docs/figures/bank_sweep.json`)"]
     return "\n".join(lines)
