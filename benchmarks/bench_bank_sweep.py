@@ -87,7 +87,7 @@ def candidate(name: str) -> dict[str, Any]:
     return out
 
 
-def cost_per_token(name: str, steps: int = 6) -> float:
+def cost_per_token(name: str, steps: int = 6, threads: int | None = None) -> float:
     """Process CPU seconds per training token of a candidate (forward, backward, AdamW on random bytes)."""
     import torch
 
@@ -96,6 +96,8 @@ def cost_per_token(name: str, steps: int = 6) -> float:
 
     c = candidate(name)
     t = {**_train_defaults(), **c["train"]}
+    if threads:
+        torch.set_num_threads(threads)
     torch.manual_seed(0)
     module = CausalBankModel(256, CausalBankConfig(**c["model"]))
     opt = torch.optim.AdamW(module.parameters(), lr=1e-3)
@@ -124,14 +126,14 @@ def save(results: dict[str, Any]) -> None:
     os.replace(tmp, RESULTS)
 
 
-def relative_cost(results: dict[str, Any], name: str) -> float:
+def relative_cost(results: dict[str, Any], name: str, threads: int | None = None) -> float:
     """The candidate's CPU cost per token over the default's (probed side by side, cached in the results)."""
     c = candidate(name)
     if not c["model"] and set(c["train"]) <= COST_NEUTRAL:
         return 1.0
     costs = results.setdefault("costs", {})
     if name not in costs:
-        base, own = cost_per_token("default"), cost_per_token(name)
+        base, own = cost_per_token("default", threads=threads), cost_per_token(name, threads=threads)
         costs[name] = {"relative": own / base, "cpu_s_per_mtoken": own * 1e6, "default_cpu_s_per_mtoken": base * 1e6}
         save(results)
     return float(costs[name]["relative"])
@@ -155,7 +157,7 @@ def cli_train(name: str, tokens: int, seed: int, train: str, valid: str, save_to
 
 def run_one(results: dict[str, Any], name: str, phase: str, minutes: float, seed: int, train: str, valid: str,
             score_bytes: int | None, threads: int | None = None) -> dict[str, Any]:
-    rel = relative_cost(results, name)
+    rel = relative_cost(results, name, threads)
     tokens = int(round(minutes * TOKENS_PER_MINUTE / rel))
     py = [sys.executable, "-m", "decepticons"]
     with tempfile.TemporaryDirectory() as tmp:
@@ -189,21 +191,36 @@ def run_one(results: dict[str, Any], name: str, phase: str, minutes: float, seed
     return rec
 
 
+def measured_cost(r: dict[str, Any]) -> float:
+    """A run's CPU seconds per token over the default's (its runs with the same thread count), measured on the
+    runs themselves; the budgeted cost where that is not known."""
+    base = [x["cpu_seconds"] / x["tokens"] for x in _RUNS if x["name"] == "default" and x.get("cpu_seconds")
+            and x.get("threads") == r.get("threads")]
+    if not base or not r.get("cpu_seconds"):
+        return float(r["relative_cost"])
+    return (r["cpu_seconds"] / r["tokens"]) / (sum(base) / len(base))
+
+
+_RUNS: list[dict[str, Any]] = []
+
+
 def minutes_of(r: dict[str, Any]) -> float:
-    """CPU-minutes a run's tokens stand for (its tokens at the candidate's cost, in default-bank minutes)."""
-    return r["tokens"] * r["relative_cost"] / TOKENS_PER_MINUTE
+    """CPU-minutes a run stands for: its tokens at its measured cost per token, in default-bank minutes."""
+    return r["tokens"] * measured_cost(r) / TOKENS_PER_MINUTE
 
 
 def _row(r: dict[str, Any]) -> str:
     cpu = r.get("cpu_seconds")
     return (f"| {r['name']} | {minutes_of(r):.2f} | {r['tokens']:,} | {r['steps']:,} | {r['relative_cost']:.2f} | "
-            f"{'n/a' if cpu is None else f'{cpu:,.0f}'} | {r['tokens_per_second']:,.0f} | {r['bits_per_byte']:.4f} |")
+            f"{measured_cost(r):.2f} | {'n/a' if cpu is None else f'{cpu:,.0f}'} | {r['tokens_per_second']:,.0f} | "
+            f"{r['bits_per_byte']:.4f} |")
 
 
 def render(results: dict[str, Any], command: str) -> str:
     runs = results["runs"]
-    head = ("| config | CPU-minutes | tokens | steps | CPU cost / token (x default) | CPU-seconds | "
-            "tokens/s (indicative) | bits/byte |\n|---|---:|---:|---:|---:|---:|---:|---:|")
+    _RUNS[:] = runs
+    head = ("| config | CPU-minutes | tokens | steps | cost / token, budgeted (x default) | measured | "
+            "CPU-seconds | tokens/s (indicative) | bits/byte |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     lines = ["## Causal-bank sweep: quality per CPU-minute", "",
              f"Machine: {machine()}; commit {git_rev()}. Corpus: Shakespeare split of `decepticons data shakespeare` "
              f"(train 4,681,390 bytes, valid 375,808 bytes). Budgets are token budgets (`decepticons train "
@@ -211,8 +228,10 @@ def render(results: dict[str, Any], command: str) -> str:
              f"figure is reproducible on a loaded machine; runs shared the 2 cores with other work, so seconds "
              f"and tokens/s are only indicative. One CPU-minute = {TOKENS_PER_MINUTE:,} tokens of the default "
              f"causal bank (its training throughput on the idle machine); a candidate that costs more CPU per "
-             f"token gets proportionally fewer tokens (cost probed side by side with the default: process CPU "
-             f"time of forward + backward + AdamW per token). CPU-seconds: process CPU time of the `train` "
+             f"token gets proportionally fewer tokens (budgeted cost: a short side-by-side probe of forward + "
+             f"backward + AdamW, or the CPU time per token of the candidate's earlier runs where the probe proved "
+             f"noisy; measured cost: the run's own process CPU seconds per token over the default's; CPU-minutes "
+             f"= tokens x measured cost / tokens per minute). CPU-seconds: process CPU time of the `train` "
              f"command (final phase included); torch threads per run: "
              f"{', '.join(sorted({str(r.get('threads', 'default')) for r in runs}))} (a token budget's result "
              f"does not depend on the thread count beyond float rounding). Bits/byte: `decepticons score` of "
@@ -225,20 +244,21 @@ def render(results: dict[str, Any], command: str) -> str:
         lines += [f"### {title}, scored on {', '.join(where)}", "", head]
         lines += [_row(r) for r in sorted(rs, key=lambda r: r["bits_per_byte"])]
         lines.append("")
-    seeded: dict[str, list[dict[str, Any]]] = {}
-    for r in runs:
-        if r["phase"] in ("final", "seeds") and r["scored_on"] == "whole valid":
-            seeded.setdefault(f"{r['name']} @ {minutes_of(r):.1f} CPU-min", []).append(r)
+    seeded: dict[tuple[str, int, str], list[dict[str, Any]]] = {}
+    for r in runs:  # the same recipe: name, tokens, scored bytes
+        seeded.setdefault((r["name"], r["tokens"], r["scored_on"]), []).append(r)
     rows = []
-    for key, rs in seeded.items():
+    for (name, tokens, on), rs in seeded.items():
         by_seed = {r["seed"]: r["bits_per_byte"] for r in rs}  # the latest run of a seed counts
         s = summarise(sorted(by_seed.items()))
         if s.n < 2:
             continue
-        rows.append(f"| {key} | {s.n} | {s.mean:.4f} | {s.std:.4f} | {s.lo:.4f} | {s.hi:.4f} |")
+        rows.append(f"| {name} | {minutes_of(rs[0]):.2f} | {tokens:,} | {on} | {s.n} | {s.mean:.4f} | {s.std:.4f} | "
+                    f"{s.lo:.4f} | {s.hi:.4f} |")
     if rows:
-        lines += ["### Over seeds (whole valid)", "", "| config | seeds | mean bits/byte | std | min | max |",
-                  "|---|---:|---:|---:|---:|---:|", *rows, ""]
+        lines += ["### Over seeds (mean and spread; seed = data order and initial weights)", "",
+                  "| config | CPU-minutes | tokens | scored on | seeds | mean bits/byte | std | min | max |",
+                  "|---|---:|---:|---|---:|---:|---:|---:|---:|", *rows, ""]
     ran = {part for r in runs for part in r["name"].split("+")}
     lines += ["Candidates (against the default: gated_retention, 192 modes, 32 oscillatory pairs, input_hidden "
               "128, local_window 4, readout 384, batch 32 x 256, lr 3e-3, weight decay 0.05): "
