@@ -167,9 +167,9 @@ class TorchPredictor(CausalPredictor):
                     progress: bool | None = None, **train_kwargs: Any) -> FitReport:
         """Train the current weights with the shared trainer; ``train_kwargs`` are :class:`TrainConfig` fields.
 
-        Without ``budget_seconds``, ``max_steps`` or ``max_tokens`` the run is short (``FIT_DEFAULT_BUDGET`` seconds); use
-        ``decepticons train`` or :func:`decepticons.training.train` for long runs, checkpoints and
-        DDP. ``workers`` is accepted for the common ``fit`` signature; torch uses its own threads.
+        Without ``budget_seconds``, ``max_steps`` or ``max_tokens`` the run is short (``FIT_DEFAULT_BUDGET``
+        seconds); use ``decepticons train`` or :func:`decepticons.training.train` for long runs, checkpoints
+        and DDP. ``workers`` is accepted for the common ``fit`` signature; torch uses its own threads.
         """
         from .config import TrainConfig
         from .loop import train
