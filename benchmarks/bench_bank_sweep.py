@@ -3,19 +3,22 @@
 Every run is the user's command, ``decepticons train ... --tokens N --seed S --save M`` then ``decepticons
 score --load M``: a token budget makes the curve independent of the machine's load, so the bits/byte are
 reproducible on a busy machine and only the seconds are indicative. Budgets are in CPU-minutes of an idle
-2-core machine: ``--tokens-per-minute`` is what the default causal bank trains in one minute there (measured
-separately, quiet, and stated in the section); a candidate that costs more (or less) per token than the
-default gets proportionally fewer (or more) tokens for the same minutes, from a short cost probe (process
-CPU time per training token against the default's, measured side by side).
+2-core machine: :data:`TOKENS_PER_MINUTE` is what the causal bank's default before this sweep
+(:data:`BASELINE`) trains in one minute there (measured separately, quiet, and stated in the section); a
+candidate that costs more (or less) per token gets proportionally fewer (or more) tokens for the same minutes,
+from a short cost probe (process CPU time per training token against the baseline's, side by side) or the CPU
+time per token of its earlier runs.
 
 Phases: ``proxy`` (a short budget, scored on the first ``--score-bytes`` of valid) ranks the candidates;
 ``final`` (the 10-minute budget, scored on the whole valid file) runs the finalists; ``seeds`` repeats the
 winner over seeds (mean and spread, :mod:`_seeds`). Every run is appended to
 ``docs/figures/bank_sweep.json`` as soon as it ends.
 
-    python benchmarks/bench_bank_sweep.py run --phase proxy --minutes 2.5 --score-bytes 131072 default lr6e-3
-    python benchmarks/bench_bank_sweep.py run --phase final --minutes 10 default best
-    python benchmarks/bench_bank_sweep.py run --phase seeds --minutes 10 --seeds 0 1 2 best
+    python benchmarks/bench_bank_sweep.py run --phase proxy --minutes 1 --score-bytes 65536 --threads 1 \
+        b32-lr3e-3 lr6e-3 lr1e-2 batch16 readout768 lr6e-3+batch16
+    python benchmarks/bench_bank_sweep.py run --phase seeds --minutes 1.0513 --score-bytes 65536 --threads 1 \
+        --seeds 0 1 2 lr6e-3+batch16
+    python benchmarks/bench_bank_sweep.py run --phase final --minutes 10 --seeds 0 1 2 default b32-lr3e-3
     python benchmarks/bench_bank_sweep.py render
 """
 
@@ -36,20 +39,24 @@ from _report import ROOT, git_rev, machine, write_section  # noqa: E402
 from _seeds import summarise  # noqa: E402
 
 RESULTS = ROOT / "docs" / "figures" / "bank_sweep.json"
-#: training tokens of the default causal bank per minute on the 2-core machine of docs/benchmarks.md: 40,419
-#: tokens/s (harmonic mean over 175 steps, 2 torch threads, a quiet stretch of a run under the CPU lock),
+#: training tokens of the baseline causal bank per minute on the 2-core machine of docs/benchmarks.md: 40,419
+#: tokens/s (harmonic mean over 175 steps, 2 torch threads, a quiet stretch of a timed run),
 #: rounded down: 10 CPU-minutes = 24M tokens
 TOKENS_PER_MINUTE = 2_400_000
 TARGET_BPB = 2.15
 #: trainer options that leave the cost of a token unchanged (no cost probe)
 COST_NEUTRAL = {"lr", "min_lr", "warmup_steps", "weight_decay", "mode"}
 
+#: the configuration whose throughput defines a CPU-minute: the default before this sweep (batch 32, lr 3e-3)
+BASELINE = "b32-lr3e-3"
 #: what the runs showed (kept with the script so a re-render keeps it; numbers are in the tables above)
 NOTES: list[str] = []
 
-#: candidates: model configuration overrides (``--config``) and trainer flags, against the default
+#: candidates: model configuration overrides (``--config``) and trainer flags, against the current default
+#: (``default``: the causal bank's own defaults, batch 16 x 256 at lr 6e-3 since this sweep)
 CANDIDATES: dict[str, dict[str, Any]] = {
     "default": {},
+    BASELINE: {"train": {"batch_size": 32, "lr": 3e-3}},
     "lr6e-3": {"train": {"lr": 6e-3}},
     "lr1e-2": {"train": {"lr": 1e-2}},
     "batch16": {"train": {"batch_size": 16}},
@@ -127,13 +134,13 @@ def save(results: dict[str, Any]) -> None:
 
 
 def relative_cost(results: dict[str, Any], name: str, threads: int | None = None) -> float:
-    """The candidate's CPU cost per token over the default's (probed side by side, cached in the results)."""
+    """The candidate's CPU cost per token over the baseline's (probed side by side, cached in the results)."""
     c = candidate(name)
     if not c["model"] and set(c["train"]) <= COST_NEUTRAL:
         return 1.0
     costs = results.setdefault("costs", {})
     if name not in costs:
-        base, own = cost_per_token("default", threads=threads), cost_per_token(name, threads=threads)
+        base, own = cost_per_token(BASELINE, threads=threads), cost_per_token(name, threads=threads)
         costs[name] = {"relative": own / base, "cpu_s_per_mtoken": own * 1e6, "default_cpu_s_per_mtoken": base * 1e6}
         save(results)
     return float(costs[name]["relative"])
@@ -192,9 +199,9 @@ def run_one(results: dict[str, Any], name: str, phase: str, minutes: float, seed
 
 
 def measured_cost(r: dict[str, Any]) -> float:
-    """A run's CPU seconds per token over the default's (its runs with the same thread count), measured on the
+    """A run's CPU seconds per token over the baseline's (its runs with the same thread count), measured on the
     runs themselves; the budgeted cost where that is not known."""
-    base = [x["cpu_seconds"] / x["tokens"] for x in _RUNS if x["name"] == "default" and x.get("cpu_seconds")
+    base = [x["cpu_seconds"] / x["tokens"] for x in _RUNS if x["name"] == BASELINE and x.get("cpu_seconds")
             and x.get("threads") == r.get("threads")]
     if not base or not r.get("cpu_seconds"):
         return float(r["relative_cost"])
@@ -205,7 +212,7 @@ _RUNS: list[dict[str, Any]] = []
 
 
 def minutes_of(r: dict[str, Any]) -> float:
-    """CPU-minutes a run stands for: its tokens at its measured cost per token, in default-bank minutes."""
+    """CPU-minutes a run stands for: its tokens at its measured cost per token, in baseline minutes."""
     return r["tokens"] * measured_cost(r) / TOKENS_PER_MINUTE
 
 
@@ -219,23 +226,24 @@ def _row(r: dict[str, Any]) -> str:
 def render(results: dict[str, Any], command: str) -> str:
     runs = results["runs"]
     _RUNS[:] = runs
-    head = ("| config | CPU-minutes | tokens | steps | cost / token, budgeted (x default) | measured | "
+    head = ("| config | CPU-minutes | tokens | steps | cost / token, budgeted (x baseline) | measured | "
             "CPU-seconds | tokens/s (indicative) | bits/byte |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|")
-    lines = ["## Causal-bank sweep: quality per CPU-minute", "",
-             f"Machine: {machine()}; commit {git_rev()}. Corpus: Shakespeare split of `decepticons data shakespeare` "
-             f"(train 4,681,390 bytes, valid 375,808 bytes). Budgets are token budgets (`decepticons train "
-             f"--tokens N`): the learning-rate schedule, warm-up and evaluation points follow steps, so each "
-             f"figure is reproducible on a loaded machine; runs shared the 2 cores with other work, so seconds "
-             f"and tokens/s are only indicative. One CPU-minute = {TOKENS_PER_MINUTE:,} tokens of the default "
-             f"causal bank (its training throughput on the idle machine); a candidate that costs more CPU per "
-             f"token gets proportionally fewer tokens (budgeted cost: a short side-by-side probe of forward + "
-             f"backward + AdamW, or the CPU time per token of the candidate's earlier runs where the probe proved "
-             f"noisy; measured cost: the run's own process CPU seconds per token over the default's; CPU-minutes "
-             f"= tokens x measured cost / tokens per minute). CPU-seconds: process CPU time of the `train` "
-             f"command (final phase included); torch threads per run: "
-             f"{', '.join(sorted({str(r.get('threads', 'default')) for r in runs}))} (a token budget's result "
-             f"does not depend on the thread count beyond float rounding). Bits/byte: `decepticons score` of "
-             f"the saved model.", ""]
+    threads = ", ".join(sorted({str(r.get("threads", "default")) for r in runs}))
+    intro = (
+        f"Machine: {machine()}; commit {git_rev()}. Corpus: Shakespeare split of `decepticons data shakespeare` "
+        "(train 4,681,390 bytes, valid 375,808 bytes). Budgets are token budgets (`decepticons train --tokens N`): "
+        "the learning-rate schedule, warm-up and evaluation points follow steps, so each figure is reproducible "
+        "on a loaded machine; the runs shared the 2 cores with other work (load average 4-9), so seconds and "
+        f"tokens/s are only indicative. One CPU-minute = {TOKENS_PER_MINUTE:,} tokens of the baseline "
+        f"`{BASELINE}` (the causal bank's default before this sweep: 40,419 tokens/s on this machine with 2 "
+        "threads, harmonic mean over 175 steps of a quiet stretch, rounded down). A candidate that costs more "
+        "CPU per token gets proportionally fewer tokens: budgeted cost from a short side-by-side probe of "
+        "forward + backward + AdamW, or from the CPU time per token of the candidate's earlier runs where the "
+        "probe proved noisy; measured cost: the run's own process CPU seconds per token over the baseline's; "
+        "CPU-minutes = tokens x measured cost / tokens per minute. CPU-seconds: process CPU time of the `train` "
+        f"command (final phase included); torch threads per run: {threads} (a token budget's result does not "
+        "depend on the thread count beyond float rounding). Bits/byte: `decepticons score` of the saved model.")
+    lines = ["## Causal-bank sweep: quality per CPU-minute", "", intro, ""]
     for phase, title in (("proxy", "Proxy runs (ranking)"), ("final", "Finalists")):
         rs = [r for r in runs if r["phase"] == phase]
         if not rs:
@@ -260,8 +268,9 @@ def render(results: dict[str, Any], command: str) -> str:
                   "| config | CPU-minutes | tokens | scored on | seeds | mean bits/byte | std | min | max |",
                   "|---|---:|---:|---|---:|---:|---:|---:|---:|", *rows, ""]
     ran = {part for r in runs for part in r["name"].split("+")}
-    lines += ["Candidates (against the default: gated_retention, 192 modes, 32 oscillatory pairs, input_hidden "
-              "128, local_window 4, readout 384, batch 32 x 256, lr 3e-3, weight decay 0.05): "
+    lines += ["Candidates (against the baseline: gated_retention, 192 modes, 32 oscillatory pairs, input_hidden "
+              "128, local_window 4, readout 384, batch 32 x 256, lr 3e-3, weight decay 0.05; `default` is the "
+              "causal bank's default after this sweep, batch 16 x 256 at lr 6e-3): "
               + "; ".join(f"`{k}` {json.dumps(v, sort_keys=True)}" for k, v in CANDIDATES.items() if v and k in ran)
               + ". Defined but not run yet: " + ", ".join(f"`{k}`" for k in CANDIDATES if k not in ran) + ".",
               "", *NOTES,
