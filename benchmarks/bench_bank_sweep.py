@@ -59,6 +59,7 @@ CANDIDATES: dict[str, dict[str, Any]] = {
     BASELINE: {"train": {"batch_size": 32, "lr": 3e-3}},
     "lr6e-3": {"train": {"lr": 6e-3}},
     "lr1e-2": {"train": {"lr": 1e-2}},
+    "lr1e-2+b16": {"train": {"lr": 1e-2, "batch_size": 16}},
     "batch16": {"train": {"batch_size": 16}},
     "batch64": {"train": {"batch_size": 64, "lr": 5e-3}},
     "seq128": {"train": {"seq_len": 128, "batch_size": 64}},
