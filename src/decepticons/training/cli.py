@@ -139,7 +139,7 @@ def train_config_from_args(args: argparse.Namespace, model: Any, train_kw: dict[
                                                                     "max_tokens"} & set(train_kw):
         budget = DEFAULT_BUDGET
         if not (args.quiet or args.json):
-            print(f"no --budget or --steps given: training for {DEFAULT_BUDGET}", file=sys.stderr)
+            print(f"no --budget, --steps or --tokens given: training for {DEFAULT_BUDGET}", file=sys.stderr)
     if budget is not None:
         kw["budget_seconds"] = parse_budget(budget)
     if steps is not None:
