@@ -74,7 +74,6 @@ CANDIDATES: dict[str, dict[str, Any]] = {
     BASELINE: {"train": {"batch_size": 32, "lr": 3e-3}},
     "lr6e-3": {"train": {"lr": 6e-3}},
     "lr1e-2": {"train": {"lr": 1e-2}},
-    "lr1e-2+b16": {"train": {"lr": 1e-2, "batch_size": 16}},
     "batch16": {"train": {"batch_size": 16}},
     "batch64": {"train": {"batch_size": 64, "lr": 5e-3}},
     "seq128": {"train": {"seq_len": 128, "batch_size": 64}},
@@ -289,8 +288,8 @@ def render(results: dict[str, Any], command: str) -> str:
               "causal bank's default after this sweep, batch 16 x 256 at lr 6e-3): "
               + "; ".join(f"`{k}` {json.dumps(v, sort_keys=True)}" for k, v in CANDIDATES.items() if v and k in ran)
               + ". Defined but not run yet: " + ", ".join(f"`{k}`" for k in CANDIDATES if k not in ran) + ".",
-              "", *NOTES,
-              "", f"Target: <= {TARGET_BPB} bits/byte on the whole valid split at 10 CPU-minutes.", "",
+              "", *[x for n in NOTES for x in (n, "")],
+              f"Target: <= {TARGET_BPB} bits/byte on the whole valid split at 10 CPU-minutes.", "",
               f"Command: `{command}` (every run's command and result: `docs/figures/bank_sweep.json`)"]
     return "\n".join(lines)
 
