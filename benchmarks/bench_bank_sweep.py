@@ -61,8 +61,8 @@ NOTES: list[str] = [
     "per token and at equal CPU loses 0.040: width does not pay at this budget. The measured cost per token "
     "of one configuration varies by about 10% from run to run with the machine's load (process CPU time "
     "includes contention). A peak rate of 1e-2 with batch 16 is better still at 1 CPU-minute (2.2829, one "
-    "seed, against 2.3143 for lr 6e-3 with the same seed and tokens); it is the next candidate for the "
-    "default once a longer budget confirms it.",
+    "seed, against 2.3143 for lr 6e-3 with the same seed and tokens) and at 2 CPU-minutes (2.2112 against "
+    "2.2316, one seed each); it is the next candidate for the default once 10-minute runs confirm it.",
     "Not measured yet: the 10-CPU-minute finalists on the whole valid file (the target's figure: 24M tokens "
     "each, which the machine's load, 4-9 on 2 cores, stretched to about an hour of wall clock per run), so "
     "the gap to the 2.15 target is unknown for the new default; the last 10-minute figure of the earlier "
@@ -207,7 +207,8 @@ def run_one(results: dict[str, Any], name: str, phase: str, minutes: float, seed
            "tokens_per_second": tr["tokens_per_second"], "parameters": tr["parameters"],
            "bits_per_byte": sc["bits_per_byte"], "score_bytes": sc["bytes"],
            "scored_on": "whole valid" if not score_bytes else f"first {score_bytes} bytes of valid",
-           "train_command": " ".join(tcmd).replace(train, "train.txt").replace(valid, "valid.txt"),
+           "train_command": " ".join(tcmd).replace(str(model), "bank.safetensors").replace(train, "train.txt")
+           .replace(valid, "valid.txt"),
            "commit": git_rev(), "finished": time.strftime("%Y-%m-%d %H:%M:%S"), "wall_seconds": time.time() - t0,
            "loadavg": os.getloadavg()[0], "threads": threads or "default"}
     results["runs"].append(rec)
