@@ -2,13 +2,19 @@
 (section "recipe").
 
     decepticons data shakespeare  (or any train/valid pair)
-    decepticons train --model causal-bank --input train.txt --valid valid.txt --budget 10m --save bank.safetensors
+    decepticons train --model causal-bank --mode gated_retention --input train.txt --valid valid.txt --tokens 24M \
+        --save bank.safetensors
     decepticons score --load bank.safetensors --input valid.txt
+
+``--tokens 24M`` is 10 CPU-minutes of the default causal bank on a 2-core machine (benchmarks/bench_bank_sweep.py
+states the measurement); a token budget gives the same model whatever the machine's load. ``--budget 10m``
+(wall clock) is the older form of the recipe.
 
 The section reports what ``train`` printed (steps, tokens/s, its held-out figure on the first 64 KB of valid)
 and what ``score`` gives on the whole valid file, plus the per-quarter bits/byte of the trace, which shows
 whether the model stays stable over a long input.
 
+    python benchmarks/bench_recipe.py --tokens 24M
     python benchmarks/bench_recipe.py --budget 10m
     python benchmarks/bench_recipe.py --render RUN_DIR     # rewrite the section from an earlier run's outputs
 """
@@ -29,11 +35,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _report import command_line, git_rev, machine, write_section  # noqa: E402
 
 
-def run(run_dir: Path, train: str, valid: str, budget: str) -> None:
+def run(run_dir: Path, train: str, valid: str, budget: list[str]) -> None:
     cli = [sys.executable, "-m", "decepticons"]
     with open(run_dir / "train.json", "w") as out:
-        subprocess.run(cli + ["train", "--model", "causal-bank", "--input", train, "--valid", valid, "--budget",
-                              budget, "--save", str(run_dir / "bank.safetensors"), "--run-dir",
+        subprocess.run(cli + ["train", "--model", "causal-bank", "--mode", "gated_retention", "--input", train,
+                              "--valid", valid, *budget, "--save", str(run_dir / "bank.safetensors"), "--run-dir",
                               str(run_dir / "run"), "--json"], stdout=out, check=True)
     with open(run_dir / "score.json", "w") as out:
         subprocess.run(cli + ["score", "--load", str(run_dir / "bank.safetensors"), "--input", valid, "--trace",
@@ -72,7 +78,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--train", help="training text (default: the Shakespeare split from decepticons.data)")
     ap.add_argument("--valid")
-    ap.add_argument("--budget", default="10m")
+    ap.add_argument("--budget", help="wall-clock budget (e.g. 10m) instead of --tokens")
+    ap.add_argument("--tokens", help="token budget (default 24M: 10 CPU-minutes of a 2-core machine)")
     ap.add_argument("--run-dir", help="keep the run's outputs (bank.safetensors, train.json, score.json, trace.npy) "
                                       "in this folder (default: a new temporary folder)")
     ap.add_argument("--render", help="rewrite the section from the outputs in this folder (no run)")
@@ -92,7 +99,9 @@ def main() -> None:
             run_dir.mkdir(parents=True, exist_ok=True)
         else:
             run_dir = Path(tempfile.mkdtemp(prefix="decepticons-recipe-", dir=os.environ.get("TMPDIR")))
-        run(run_dir, train, valid, args.budget)
+        tokens = args.tokens or (None if args.budget else "24M")
+        budget = (["--budget", args.budget] if args.budget else []) + (["--tokens", tokens] if tokens else [])
+        run(run_dir, train, valid, budget)
         md = render(run_dir, command_line())
     print(md)
     write_section("recipe", md)

@@ -36,7 +36,10 @@ def test_step_script_accepts_its_flags(step: regenerate.Step) -> None:
     script = ROOT / step.argv[0]
     assert script.exists(), script
     flags = {a.split("=", 1)[0] for a in step.argv[1:] if a.startswith("--")}
-    r = subprocess.run([sys.executable, str(script), "--help"], capture_output=True, text=True, cwd=ROOT,
+    # a script with subcommands: its positional words before the first flag choose the help page
+    words = [a for a in step.argv[1:] if not a.startswith("--")]
+    prefix = step.argv[1:1 + next((i for i, a in enumerate(step.argv[1:]) if a.startswith("--")), len(words))]
+    r = subprocess.run([sys.executable, str(script), *prefix, "--help"], capture_output=True, text=True, cwd=ROOT,
                        timeout=120)
     assert r.returncode == 0, r.stderr[-2000:]
     for flag in flags:

@@ -472,6 +472,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--valid", help="held-out corpus (default: the last 5%% of --input)")
     p.add_argument("--budget", help="wall-clock budget, e.g. 90s, 10m, 1h")
     p.add_argument("--steps", type=int, help="optimizer steps (instead of or besides --budget)")
+    p.add_argument("--tokens", help="training bytes, e.g. 500k, 28M, 1.5e7: ceil(N / (batch x seq-len)) steps; "
+                                    "a step or token budget makes the run independent of the machine's load")
     p.add_argument("--batch-size", type=int, default=None)
     p.add_argument("--seq-len", type=int, default=None)
     p.add_argument("--lr", type=float, default=None)

@@ -5,6 +5,7 @@ Examples::
     decepticons train --model causal-bank --mode gated_retention --input train.txt --valid valid.txt \\
         --budget 10m --save bank.safetensors
     decepticons train --model causal-bank --input train.txt --steps 2000 --run-dir runs/a
+    decepticons train --model causal-bank --input train.txt --valid valid.txt --tokens 28M
     decepticons train --model causal-bank --input train.txt --steps 4000 --run-dir runs/a --resume
     decepticons train --model causal-bank --input train.txt --steps 2000 --teacher mixer.bridge.safetensors \
         --teacher-weight 0.5
@@ -23,6 +24,11 @@ the bytes: ``F`` is a bridge file exported over the ``--input`` corpus (``decept
 same seed, schedule, AdamW settings, clipping, budgets, metrics and files (a model trained on one backend
 loads, scores and resumes on the other).
 
+``--steps N`` and ``--tokens N`` (training bytes; ``N / (batch x seq-len)`` steps, rounded up) are budgets
+the machine's load does not change: the learning-rate schedule, the warm-up and the evaluation points follow
+the step count only, so the same seed gives the same curve and the same weights on a busy or an idle host
+(a ``--budget`` given as well only stops the run early). The report gives both tokens and seconds.
+
 ``--budget`` is the wall clock of the whole run, final held-out evaluation included: the trainer measures
 what evaluation costs and stops training early enough to score the held-out bytes in time, scoring fewer of
 them when the whole would take more than ``train.budget_eval_share`` of the budget (:mod:`.budget`).
@@ -32,6 +38,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import math
 import re
 import sys
 from typing import TYPE_CHECKING, Any
@@ -63,6 +70,21 @@ def parse_budget(text: str) -> float:
     if value <= 0:
         raise InputError(f"budget must be positive, got {text!r}")
     return value
+
+
+_TOKEN_UNITS = {"": 1, "k": 10**3, "m": 10**6, "g": 10**9}
+
+
+def parse_tokens(text: str) -> int:
+    """``'500k'``, ``'28M'``, ``'1.5e7'``, ``'2000000'`` -> a positive whole number of training bytes."""
+    s = str(text).strip().lower().replace("_", "").replace(",", "")
+    m = re.fullmatch(r"(\d+(?:\.\d*)?(?:e\d+)?)([kmg]?)", s)
+    if m is None:
+        raise InputError(f"cannot read token budget {text!r}; use e.g. 500k, 28M or 1.5e7")
+    value = float(m.group(1)) * _TOKEN_UNITS[m.group(2)]
+    if not (1 <= value < 2**62):
+        raise InputError(f"token budget must be at least 1 token, got {text!r}")
+    return math.ceil(value)
 
 
 def _split_overrides(items: list[str] | None) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -117,17 +139,20 @@ def train_config_from_args(args: argparse.Namespace, model: Any, train_kw: dict[
 
     kw: dict[str, Any] = dict(model.train_defaults)
     kw["seed"] = args.seed
-    budget, steps = args.budget, args.steps
-    if budget is None and steps is None and "budget_seconds" not in train_kw and "max_steps" not in train_kw:
+    budget, steps, tokens = args.budget, args.steps, getattr(args, "tokens", None)
+    if budget is None and steps is None and tokens is None and not {"budget_seconds", "max_steps",
+                                                                    "max_tokens"} & set(train_kw):
         budget = DEFAULT_BUDGET
         if not (args.quiet or args.json):
-            print(f"no --budget or --steps given: training for {DEFAULT_BUDGET}", file=sys.stderr)
+            print(f"no --budget, --steps or --tokens given: training for {DEFAULT_BUDGET}", file=sys.stderr)
     if budget is not None:
         kw["budget_seconds"] = parse_budget(budget)
     if steps is not None:
         if steps < 1:
             raise InputError(f"--steps must be >= 1, got {steps}")
         kw["max_steps"] = steps
+    if tokens is not None:
+        kw["max_tokens"] = parse_tokens(tokens)
     for key, value in (("batch_size", args.batch_size), ("seq_len", args.seq_len), ("lr", args.lr),
                        ("teacher_weight", args.teacher_weight)):
         if value is not None:
@@ -217,4 +242,4 @@ def run_train(args: argparse.Namespace, teacher: TeacherSignal | None = None) ->
     return 0
 
 
-__all__ = ["run_train", "parse_budget", "train_config_from_args"]
+__all__ = ["run_train", "parse_budget", "parse_tokens", "train_config_from_args"]

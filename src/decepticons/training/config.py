@@ -38,6 +38,9 @@ class TrainConfig(Validated):
                                         "(it scores fewer bytes when the whole would take longer)")
     max_steps: int | None = spec(None, lo=1, optional=True,
                                  doc="stop after this many optimizer steps; also the cosine's length")
+    max_tokens: int | None = spec(None, lo=1, optional=True,
+                                  doc="stop after this many training bytes (ceil(max_tokens / (batch_size * "
+                                      "seq_len)) steps; with max_steps the smaller of the two)")
     eval_every: int = spec(200, lo=0, doc="evaluate every this many steps (0: only at the end)")
     eval_bytes: int | None = spec(65536, lo=0, optional=True,
                                   doc="held-out bytes per evaluation (0 or null: the whole validation split)")
@@ -69,6 +72,18 @@ class TrainConfig(Validated):
     def check(self) -> None:
         if self.min_lr is not None and self.min_lr > self.lr:
             raise fail("TrainConfig", f"min_lr ({self.min_lr}) must be <= lr ({self.lr})")
+
+    @property
+    def step_budget(self) -> int | None:
+        """Steps of a step or token budget (the smaller when both are set), else ``None``.
+
+        With a step budget the run is a function of the step count only: the learning-rate schedule, the
+        warm-up, the run progress and the evaluation points follow steps, never the clock, so two runs with
+        the same seed give the same curve and weights whatever the machine's load (a time budget given as
+        well only stops the run early)."""
+        steps = [s for s in (self.max_steps, None if self.max_tokens is None
+                             else -(-self.max_tokens // (self.batch_size * self.seq_len))) if s is not None]
+        return min(steps) if steps else None
 
     @property
     def final_lr(self) -> float:

@@ -14,8 +14,11 @@ progress to ``set_training_progress``, after each optimizer step it calls ``afte
 Optimisation. AdamW with decoupled weight decay ``p <- p - lr * (m_hat / (sqrt(v_hat) + eps) + wd * p)``;
 matrices are decayed, norms, biases and embeddings are not. The learning rate warms up linearly over
 ``warmup_steps`` and then follows a cosine from ``lr`` to ``min_lr`` over the run: the run's length is
-``max_steps`` when given, else the wall-clock ``budget_seconds`` (progress = elapsed / training time); with a
-time budget the warm-up also ends after ``warmup_fraction`` of the training time (:func:`.schedule.lr_at`).
+the step budget when given (``max_steps``, or ``max_tokens`` bytes: ``TrainConfig.step_budget``; the
+schedule, warm-up, run progress and evaluation points then follow steps only, never the clock, so a run is
+reproducible whatever the host's load), else the wall-clock ``budget_seconds`` (progress = elapsed / training
+time); with a time budget the warm-up also ends after ``warmup_fraction`` of the training time
+(:func:`.schedule.lr_at`).
 A time budget covers the whole run, final evaluation included (:mod:`.budget`).
 Gradients are clipped to a global L2 norm of ``grad_clip``.
 
@@ -52,7 +55,6 @@ import os
 import shutil
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar, cast
 
@@ -64,7 +66,6 @@ from torch import nn
 from ..codecs import BytesLike, as_byte_array
 from ..errors import InputError, ModelFileError
 from ..predictor import LN2
-from ..runtime.reports import Report, fmt
 from .budget import PLOT_SECONDS, PROBE_BYTES, EvalClock, FinalPlan, final_plan
 from .checkpoints import latest_checkpoint, load_checkpoint, save_checkpoint
 from .config import TrainConfig
@@ -82,6 +83,7 @@ from .hooks import (
 )
 from .optim import clip_gradients, parameter_groups, slow_parameter_names
 from .plots import plot_learning_curves
+from .result import TrainResult
 from .schedule import lr_at, run_progress
 
 _Rows = TypeVar("_Rows", torch.Tensor, np.ndarray)
@@ -98,71 +100,6 @@ def tree_map(fn: Callable[[torch.Tensor], Any], tree: Any) -> Any:
     return tree
 
 
-@dataclass
-class TrainResult(Report):
-    """What a training run did: steps, tokens, time, the last loss and the held-out bits per byte."""
-
-    model: str
-    steps: int
-    tokens: int
-    seconds: float  # wall clock of the whole run (all sessions), final evaluation included
-    train_seconds: float
-    parameters: int
-    stop_reason: str
-    final_loss: float | None = None
-    train_bits_per_byte: float | None = None
-    valid_bits_per_byte: float | None = None
-    valid_bytes: int = 0
-    valid_capped: bool = False  # the final evaluation scored fewer bytes to fit the time budget
-    eval_seconds: float = 0.0  # seconds of the final phase (evaluations, last checkpoint, plot)
-    world_size: int = 1
-    windows: str = "detached"  # how training windows were read: detached, or carried state (TrainConfig.mode)
-    run_dir: str | None = None
-    curve: list[dict[str, Any]] = field(default_factory=list, repr=False)
-    #: with a teacher: its agreement with the student at the end (``teacher_kl_bits``, ``teacher_top1_agreement``)
-    teacher: dict[str, Any] | None = field(default=None, repr=False)
-
-    @property
-    def tokens_per_second(self) -> float:
-        return self.tokens / self.train_seconds if self.train_seconds > 0 else float("nan")
-
-    def to_dict(self) -> dict[str, Any]:
-        """Every loss in bits per byte: ``final_loss_bits_per_byte``, and ``loss_bits_per_byte`` in each curve
-        record (the trainer keeps nats internally, as torch's cross-entropy gives them)."""
-        d = super().to_dict()
-        loss = d.pop("final_loss")
-        d["final_loss_bits_per_byte"] = None if loss is None else loss / LN2
-        d["tokens_per_second"] = self.tokens_per_second
-        d["curve"] = [{**{k: v for k, v in r.items() if k != "loss"},
-                       **({"loss_bits_per_byte": r["loss"] / LN2} if "loss" in r else {})} for r in self.curve]
-        if self.teacher is not None:
-            d["teacher"] = self.teacher
-        return d
-
-    def __str__(self) -> str:
-        lines = [
-            f"model              {self.model} ({self.parameters:,} parameters)",
-            f"steps              {self.steps:,} ({self.stop_reason}; {self.windows} windows, "
-            f"{self.world_size} process{'es' if self.world_size != 1 else ''})",
-            f"tokens             {self.tokens:,} ({self.tokens_per_second / 1e3:,.1f} k tokens/s)",
-            f"time               {self.seconds:.1f} s",
-            f"last train loss    {fmt(None if self.final_loss is None else self.final_loss / LN2)} bits/byte",
-        ]
-        if self.train_bits_per_byte is not None:
-            lines.append(f"train bits/byte    {fmt(self.train_bits_per_byte)}")
-        if self.valid_bits_per_byte is not None:
-            capped = ", capped to fit the budget" if self.valid_capped else ""
-            lines.append(f"held-out bits/byte {fmt(self.valid_bits_per_byte)} ({self.valid_bytes:,} bytes{capped})")
-        if self.teacher is not None:
-            t = self.teacher
-            lines.append(f"teacher agreement  KL {fmt(t['teacher_kl_bits'])} bits/byte, top-1 "
-                         f"{t['teacher_top1_agreement']:.1%} ({t['teacher_positions']:,} {t['teacher_agreement_on']} "
-                         f"bytes)")
-        if self.run_dir:
-            lines.append(f"run folder         {self.run_dir}")
-        return "\n".join(lines)
-
-
 class Trainer:
     """State of one training run; :func:`train` is the usual entry point."""
 
@@ -171,6 +108,7 @@ class Trainer:
                  progress: bool | None = None, callback: Callable[[int, dict[str, Any]], None] | None = None,
                  teacher: TeacherSignal | None = None):
         self._born = time.perf_counter()  # a time budget counts from here
+        self._born_cpu = time.process_time()
         self.predictor = predictor
         self.cfg = config or TrainConfig()
         self.run_dir = Path(run_dir) if run_dir is not None else None
@@ -326,7 +264,8 @@ class Trainer:
         nk = 0 if self.teacher is None else (nv if self.teacher_valid_start is not None and self.valid is not None
                                              else nt)
         fixed = 0.0 if self.run_dir is None else self.last_ckpt_seconds + (PLOT_SECONDS if cfg.plot else 0.0)
-        cap = None if cfg.budget_seconds is None else cfg.budget_eval_share * cfg.budget_seconds
+        cap = None if cfg.budget_seconds is None or cfg.step_budget is not None else \
+            cfg.budget_eval_share * cfg.budget_seconds
         return final_plan(self.eval_clock, nv, nt, nk, fixed, cap)
 
     def _update_reserve(self) -> None:
@@ -346,7 +285,7 @@ class Trainer:
     def _fits(self, seconds: float) -> bool:
         """Whether ``seconds`` more still leave the final phase inside the time budget."""
         b = self.cfg.budget_seconds
-        return b is None or self.elapsed + seconds + self.reserve < b
+        return b is None or self.cfg.step_budget is not None or self.elapsed + seconds + self.reserve < b
 
     def teacher_agreement(self, limit: int | None = None) -> dict[str, Any] | None:
         """KL(teacher || student) in bits and top-1 agreement on the held-out bytes the teacher covers (those
@@ -453,23 +392,24 @@ class Trainer:
     def _should_stop(self) -> str | None:
         cfg = self.cfg
         reason = None
-        if cfg.max_steps is not None and self.step >= cfg.max_steps:
-            reason = "steps"
+        steps = cfg.step_budget
+        if steps is not None and self.step >= steps:
+            reason = "steps" if steps == cfg.max_steps else "tokens"
         elif cfg.budget_seconds is not None and (self.elapsed + self.last_step_seconds + self.reserve
                                                  >= cfg.budget_seconds):
             reason = "budget"
         if self.world > 1 and cfg.budget_seconds is not None:  # one clock: the schedule is the same on every rank
             self.elapsed = broadcast_from_main(int(self.elapsed * 1e6), self.device) / 1e6
         if self.world > 1:  # every rank stops at the same step (rank 0's clock decides)
-            code = broadcast_from_main(0 if reason is None else (1 if reason == "steps" else 2), self.device)
-            reason = {0: None, 1: "steps", 2: "budget"}[code]
+            code = broadcast_from_main({None: 0, "steps": 1, "budget": 2, "tokens": 3}[reason], self.device)
+            reason = {0: None, 1: "steps", 2: "budget", 3: "tokens"}[code]
         return reason
 
     def run(self, resume: bool = False) -> TrainResult:
         cfg = self.cfg
-        if cfg.max_steps is None and cfg.budget_seconds is None:
-            raise InputError("give a step budget (max_steps / --steps) or a time budget (budget_seconds / "
-                             "--budget)")
+        if cfg.step_budget is None and cfg.budget_seconds is None:
+            raise InputError("give a step budget (max_steps / --steps), a token budget (max_tokens / --tokens) "
+                             "or a time budget (budget_seconds / --budget)")
         torch.manual_seed(cfg.seed + self.rank)
         if self.run_dir is not None and self.is_main:
             self.run_dir.mkdir(parents=True, exist_ok=True)
@@ -499,7 +439,7 @@ class Trainer:
         if self.is_main and progress_enabled(self.progress):
             from tqdm.auto import tqdm
 
-            bar = tqdm(total=cfg.max_steps, initial=self.step, desc=f"train {self.predictor.name}",
+            bar = tqdm(total=cfg.step_budget, initial=self.step, desc=f"train {self.predictor.name}",
                        unit="step", leave=False, dynamic_ncols=True)
         if cfg.budget_seconds is not None:
             if self.is_main:
@@ -531,7 +471,8 @@ class Trainer:
                             min(len(self.valid), cfg.eval_bytes or len(self.valid)))):
                         v = self.evaluate()
                         self._tick()
-                        self._log({"step": self.step, "valid_bpb": v, "elapsed": round(self.elapsed, 4),
+                        self._log({"step": self.step, "valid_bpb": v, "tokens": self.step * tokens_per_step,
+                                   "elapsed": round(self.elapsed, 4),
                                    **(self.teacher_agreement() or {})})
                     self.module.train()
                     self._update_reserve()
@@ -565,7 +506,8 @@ class Trainer:
             self._tick()
             if valid_bpb is not None and not (self.curve and self.curve[-1].get("valid_bpb") is not None
                                               and self.curve[-1]["step"] == self.step):
-                self._log({"step": self.step, "valid_bpb": valid_bpb, "elapsed": round(self.elapsed, 4),
+                self._log({"step": self.step, "valid_bpb": valid_bpb, "tokens": self.step * tokens_per_step,
+                           "elapsed": round(self.elapsed, 4),
                            **(agreement or {})})
         if self.run_dir is not None:
             self._tick()
@@ -576,7 +518,8 @@ class Trainer:
         self._tick()
         return TrainResult(
             model=self.predictor.name, steps=self.step, tokens=self.step * tokens_per_step, seconds=self.elapsed,
-            train_seconds=self.train_seconds, parameters=sum(p.numel() for p in self.module.parameters()),
+            train_seconds=self.train_seconds, cpu_seconds=time.process_time() - self._born_cpu,
+            parameters=sum(p.numel() for p in self.module.parameters()),
             stop_reason=stop or "?", final_loss=self.last_loss, train_bits_per_byte=train_bpb,
             valid_bits_per_byte=valid_bpb, valid_bytes=plan.valid_bytes, valid_capped=plan.capped,
             eval_seconds=self.elapsed - t_final, world_size=self.world,

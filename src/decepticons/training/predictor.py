@@ -167,9 +167,9 @@ class TorchPredictor(CausalPredictor):
                     progress: bool | None = None, **train_kwargs: Any) -> FitReport:
         """Train the current weights with the shared trainer; ``train_kwargs`` are :class:`TrainConfig` fields.
 
-        Without ``budget_seconds`` or ``max_steps`` the run is short (``FIT_DEFAULT_BUDGET`` seconds); use
-        ``decepticons train`` or :func:`decepticons.training.train` for long runs, checkpoints and
-        DDP. ``workers`` is accepted for the common ``fit`` signature; torch uses its own threads.
+        Without ``budget_seconds``, ``max_steps`` or ``max_tokens`` the run is short (``FIT_DEFAULT_BUDGET``
+        seconds); use ``decepticons train`` or :func:`decepticons.training.train` for long runs, checkpoints
+        and DDP. ``workers`` is accepted for the common ``fit`` signature; torch uses its own threads.
         """
         from .config import TrainConfig
         from .loop import train
@@ -178,7 +178,7 @@ class TorchPredictor(CausalPredictor):
         if len(x) == 0:
             raise InputError("training data is empty: there is nothing to learn from")
         kw = {**self.train_defaults, "seed": self.seed, **train_kwargs}
-        if kw.get("budget_seconds") is None and kw.get("max_steps") is None:
+        if kw.get("budget_seconds") is None and kw.get("max_steps") is None and kw.get("max_tokens") is None:
             kw["budget_seconds"] = FIT_DEFAULT_BUDGET
         run_dir = kw.pop("run_dir", None)
         trainer_cls = kw.pop("trainer_cls", None)  # another backend's trainer (e.g. training.mlx_step.MLXTrainer)
