@@ -9,13 +9,16 @@ Phases (one run folder each):
 
   - bits/byte at every loop count of ``--loops`` (default 1, 2, 4, 8, 16), ACT off;
   - the ponder cost chosen on held-in bytes (the tail of the training split, never valid) by
-    :meth:`MythosPredictor.calibrate_halting`, then ACT on: bits/byte, mean depth;
+    :meth:`MythosPredictor.calibrate_halting` (the model with that cost is saved as
+    ``mythos_calibrated.safetensors``: ``decepticons score --load`` of it gives the user's figure), then ACT
+    on: bits/byte, mean depth;
   - the depth histogram by byte difficulty: quartiles of a reference's per-byte bits (the same model at full
     depth), with each quartile's mean ACT depth and its share of bytes at each depth;
   - the fixed-depth comparison: the model with every byte at ``floor(a)`` and ``ceil(a)`` loops for ACT's mean
     depth ``a``, interpolated linearly to ``a`` (the bits/byte of spending ACT's compute uniformly).
 
 * ``markdown``: the section from every scored run folder given by ``--runs`` (no measuring).
+* ``all``: ``train``, ``score`` and ``markdown`` of the one run folder ``--run-dir``.
 
 Every run (command, configuration, result) is appended to ``docs/figures/mythos_depth_runs.json``::
 
@@ -158,6 +161,8 @@ def score_phase(args: argparse.Namespace) -> None:
         print(f"loops {n}: {table[n]:.4f}", flush=True)
     assert full_bits is not None
     cal = p.calibrate_halting(tr[-CALIBRATION_BYTES:], max_relative_gap=CALIBRATION_GAP)
+    # with the chosen ponder cost saved: what `decepticons score --load` of this file reports is ACT at that cost
+    p.save(run / "mythos_calibrated.safetensors")
     act_bits, depth = per_byte_bits(p, va, L, True)
     mean_depth = float(depth.mean())
     lo, hi = max(1, int(math.floor(mean_depth))), min(L, int(math.ceil(mean_depth)))
@@ -262,7 +267,7 @@ def markdown_phase(args: argparse.Namespace) -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--phase", choices=("train", "score", "markdown"), required=True)
+    ap.add_argument("--phase", choices=("train", "score", "markdown", "all"), required=True)
     ap.add_argument("--train")
     ap.add_argument("--valid")
     ap.add_argument("--run-dir", default="runs/mythos-depth")
@@ -284,13 +289,15 @@ def main() -> None:
     args = ap.parse_args()
     if args.phase != "markdown":
         Path(args.run_dir).mkdir(parents=True, exist_ok=True)
-    if args.phase == "train":
+    if args.phase in ("train", "all"):
         if not (args.steps or args.seconds):
             ap.error("give --steps or --seconds")
         train_phase(args)
-    elif args.phase == "score":
+    if args.phase in ("score", "all"):
         score_phase(args)
-    else:
+    if args.phase == "all":
+        args.runs = [args.run_dir]
+    if args.phase in ("markdown", "all"):
         markdown_phase(args)
 
 
