@@ -221,7 +221,7 @@ def run_section(run: Path) -> list[str]:
     t = json.loads((run / "train_result.json").read_text())
     L = s["max_loop_depth"]
     lp = {int(k): v for k, v in s["loops"].items()}
-    ov = ", ".join(f"{k}={v}" for k, v in t.get("overrides", {}).items()) or "byte defaults"
+    ov = shape(t)
     budget = f"{t.get('budget_steps')} steps" if t.get("budget_steps") else f"{t.get('budget_seconds')} s"
     lines = [f"### {run.name}: {ov}", "",
              f"Budget {budget} (batch {t.get('batch')} x 256, lr {t.get('lr')}, seed {t.get('seed')}, "
@@ -250,6 +250,29 @@ def run_section(run: Path) -> list[str]:
     return lines
 
 
+def shape(t: dict[str, Any]) -> str:
+    """The run's overrides, or the byte defaults of the commit it was trained at."""
+    ov = ", ".join(f"{k}={v}" for k, v in t.get("overrides", {}).items())
+    return ov or f"byte defaults of commit {t.get('commit')}"
+
+
+def summary_table(runs: list[Path]) -> list[str]:
+    """One row per run: shape, budget, cost and bits/byte at 1 loop, full depth, the deepest count and ACT."""
+    rows = ["| run | configuration | parameters | steps | tokens | CPU s | 1 loop | full depth "
+            "| deepest | ACT (mean loops) | fixed depth at ACT's mean |",
+            "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for run in runs:
+        s = json.loads((run / "depth_report.json").read_text())
+        t = json.loads((run / "train_result.json").read_text())
+        lp = {int(k): v for k, v in s["loops"].items()}
+        L, deep = s["max_loop_depth"], max(lp)
+        fx = s["fixed_depth"]["interpolated_bpb"]
+        rows.append(f"| {run.name} | {shape(t)} | {s['parameters']:,} | {t.get('steps')} | {t.get('tokens'):,} | "
+                    f"{t.get('cpu_seconds', 0):.0f} | {lp[min(lp)]:.4f} | {lp[L]:.4f} ({L}) | "
+                    f"{lp[deep]:.4f} ({deep}) | {s['act_bpb']:.4f} ({s['act_mean_depth']:.2f}) | {fx:.4f} |")
+    return rows + [""]
+
+
 def markdown_phase(args: argparse.Namespace) -> None:
     lines = ["## mythos-depth: does depth pay?", "",
              f"Machine: {machine()}; torch {torch.__version__}; commit {git_rev()}.",
@@ -257,6 +280,7 @@ def markdown_phase(args: argparse.Namespace) -> None:
              "every run's command and result: `docs/figures/mythos_depth_runs.json`.", ""]
     if args.preamble:
         lines += [Path(args.preamble).read_text().rstrip(), ""]
+    lines += summary_table([Path(r) for r in args.runs])
     for r in args.runs:
         lines += run_section(Path(r))
     md = "\n".join(lines) + "\n"
