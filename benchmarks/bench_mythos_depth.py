@@ -253,7 +253,8 @@ def run_section(run: Path) -> list[str]:
 def shape(t: dict[str, Any]) -> str:
     """The run's overrides, or the byte defaults of the commit it was trained at."""
     ov = ", ".join(f"{k}={v}" for k, v in t.get("overrides", {}).items())
-    return ov or f"byte defaults of commit {t.get('commit')}"
+    base = f"byte defaults of commit {t.get('commit')}"
+    return f"{base} with {ov}" if ov else base
 
 
 def summary_table(runs: list[Path]) -> list[str]:
