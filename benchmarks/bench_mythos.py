@@ -32,6 +32,11 @@ from _report import command_line, git_rev, machine, write_section  # noqa: E402
 
 LN2 = math.log(2.0)
 THROUGHPUT = dict(batch=8, seq=256, loops=8)
+#: the shape of the throughput comparison, the one open-mythos is built at below (pinned here, so the pair
+#: stays like for like whatever the byte defaults are)
+PEER_SHAPE: dict = dict(d_model=256, num_heads=4, num_layers=1, d_kv_latent=40, rope_dim=16, qk_nope_dim=48,
+                        num_rooms=4, experts_per_room=2, top_k_experts=2, num_shared_experts=0, expert_dim=128,
+                        ffn_dim=256, prelude_layers=1, coda_layers=1, lora_r=8, act_label_rows=1)
 #: ponder-cost calibration: held-in bytes from the end of the training split, and the largest relative ACT
 #: gap allowed there (below the 1% target, leaving room for the difference between splits)
 CALIBRATION_BYTES, CALIBRATION_GAP = 131072, 0.0075
@@ -85,7 +90,8 @@ def ours_throughput(steps: int = 6) -> dict:
 
     torch.set_num_threads(2)
     # every step runs all loops with gradient through all of them, as open-mythos does
-    p = MythosPredictor(curriculum=False, max_loop_depth=THROUGHPUT["loops"], bptt_depth=THROUGHPUT["loops"])
+    p = MythosPredictor(curriculum=False, max_loop_depth=THROUGHPUT["loops"], bptt_depth=THROUGHPUT["loops"],
+                        **PEER_SHAPE)
     m = p.module
     m.train()
     opt = torch.optim.AdamW(m.parameters(), lr=1e-4)
@@ -214,7 +220,7 @@ def cache_figures() -> dict:
     p.module.eval()
     p.module.step(torch.zeros(1, 8, dtype=torch.long), cache)
     n_slots = len(cache.slots())
-    return {"mla_bytes": mla, "mha_bytes": mha, "ratio": mla / mha,
+    return {"mla_bytes": mla, "mha_bytes": mha, "ratio": mla / mha, "d_model": c.d_model,
             "measured_per_token": cache.nbytes() / cache.length, "slots": n_slots}
 
 
@@ -347,7 +353,7 @@ def report_phase(args) -> None:
     gen = generation_speed()
     scores = score_variants(args)
     meta = {"machine": machine(), "torch": torch.__version__, "commit": git_rev(), "command": command_line(),
-            "byte_defaults": BYTE_DEFAULTS}
+            "byte_defaults": BYTE_DEFAULTS, "throughput_shape": PEER_SHAPE}
     (run / "report.json").write_text(json.dumps({"cache": cache, "generation": gen, "scores": scores,
                                                  "ours": ours, "open_mythos": theirs, "peak": peak, "meta": meta},
                                                 default=str, indent=1))
@@ -360,7 +366,7 @@ def markdown_phase(args) -> None:
     rep = json.loads((run / "report.json").read_text())
     cache, gen, scores, ours, theirs, peak, meta = (rep[k] for k in ("cache", "generation", "scores", "ours",
                                                                     "open_mythos", "peak", "meta"))
-    BYTE_DEFAULTS = meta["byte_defaults"]
+    SHAPE = meta.get("throughput_shape", meta["byte_defaults"])
     tr = json.loads((run / "train_result.json").read_text())
     L = scores["max_loop_depth"]
     fmt = lambda x: f"{x:.4f}"  # noqa: E731
@@ -371,7 +377,7 @@ def markdown_phase(args) -> None:
         "### Latent KV cache",
         f"- bytes per token per attention layer: {cache['mla_bytes']} "
         f"(latent {cache['mla_bytes'] // 4 - 16} + rotary key 16 floats) vs {cache['mha_bytes']} for "
-        f"standard MHA of width 256: ratio **{cache['ratio']:.3f}** "
+        f"standard MHA of width {cache.get('d_model', 256)}: ratio **{cache['ratio']:.3f}** "
         f"(target <= 0.125)",
         f"- whole model (prelude + {L} loops x layers + coda = {cache['slots']} attention applications): "
         f"{cache['measured_per_token']:.0f} bytes per token measured from a live cache",
@@ -399,11 +405,11 @@ def markdown_phase(args) -> None:
         f"- plato_mythos: **{ours['tokens_per_s']:.0f} tokens/s** (rounds: "
         f"{', '.join(f'{x:.0f}' for x in ours['round_tokens_per_s'])}), {ours['loops_run']} loops per step, "
         f"{ours['parameters']} parameters, parameters without gradient: {len(ours['untrained_parameters'])} "
-        f"(the byte defaults: experts {BYTE_DEFAULTS['num_rooms'] * BYTE_DEFAULTS['experts_per_room']} x "
-        f"{BYTE_DEFAULTS['expert_dim']} top-{BYTE_DEFAULTS['top_k_experts']} + "
-        f"{BYTE_DEFAULTS['num_shared_experts']} shared, query/key {BYTE_DEFAULTS['qk_nope_dim']} + rotary "
-        f"{BYTE_DEFAULTS['rope_dim']} per head, prelude/coda feed-forward {BYTE_DEFAULTS['ffn_dim']}, halting "
-        f"labels from {BYTE_DEFAULTS['act_label_rows']} row per step)",
+        f"(experts {SHAPE['num_rooms'] * SHAPE['experts_per_room']} x "
+        f"{SHAPE['expert_dim']} top-{SHAPE['top_k_experts']} + "
+        f"{SHAPE['num_shared_experts']} shared, query/key {SHAPE['qk_nope_dim']} + rotary "
+        f"{SHAPE['rope_dim']} per head, prelude/coda feed-forward {SHAPE['ffn_dim']}, halting "
+        f"labels from {SHAPE['act_label_rows']} row per step)",
     ]
     if theirs:
         ratio = ours["tokens_per_s"] / theirs["tokens_per_s"]

@@ -53,6 +53,8 @@ STEPS: list[Step] = [
     Step("recipe", ["benchmarks/bench_recipe.py", T, V, "--run-dir={work}/recipe"], ("recipe",), 12),
     Step("mythos", ["benchmarks/bench_mythos.py", "--phase", "all", "--seconds", "600", T, V,
                     "--run-dir={work}/mythos", "--open-mythos-path={peers}/open-mythos"], ("mythos",), 25),
+    Step("mythos-depth", ["benchmarks/bench_mythos_depth.py", "--phase", "all", "--steps", "500", T, V,
+                          "--run-dir={work}/mythos-depth"], ("mythos-depth",), 40),
     Step("compression", ["benchmarks/bench_compression.py", T, V], ("compression",), 12),
     Step("coder", ["benchmarks/bench_coder.py", T, V], ("coder",), 10),
     Step("coder-memory", ["benchmarks/bench_coder.py", "--memory-scaling", T], ("coder-memory",), 15),

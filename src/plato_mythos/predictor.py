@@ -28,12 +28,14 @@ from .config import PlatoMythosConfig
 from .model import MythosCache, PlatoMythos
 from .tiles_as_kv import TilesAsKV
 
-#: the byte-level default: small enough to train on two CPU cores
+#: the byte-level default, sized for a 10-minute budget on two CPU cores (docs/benchmarks.md, section
+#: ``mythos-depth``): width 128 (4 heads of 16 + 16 rotary), one expert of 256 per room and one room (the
+#: recurrent feed-forward is dense), 8 loops with gradient through the last 4 of each step's sampled depth
 BYTE_DEFAULTS: dict[str, Any] = dict(
-    vocab_size=256, d_model=256, num_heads=4, num_layers=1, max_loop_depth=8, d_kv_latent=40, rope_dim=16,
-    qk_nope_dim=48, num_rooms=4, experts_per_room=2, top_k_experts=2, num_shared_experts=0, expert_dim=128,
-    ffn_dim=256, prelude_layers=1, coda_layers=1, lora_r=8, lora_alpha=16.0, max_seq_len=256,
-    tile_metadata=False, deadband_max_steps=16, curriculum_warmup=0.3, curriculum_steps=1000, bptt_depth=6,
+    vocab_size=256, d_model=128, num_heads=4, num_layers=1, max_loop_depth=8, d_kv_latent=32, rope_dim=16,
+    qk_nope_dim=16, num_rooms=1, experts_per_room=1, top_k_experts=1, num_shared_experts=0, expert_dim=256,
+    ffn_dim=256, prelude_layers=1, coda_layers=1, lora_r=4, lora_alpha=16.0, max_seq_len=256,
+    tile_metadata=False, deadband_max_steps=16, curriculum_warmup=0.3, curriculum_steps=1000, bptt_depth=4,
     act_label_rows=1,
 )
 
