@@ -197,7 +197,8 @@ def main() -> None:
         presets.append({"preset": preset, **r})
         print(json.dumps(presets[-1]), flush=True)
 
-    md = [f"Commit `{git_rev()}`; {machine()}.", "", f"    {_command(args)}", "",
+    md = ["## cm: the bit-level context mixer against the mixer and paq8px -8", "",
+          f"Commit `{git_rev()}`; {machine()}.", "", f"    {_command(args)}", "",
           "Bits per byte (lower is better); every model adaptive (it learns while it scores, as a compressor).", "",
           "| data | bytes | cm | mixer | paq8px -8 |", "|---|---:|---:|---:|---:|"]
     for r in rows:
