@@ -22,9 +22,52 @@ Nothing here imports torch.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from .errors import InputError
+from .predictor import CausalPredictor
+
+
+class TrainWindowFacts(CausalPredictor):
+    """What a gradient-trained predictor (torch or MLX) derives from its scoring window ``window`` (``None``:
+    the whole history) and the trainer's ``train_window`` / ``train_mode``: the longest history a row reads,
+    and the facts kept in its model file (``extra_state``) and fingerprint (``prediction_facts``). One place,
+    so the backends write the same file and the same fingerprint."""
+
+    #: the trainer's window length when the module last trained on windows from its start state (``detached``
+    #: mode), else ``None``; set by the trainer, kept in the model file's ``extra``
+    train_window: int | None = None
+    #: the trainer's mode of the last training run (``detached`` / ``carried``; ``None``: never trained)
+    train_mode: str | None = None
+
+    @property
+    def window(self) -> int | None:
+        raise NotImplementedError
+
+    @property
+    def context_length(self) -> int | None:  # type: ignore[override]
+        w = self.window
+        return None if w is None else window_length(w)
+
+    @property
+    def slides_window(self) -> bool:  # type: ignore[override]
+        return self.window is not None
+
+    def extra_state(self) -> dict[str, Any]:
+        """How the model was trained (``train_window``, ``train_mode``) and, when it scores in windows, their
+        length (``scoring_window``: every row predicted from at most that many recent bytes)."""
+        out: dict[str, Any] = {}
+        if self.train_mode is not None:
+            out.update(train_window=self.train_window, train_mode=self.train_mode)
+        if self.window is not None:
+            out["scoring_window"] = window_length(self.window)
+        return out
+
+    def prediction_facts(self) -> dict[str, Any]:
+        """The scoring window changes predictions, so it is part of the fingerprint."""
+        return {} if self.window is None else {"scoring_window": window_length(self.window)}
 
 
 def half_window(window: int) -> int:

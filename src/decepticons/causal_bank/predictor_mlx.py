@@ -25,8 +25,8 @@ import mlx.core as mx
 import numpy as np
 
 from ..codecs import BytesLike, as_byte_array
-from ..predictor import CausalPredictor, Stream, log_probs_from_chunks, shift_right
-from ..windows import half_window, window_inputs, window_length, window_plan
+from ..predictor import Stream, log_probs_from_chunks, shift_right
+from ..windows import TrainWindowFacts, half_window, window_inputs, window_length, window_plan
 from .config import CausalBankConfig
 from .model_mlx import CausalBankModel, State
 
@@ -96,7 +96,7 @@ class _StaggeredStream(Stream):
             self._next, _ = self._advance(self._next, byte)
 
 
-class MLXCausalBankPredictor(CausalPredictor):
+class MLXCausalBankPredictor(TrainWindowFacts):
     """Causal-bank next-byte model on MLX (module docstring); ``model`` is the :class:`~.model_mlx.CausalBankModel`."""
 
     name: ClassVar[str] = "causal-bank"
@@ -131,14 +131,6 @@ class MLXCausalBankPredictor(CausalPredictor):
     def window(self) -> int | None:
         """The scoring window (the trainer's ``train_window``), or ``None``: the whole history."""
         return self.train_window
-
-    @property
-    def context_length(self) -> int | None:  # type: ignore[override]
-        return None if self.window is None else window_length(self.window)
-
-    @property
-    def slides_window(self) -> bool:  # type: ignore[override]
-        return self.window is not None
 
     # ------------------------------------------------------------------ contract
     def _run(self, ids: np.ndarray) -> np.ndarray:
@@ -198,17 +190,6 @@ class MLXCausalBankPredictor(CausalPredictor):
 
     def state_tensors(self) -> dict[str, np.ndarray]:
         return {k: np.array(v).astype(np.float32) for k, v in self.model.params.items()}
-
-    def extra_state(self) -> dict[str, Any]:
-        out: dict[str, Any] = {}
-        if self.train_mode is not None:
-            out.update(train_window=self.train_window, train_mode=self.train_mode)
-        if self.window is not None:
-            out["scoring_window"] = window_length(self.window)
-        return out
-
-    def prediction_facts(self) -> dict[str, Any]:
-        return {} if self.window is None else {"scoring_window": window_length(self.window)}
 
     @classmethod
     def from_state(cls, config: dict[str, Any], tensors: dict[str, np.ndarray],

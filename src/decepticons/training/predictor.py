@@ -35,10 +35,10 @@ from torch import nn
 
 from ..codecs import BytesLike, as_byte_array
 from ..errors import InputError, ModelFileError
-from ..predictor import CausalPredictor, RecomputeStream, Stream, log_probs_from_chunks, shift_right
+from ..predictor import RecomputeStream, Stream, log_probs_from_chunks, shift_right
 from ..runtime.reports import FitReport
 from ..validation import check_model_size
-from ..windows import window_length
+from ..windows import TrainWindowFacts
 from .distributed import parse_device
 from .windowed import WindowStream, windowed_log_prob_blocks
 
@@ -46,7 +46,7 @@ from .windowed import WindowStream, windowed_log_prob_blocks
 FIT_DEFAULT_BUDGET = 60.0
 
 
-class TorchPredictor(CausalPredictor):
+class TorchPredictor(TrainWindowFacts):
     """Wraps an ``nn.Module`` producing ``(B, T, 256)`` logits as a :class:`CausalPredictor`."""
 
     name: ClassVar[str] = "torch"
@@ -55,11 +55,6 @@ class TorchPredictor(CausalPredictor):
     bos_token: ClassVar[int] = 0
     #: the model's preferred :class:`~decepticons.training.TrainConfig` values (lr, seq_len, ...)
     train_defaults: ClassVar[dict[str, Any]] = {}
-    #: the trainer's window length when the module last trained on windows from its start state (``detached``
-    #: mode), else ``None``; set by the trainer, kept in the model file's ``extra``
-    train_window: int | None = None
-    #: the trainer's mode of the last training run (``detached`` / ``carried``; ``None``: never trained)
-    train_mode: str | None = None
     #: True when :meth:`log_probs` and :meth:`stream` read every row from a window of ``train_window`` bytes
     #: (:attr:`window`); False: from the whole history (or a scheme of the subclass's own)
     scores_in_train_window: ClassVar[bool] = False
@@ -112,15 +107,6 @@ class TorchPredictor(CausalPredictor):
         """The scoring window ``W`` (:mod:`decepticons.windows`): every row is predicted from the module's
         start state run over at most ``2 (W // 2)`` recent bytes, as in training; ``None``: the whole history."""
         return self.train_window if self.scores_in_train_window else None
-
-    @property
-    def context_length(self) -> int | None:  # type: ignore[override]
-        w = self.window
-        return None if w is None else window_length(w)
-
-    @property
-    def slides_window(self) -> bool:  # type: ignore[override]
-        return self.window is not None
 
     def _inputs(self, x: np.ndarray) -> torch.Tensor:
         return torch.from_numpy(shift_right(x, self.bos_token)).to(self.device)[None]
@@ -197,19 +183,6 @@ class TorchPredictor(CausalPredictor):
     def config_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self.config)
 
-    def extra_state(self) -> dict[str, Any]:
-        """How the model was trained (``train_window``, ``train_mode``) and, when it scores in windows, their
-        length (``scoring_window``: every row predicted from at most that many recent bytes)."""
-        out: dict[str, Any] = {}
-        if self.train_mode is not None:
-            out.update(train_window=self.train_window, train_mode=self.train_mode)
-        if self.window is not None:
-            out["scoring_window"] = window_length(self.window)
-        return out
-
-    def prediction_facts(self) -> dict[str, Any]:
-        """The scoring window changes predictions, so it is part of the fingerprint."""
-        return {} if self.window is None else {"scoring_window": window_length(self.window)}
 
     def state_tensors(self) -> dict[str, np.ndarray]:
         out = {}
