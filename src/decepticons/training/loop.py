@@ -241,9 +241,14 @@ class Trainer:
         if n:
             data = data[:n]
         t0 = time.perf_counter()
-        value = evaluate(self.predictor, data)
+        value = evaluate(self._scoring_predictor(), data)
         self.eval_clock.record(len(data), time.perf_counter() - t0)
         return value
+
+    def _scoring_predictor(self) -> Any:
+        """The predictor :meth:`evaluate` scores: the one being trained (a backend's subclass may score another
+        computation of the same weights)."""
+        return self.predictor
 
     # ---------------------------------------------------------------------------------- the clock
     def _tick(self) -> None:

@@ -28,7 +28,6 @@ updates (``slow_every > 1``), several processes, CUDA devices and model kinds ot
 from __future__ import annotations
 
 import math
-import time
 from pathlib import Path
 from typing import Any, cast
 
@@ -40,7 +39,6 @@ import torch
 from ..codecs import BytesLike
 from ..errors import InputError
 from ..predictor import CausalPredictor
-from .evaluation import evaluate
 from .loop import Trainer
 from .schedule import lr_at
 
@@ -139,23 +137,10 @@ class MLXTrainer(Trainer):
                 and self.mmodel.config.balance_weight > 0 else None}
 
     # ---------------------------------------------------------------------------------- scoring
-    def evaluate(self, data: np.ndarray | None = None, limit: int | None = None) -> float | None:
-        """Bits per byte as :meth:`.loop.Trainer.evaluate`, scored by the MLX predictor of the current weights."""
-        data = self.valid if data is None else data
-        if data is None:
-            return None
-        n = self.cfg.eval_bytes if limit is None else limit
-        if n:
-            data = data[:n]
+    def _scoring_predictor(self) -> CausalPredictor:
+        """The MLX predictor of the weights being trained, with the trainer's window facts: what
+        :meth:`.loop.Trainer.evaluate` scores."""
         self.mlx.train_window, self.mlx.train_mode = self.predictor.train_window, self.predictor.train_mode
-        t0 = time.perf_counter()
-        value = evaluate(cast(Any, self.mlx), data)
-        self.eval_clock.record(len(data), time.perf_counter() - t0)
-        return value
-
-    @property
-    def scoring_predictor(self) -> CausalPredictor:
-        """The MLX predictor of the weights being trained (what :meth:`evaluate` scores)."""
         return self.mlx
 
     # ---------------------------------------------------------------------------------- torch files
