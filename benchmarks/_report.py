@@ -1,8 +1,10 @@
-"""Shared helpers for benchmark scripts: machine facts, medians, and writing a section of docs/benchmarks.md.
+"""Shared helpers for benchmark scripts: machine facts, medians, and writing a section of a benchmark page.
 
-Each benchmark owns one section of ``docs/benchmarks.md`` delimited by
-``<!-- BEGIN name -->`` / ``<!-- END name -->`` and replaces only that section, so scripts can be re-run
-independently and in any order.
+Each benchmark owns one section delimited by ``<!-- BEGIN name -->`` / ``<!-- END name -->`` and replaces
+only that section, so scripts can be re-run independently and in any order. Two pages hold them:
+``docs/benchmarks.md`` (what the package does: speed, compression, the bench, regenerated in about two hours)
+and ``docs/experiments.md`` (the long training studies and sweeps, :data:`EXPERIMENT_SECTIONS`, hours more);
+:func:`page_of` says which.
 """
 
 from __future__ import annotations
@@ -18,8 +20,26 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 DOC = ROOT / "docs" / "benchmarks.md"
+EXPERIMENTS = ROOT / "docs" / "experiments.md"
+#: sections of docs/experiments.md: training studies whose budgets (10-minute runs, seeds, 100 MB) take hours
+EXPERIMENT_SECTIONS = ("training", "mythos", "mythos-depth", "ablations", "bank-sweep", "scaling",
+                       "regenerated-experiments")
 HEADER = ("# Benchmarks\n\nEvery figure here is written by a script in `benchmarks/`; "
           "re-run it to refresh its section.\n")
+#: environment variable the regeneration sets when it runs steps side by side, one core each
+THREADS_ENV = "DECEPTICONS_BENCH_THREADS"
+
+
+def page_of(section: str) -> Path:
+    """The page (docs/benchmarks.md or docs/experiments.md) that holds ``section``."""
+    return EXPERIMENTS if section in EXPERIMENT_SECTIONS else DOC
+
+
+def bench_threads(default: int = 2) -> int:
+    """Torch threads of a benchmark: ``DECEPTICONS_BENCH_THREADS`` when set (one per step when the
+    regeneration runs steps side by side), else ``default``."""
+    value = os.environ.get(THREADS_ENV, "")
+    return int(value) if value.isdigit() and int(value) > 0 else default
 
 
 def machine() -> str:
@@ -55,8 +75,9 @@ def git_rev() -> str:
         return "unknown"
 
 
-def write_section(name: str, markdown: str, doc: Path = DOC) -> None:
-    """Replace (or append) the section ``name`` of ``docs/benchmarks.md`` with ``markdown``."""
+def write_section(name: str, markdown: str, doc: Path | None = None) -> None:
+    """Replace (or append) the section ``name`` of its page (``doc``, default :func:`page_of`)."""
+    doc = page_of(name) if doc is None else doc
     doc.parent.mkdir(parents=True, exist_ok=True)
     block = f"<!-- BEGIN {name} -->\n{markdown.rstrip()}\n<!-- END {name} -->\n"
     with open(doc.with_suffix(".lock"), "w") as lock:

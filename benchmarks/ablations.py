@@ -11,7 +11,7 @@ appears on (its configuration) and off (the same configuration with that mechani
 
 ``--results`` keeps the rows measured so far (runs can be split and resumed); ``--lock`` takes an exclusive
 lock on FILE around each row, so timings never overlap with other measurements; ``--report-only`` writes the
-section from ``--results`` without measuring. Writes section ``ablations`` of docs/benchmarks.md.
+section from ``--results`` without measuring. Writes section ``ablations`` of docs/experiments.md.
 """
 
 from __future__ import annotations

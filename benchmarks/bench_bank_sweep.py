@@ -1,4 +1,4 @@
-"""Causal-bank sweep: what buys quality per CPU-minute (section "bank-sweep" of docs/benchmarks.md).
+"""Causal-bank sweep: what buys quality per CPU-minute (section "bank-sweep" of docs/experiments.md).
 
 Every run is the user's command, ``decepticons train ... --tokens N --seed S --save M`` then ``decepticons
 score --load M``: a token budget makes the curve independent of the machine's load, so the bits/byte are

@@ -22,7 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _report import ROOT, command_line, git_rev, machine, write_section  # noqa: E402
+from _report import ROOT, bench_threads, command_line, git_rev, machine, write_section  # noqa: E402
 
 FIGURE = ROOT / "docs" / "figures" / "mlx_loss.png"
 
@@ -127,7 +127,7 @@ def plot(curves: dict[str, list[float]]) -> bool:
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--steps", type=int, default=12, help="optimizer steps per backend (default 12)")
-    ap.add_argument("--threads", type=int, default=2, help="torch threads (default 2)")
+    ap.add_argument("--threads", type=int, default=bench_threads(2), help="torch threads (default 2)")
     ap.add_argument("--reps", type=int, default=2, help="timed calls per scan method (default 2)")
     ap.add_argument("--no-write", action="store_true", help="print, do not write docs/benchmarks.md")
     args = ap.parse_args(argv)

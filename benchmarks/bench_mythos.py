@@ -1,4 +1,4 @@
-"""Benchmark of the ``mythos`` model (section ``mythos`` of docs/benchmarks.md).
+"""Benchmark of the ``mythos`` model (section ``mythos`` of docs/experiments.md).
 
 Measures: latent KV-cache bytes per token per layer against standard multi-head attention of the same
 width; generation of 512 bytes with and without the latent cache; a byte-level model trained with the

@@ -1,5 +1,5 @@
 """Does depth pay? A trained ``mythos`` model at 1, 2, 4, 8 and 16 loops, its halting by byte difficulty, and
-the same model at a fixed depth of ACT's average compute (section ``mythos-depth`` of docs/benchmarks.md).
+the same model at a fixed depth of ACT's average compute (section ``mythos-depth`` of docs/experiments.md).
 
 Phases (one run folder each):
 

@@ -1,4 +1,4 @@
-"""Training benchmark (section ``training`` of docs/benchmarks.md).
+"""Training benchmark (section ``training`` of docs/experiments.md).
 
 Phases (each stores its runs in ``docs/figures/training_results.json`` and re-renders the section):
 
@@ -32,7 +32,7 @@ from _report import ROOT, command_line, git_rev, machine, write_section  # noqa:
 
 FIGURES = ROOT / "docs" / "figures"
 RESULTS = FIGURES / "training_results.json"
-DOC = ROOT / "docs" / "benchmarks.md"
+DOC = ROOT / "docs" / "experiments.md"
 MODES = ("frozen", "learnable_decays", "learnable_mixing", "learned_recurrence", "gated_retention")
 TARGET_BPB = 2.30
 

@@ -4,6 +4,7 @@ names a machine-specific path, and the README has the leaderboard block the plan
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
@@ -16,11 +17,64 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 import regenerate  # noqa: E402
 
 
-def test_every_section_is_regenerated() -> None:
-    text = (ROOT / "docs" / "benchmarks.md").read_text()
+@pytest.mark.parametrize("page", ["benchmarks", "experiments"])
+def test_every_section_is_regenerated(page: str) -> None:
+    text = (ROOT / "docs" / f"{page}.md").read_text()
     in_doc = set(re.findall(r"<!-- BEGIN ([\w-]+) -->", text))
-    assert in_doc, "docs/benchmarks.md has no sections"
-    assert in_doc - regenerate.sections() == set(), "sections no step of regenerate.py writes"
+    assert in_doc, f"docs/{page}.md has no sections"
+    assert in_doc - regenerate.sections(page) == set(), f"sections of {page}.md no step of its page writes"
+
+
+def test_each_step_writes_to_its_own_page() -> None:
+    from _report import page_of
+
+    for step in regenerate.STEPS:
+        for section in step.sections:
+            assert page_of(section).stem == step.page, (step.name, section)
+    for page, (doc, own) in regenerate.PAGES.items():
+        assert page_of(own) == doc, page
+
+
+def test_schedule_runs_every_step_once_and_dependencies_first() -> None:
+    for page in regenerate.PAGES:
+        plan = [s for s in regenerate.STEPS if s.page == page]
+        for jobs in (1, 2, 3):
+            lanes = regenerate.schedule(plan, jobs)
+            assert sorted(n for lane in lanes for n in lane) == sorted(s.name for s in plan)
+            start, t = {}, {}
+            for lane in lanes:
+                clock = 0.0
+                for name in lane:
+                    start[name] = clock
+                    clock += next(s.minutes for s in plan if s.name == name)
+                    t[name] = clock
+            for s in plan:
+                for need in s.needs:
+                    assert t[need] <= start[s.name], (page, jobs, s.name, need)
+
+
+def test_run_steps_runs_side_by_side_pinned_and_stops_on_a_failure(tmp_path: Path) -> None:
+    script = tmp_path / "step.py"
+    script.write_text("import os, sys, time\n"
+                      "print(sorted(os.sched_getaffinity(0)), os.environ.get('OMP_NUM_THREADS'))\n"
+                      "time.sleep(0.5)\nsys.exit(int(sys.argv[1]))\n")
+    steps = [regenerate.Step("a", [str(script), "0"], (), 2), regenerate.Step("b", [str(script), "0"], (), 1),
+             regenerate.Step("c", [str(script), "0"], (), 1, needs=("a",))]
+    done: list[str] = []
+    commit = regenerate.git_rev()
+    jobs = 2 if len(os.sched_getaffinity(0)) >= 2 else 1
+    regenerate.run_steps(steps, jobs, {}, commit, tmp_path / "logs", lambda s, sec: done.append(s.name))
+    assert sorted(done) == ["a", "b", "c"] and done.index("a") < done.index("c")
+    if jobs == 2:
+        for name in "abc":
+            cores, threads = (tmp_path / "logs" / f"{name}.log").read_text().split()[0:2]
+            assert len(cores.strip("[]").split(",")) == 1 and threads == "1", (name, cores, threads)
+    bad = [regenerate.Step("x", [str(script), "3"], (), 1), regenerate.Step("y", [str(script), "0"], (), 1,
+                                                                           needs=("x",))]
+    done.clear()
+    with pytest.raises(SystemExit, match="x failed"):
+        regenerate.run_steps(bad, jobs, {}, commit, tmp_path / "logs", lambda s, sec: done.append(s.name))
+    assert done == []  # y never starts after the step it needs failed
 
 
 def test_step_names_are_unique_and_dependencies_come_first() -> None:

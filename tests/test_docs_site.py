@@ -18,7 +18,8 @@ MISSING = [m for m in ("sphinx", "furo", "myst_parser", "torch") if importlib.ut
 
 PAGES = ["index", "tutorial", "decepticons", "coder", "memory", "mixer", "causal_bank", "transformer", "training",
          "coding", "substrates", "views", "control", "readouts", "adapters", "runtime", "data", "bench",
-         "plato_mythos", "guide/architecture", "guide/hardening", "guide/kernel_matrix", "guide/benchmarks"]
+         "plato_mythos", "guide/architecture", "guide/hardening", "guide/kernel_matrix", "guide/benchmarks",
+         "guide/experiments"]
 
 
 @pytest.fixture(scope="module")
@@ -105,7 +106,8 @@ def test_tutorial_and_guides_are_included(site):
     assert "decepticons.substrates" in _page(out, "guide/kernel_matrix")
     assert "CausalPredictor" in _page(out, "guide/architecture")
     assert "<img" in _page(out, "guide/benchmarks")
-    for name in ("guide/benchmarks",):
+    assert "<img" in _page(out, "guide/experiments")
+    for name in ("guide/benchmarks", "guide/experiments"):
         for src in re.findall(r'<img[^>]* src="([^"]+)"', _page(out, name)):
             assert (out / "guide" / src).resolve().is_file(), f"{name}: missing image {src}"
 

@@ -64,7 +64,7 @@ class CausalBankConfig(Validated):
 
     The default (``variant("default")``) is ``gated_retention`` with a 128-wide input layer over the last 4
     bytes, 192 decay modes with half-lives from 1 to 256 bytes, 32 oscillatory pairs and a 384-wide
-    squared-ReLU readout (measured results: the ``training`` section of docs/benchmarks.md).
+    squared-ReLU readout (measured results: the ``training`` section of docs/experiments.md).
 
     Widths: ``embed_dim`` (byte embedding), ``num_modes`` (real decay modes), ``num_oscillatory`` (complex
     pairs, two features each), ``state_dim`` (selective augment channels), ``local_window`` (last bytes whose

@@ -73,7 +73,7 @@ class CausalBankPredictor(TorchPredictor):
     scores_in_train_window: ClassVar[bool] = True
     #: the trainer's defaults for this model: batch 16 x 256 bytes at a peak learning rate of 6e-3 (twice the
     #: steps and twice the rate of the earlier 32 x 256 at 3e-3, for the same CPU time per token); the
-    #: ``bank-sweep`` section of docs/benchmarks.md measures the change
+    #: ``bank-sweep`` section of docs/experiments.md measures the change
     train_defaults: ClassVar[dict[str, Any]] = {"batch_size": 16, "seq_len": 256, "lr": 6e-3,
                                                 "weight_decay": 0.05}
 
