@@ -54,6 +54,8 @@ class Step:
     needs: tuple[str, ...] = field(default_factory=tuple)
     #: the page whose sections it writes: ``benchmarks`` or ``experiments`` (:func:`_report.page_of`)
     page: str = "benchmarks"
+    #: runs with the machine to itself, every core and thread (its budgets are wall-clock seconds)
+    alone: bool = False
 
 
 T, V = "--train={train}", "--valid={valid}"
@@ -78,9 +80,10 @@ STEPS: list[Step] = [
     Step("bench-full", ["benchmarks/bench_suite.py", "--full"], ("bench-full",), 45),
     # docs/experiments.md: the long training studies and sweeps
     Step("training", ["benchmarks/bench_training.py", "--phase", "all", "--mode-budget", "120", "--budget", "600",
-                      T, V], ("training",), 45, page=E),
+                      T, V], ("training",), 45, page=E, alone=True),
     Step("mythos", ["benchmarks/bench_mythos.py", "--phase", "all", "--seconds", "600", T, V,
-                    "--run-dir={work}/mythos", "--open-mythos-path={peers}/open-mythos"], ("mythos",), 40, page=E),
+                    "--run-dir={work}/mythos", "--open-mythos-path={peers}/open-mythos"], ("mythos",), 40, page=E,
+         alone=True),
     Step("mythos-depth", ["benchmarks/bench_mythos_depth.py", "--phase", "all", "--steps", "500", T, V,
                           "--run-dir={work}/mythos-depth"], ("mythos-depth",), 60, page=E),
     Step("ablations", ["benchmarks/ablations.py", T, V, "--train-bytes", "1000000", "--valid-bytes", "100000",
@@ -105,7 +108,8 @@ def sections(page: str | None = None) -> set[str]:
 
 def schedule(steps: list[Step], jobs: int) -> list[list[str]]:
     """The order :func:`run_steps` starts ``steps`` in with ``jobs`` lanes, as the lanes' step names: each free
-    lane takes the longest step whose ``needs`` are done (or are not part of this run). Used by ``--list``."""
+    lane takes the longest step whose ``needs`` are done (or are not part of this run); an ``alone`` step
+    waits for every lane and holds them all. Used by ``--list``."""
     names = {s.name for s in steps}
     lanes: list[list[str]] = [[] for _ in range(jobs)]
     free_at = [0.0] * jobs
@@ -120,8 +124,14 @@ def schedule(steps: list[Step], jobs: int) -> list[list[str]]:
             continue
         step = max(ready, key=lambda s: s.minutes)
         todo.remove(step)
+        if step.alone:  # it starts when every lane is free and holds them all
+            now = max(free_at)
+            for i in range(jobs):
+                free_at[i] = now + step.minutes
+        else:
+            free_at[lane] = now + step.minutes
         lanes[lane].append(step.name)
-        free_at[lane] = finish[step.name] = now + step.minutes
+        finish[step.name] = now + step.minutes
     return lanes
 
 
@@ -149,8 +159,19 @@ def _data(work: Path) -> dict[str, str]:
             if r.returncode != 0:
                 print(f"regenerate: {pin} could not be installed (its peer row is left out): "
                       f"{r.stderr.strip()[-300:]}", file=sys.stderr)
-    return {"train": str(data / "shakespeare" / "train.txt"), "valid": str(data / "shakespeare" / "valid.txt"),
-            "work": str(work), "data": str(data), "peers": str(peers)}
+    paths = {"train": data / "shakespeare" / "train.txt", "valid": data / "shakespeare" / "valid.txt",
+             "work": work, "data": data, "peers": peers}
+    return {k: _shown(v) for k, v in paths.items()}
+
+
+def _shown(path: Path) -> str:
+    """``path`` as the steps receive it (they run in the repository root): relative to it when inside it, so
+    the commands the sections quote name no folder of this machine."""
+    path = path.resolve()
+    try:
+        return str(path.relative_to(ROOT.resolve()))
+    except ValueError:
+        return str(path)
 
 
 def leaderboard(report: dict) -> str:
@@ -191,8 +212,8 @@ def _lane_env(jobs: int) -> dict[str, str]:
 def run_steps(steps: list[Step], jobs: int, fill: dict[str, str], commit: str, logs: Path,
               on_done: Callable[[Step, float], None]) -> None:
     """Run ``steps`` up to ``jobs`` at a time (longest ready step first, each pinned to a core of its own when
-    ``jobs > 1``); ``on_done(step, seconds)`` after each. A failing step lets the running ones finish, then
-    stops the run."""
+    ``jobs > 1``; an ``alone`` step waits until nothing runs and has the machine to itself); ``on_done(step,
+    seconds)`` after each. A failing step lets the running ones finish, then stops the run."""
     logs.mkdir(parents=True, exist_ok=True)
     cores = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else list(range(os.cpu_count() or 1))
     names = {s.name for s in steps}
@@ -202,10 +223,14 @@ def run_steps(steps: list[Step], jobs: int, fill: dict[str, str], commit: str, l
         free = [c for c in cores[:jobs] if c not in {r[1] for r in running.values()}] if jobs > 1 else [None]
         ready = [s for s in todo if all(n not in names or n in done for n in s.needs)]
         while not failed and ready and len(running) < jobs and free:
+            if any(r[4].alone for r in running.values()):
+                break
             step = max(ready, key=lambda s: s.minutes)
+            if step.alone and running:
+                break  # it waits for the lanes to empty
             ready.remove(step)
             todo.remove(step)
-            core = free.pop(0)
+            core = None if step.alone else free.pop(0)
             argv = [a.format(**fill) for a in step.argv]
             where = f" on core {core}" if core is not None else ""
             print(f"regenerate: {step.name} (~{step.minutes:.0f} min){where}: python {' '.join(argv)} "
@@ -213,7 +238,7 @@ def run_steps(steps: list[Step], jobs: int, fill: dict[str, str], commit: str, l
             log = open(logs / f"{step.name}.log", "w")
             pin = (lambda c=core: os.sched_setaffinity(0, {c})) if core is not None else None
             proc = subprocess.Popen([sys.executable, *argv], cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
-                                    env=env, preexec_fn=pin)
+                                    env=dict(os.environ) if step.alone else env, preexec_fn=pin)
             running[step.name] = (proc, core, time.time(), log, step)
         if not running:
             break
@@ -288,25 +313,24 @@ def main() -> None:
     fill = _data(work)
 
     def on_done(step: Step, seconds: float) -> None:
-        progress["steps"][step.name] = {"seconds": round(seconds, 1), "argv": step.argv, "jobs": args.jobs}
+        progress["steps"][step.name] = {"seconds": round(seconds, 1), "argv": step.argv,
+                                        "jobs": 1 if step.alone else args.jobs}
         progress_path.write_text(json.dumps(progress, indent=1))
 
     run_steps(chosen, args.jobs, fill, commit, work / "logs", on_done)
     done = progress["steps"]
     doc, own = PAGES[args.page]
-    shared = {d.get("jobs", 1) for d in done.values()}
-    how = ("one step at a time, each with every core" if shared == {1} else
-           f"{max(shared)} steps side by side, each pinned to a core of its own with one thread (torch, numba "
-           "and BLAS): every speed figure is a one-core figure" if len(shared) == 1 else
-           "some steps side by side on one core each, some alone: see each step's jobs in the work folder")
     lines = ["## How these figures were made", "",
              f"Regenerated at commit {commit} by `python benchmarks/regenerate.py"
-             f"{' --page ' + args.page if args.page != 'benchmarks' else ''}` on {machine()}: {how}. Each step "
-             "is one fresh process (wall minutes):", "",
-             "| step | sections | minutes |", "|---|---|---:|"]
+             f"{' --page ' + args.page if args.page != 'benchmarks' else ''}` on {machine()}. Each step is one "
+             "fresh process. *One core*: it ran beside another step, pinned to a core of its own with one thread "
+             "(torch, numba and BLAS), so its speed figures are one-core figures; *every core*: it had the machine "
+             "to itself.", "",
+             "| step | sections | cores | minutes |", "|---|---|---|---:|"]
     for s in plan:
         took = done.get(s.name)
-        lines.append(f"| {s.name} | {', '.join(s.sections)} | "
+        cores = "-" if took is None else ("every core" if took.get("jobs", 1) == 1 else "one core")
+        lines.append(f"| {s.name} | {', '.join(s.sections)} | {cores} | "
                      f"{'not run' if took is None else format(took['seconds'] / 60, '.1f')} |")
     write_section(own, "\n".join(lines), doc=doc)
     if args.page == "benchmarks" and "bench-full" in done and BENCH_FULL_JSON.exists():

@@ -117,3 +117,35 @@ def test_readme_has_the_leaderboard_block(tmp_path: Path) -> None:
     rows = [line for line in block.splitlines() if line.startswith("| ") and "---" not in line][1:]
     assert rows == ["| a (x) | 1.500 | - | - |", "| b | 2.000 | 2.500 | 2.010 |"]
     assert new.split("<!-- BEGIN leaderboard -->")[0] == text.split("<!-- BEGIN leaderboard -->")[0]
+
+
+def test_an_alone_step_has_the_machine_to_itself(tmp_path: Path) -> None:
+    script = tmp_path / "step.py"
+    script.write_text("import os, time\nt0 = time.time()\ntime.sleep(0.6)\n"
+                      "print(t0, time.time(), len(os.sched_getaffinity(0)), os.environ.get('OMP_NUM_THREADS'))\n")
+    steps = [regenerate.Step("a", [str(script)], (), 1), regenerate.Step("b", [str(script)], (), 1),
+             regenerate.Step("solo", [str(script)], (), 3, alone=True)]
+    regenerate.run_steps(steps, 2, {}, regenerate.git_rev(), tmp_path / "logs", lambda s, sec: None)
+    spans = {}
+    for name in ("a", "b", "solo"):
+        t0, t1, cores, threads = (tmp_path / "logs" / f"{name}.log").read_text().split()
+        spans[name] = (float(t0), float(t1), int(cores), threads)
+    s0, s1, cores, threads = spans["solo"]
+    assert cores == len(os.sched_getaffinity(0)) and threads == os.environ.get("OMP_NUM_THREADS", "None")
+    for name in ("a", "b"):
+        t0, t1 = spans[name][:2]
+        assert t1 <= s0 or t0 >= s1, f"{name} ran beside the alone step"
+    lanes = regenerate.schedule(steps, 2)
+    assert sum(len(lane) for lane in lanes) == 3
+
+
+@pytest.mark.parametrize("page", ["benchmarks.md", "experiments.md", "changes.md"])
+def test_the_pages_name_no_folder_of_the_machine_that_wrote_them(page: str) -> None:
+    text = (ROOT / "docs" / page).read_text()
+    found = re.findall(r"(?<![\w.])/(?:tmp|work|home|root|Users|var/folders)/[^\s`)]*", text)
+    assert not found, f"docs/{page} names machine paths: {found[:5]}"
+
+
+def test_filled_paths_inside_the_repository_are_relative() -> None:
+    assert regenerate._shown(ROOT / "runs" / "regenerate" / "data") == "runs/regenerate/data"
+    assert regenerate._shown(Path("/elsewhere/x")) == "/elsewhere/x"

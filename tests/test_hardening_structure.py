@@ -16,7 +16,6 @@ from decepticons import ModelFileError
 from decepticons.data import embedded_corpus
 from decepticons.errors import InputError
 from decepticons.memory.count_tables import CountTables
-from decepticons.memory.kernels.tables import slot_hash
 from decepticons.registry import load_model, model_class
 from decepticons.validation import MAX_MODEL_VALUES
 
@@ -38,68 +37,46 @@ def text_file(tmp_path):
     return p
 
 
-def _list_nodes(t: dict, slot: int) -> list[int]:
-    out, node = [], int(t["heads"][slot])
-    while node >= 0:
-        out.append(node)
-        node = int(t["nnext"][node])
-    return out
+def _list_nodes(t: dict, i: int) -> list[int]:
+    """Nodes of the ``i``-th stored context (lists are stored one after another, in key order)."""
+    start = int(t["uniq"][:i].sum())
+    return list(range(start, start + int(t["uniq"][i])))
 
 
-def _slot_with_followers(t: dict, n: int = 2) -> int:
-    return next(s for s in range(len(t["keys"])) if t["keys"][s] and t["uniq"][s] >= n)
+def _context_with_followers(t: dict, n: int = 2) -> int:
+    return next(i for i in range(len(t["keys"])) if t["uniq"][i] >= n)
 
 
 # ------------------------------------------------------------------------------------------ count tables
-def _self_loop(t):
-    nodes = _list_nodes(t, _slot_with_followers(t))
-    t["nnext"][nodes[-1]] = nodes[-1]
+def _longer_list(t):
+    t["uniq"][_context_with_followers(t)] += 1  # the lengths now cover more nodes than the file holds
 
 
-def _shared_node(t):
-    a = _slot_with_followers(t)
-    b = next(s for s in range(a + 1, len(t["keys"])) if t["keys"][s] and t["uniq"][s] >= 2)
-    t["nnext"][_list_nodes(t, b)[-1]] = _list_nodes(t, a)[-1]  # b's list runs on into a's
+def _unsorted_keys(t):
+    t["keys"][[0, 1]] = t["keys"][[1, 0]]
 
 
-def _full_table(t):
-    empty = np.flatnonzero(t["keys"] == 0)
-    t["keys"][empty] = (1 << 55) + np.arange(len(empty))
-    t["meta"][1] = len(t["keys"])
+def _zero_key(t):
+    t["keys"][0] = 0
 
 
-def _unreachable(t):
-    keys = t["keys"]
-    mask = len(keys) - 1
-    i = next(i for i in range(len(keys)) if keys[i] and keys[(slot_hash(int(keys[i]), mask) - 1) & mask] == 0)
-    j = (slot_hash(int(keys[i]), mask) - 1) & mask  # the slot just before its home: probing never wraps there
-    for f in ("keys", "heads", "tot", "uniq"):
-        t[f][j] = t[f][i]
-    keys[i], t["heads"][i], t["tot"][i], t["uniq"][i] = 0, -1, 0, 0
-
-
-def _wrong_total(t):
-    t["tot"][_slot_with_followers(t)] += 1
+def _wrong_header(t):
+    t["meta"][1] += 1
 
 
 def _negative_count(t):
-    s = _slot_with_followers(t)
-    t["ncnt"][_list_nodes(t, s)[0]] = -3
+    t["ncnt"][_list_nodes(t, _context_with_followers(t))[0]] = -3
 
 
 def _repeated_byte(t):
-    nodes = _list_nodes(t, _slot_with_followers(t))
+    nodes = _list_nodes(t, _context_with_followers(t))
     t["nbyte"][nodes[1]] = t["nbyte"][nodes[0]]
 
 
 def _orphan(t):
-    for f, v in (("nbyte", 7), ("ncnt", 1), ("nnext", -1)):
+    for f, v in (("nbyte", 7), ("ncnt", 1)):
         t[f] = np.append(t[f], np.array(v, dtype=t[f].dtype))
     t["meta"][0] += 1
-
-
-def _index_out_of_range(t):
-    t["nnext"][0] = len(t["nnext"]) + 5
 
 
 def _huge_node_count(t):
@@ -107,27 +84,29 @@ def _huge_node_count(t):
 
 
 def _double_key(t):
-    keys = t["keys"]
-    i = int(np.flatnonzero(keys)[0])
-    j = (i + 1) % len(keys)
-    while keys[j] != 0:
-        j = (j + 1) % len(keys)
-    keys[j] = keys[i]
-    t["meta"][1] += 1
+    t["keys"][1] = t["keys"][0]
+
+
+def _linked_layout(t):
+    t["heads"] = np.zeros(len(t["keys"]), dtype=np.int32)
+
+
+def _float_counts(t):
+    t["ncnt"] = t["ncnt"].astype(np.float32)
 
 
 @pytest.mark.parametrize("edit, message", [
-    (_self_loop, "a follower list loops or two lists share a node"),
-    (_shared_node, "a follower list loops or two lists share a node"),
-    (_full_table, "count tables are overfull"),
-    (_unreachable, "a context is not where probing from its hash finds it"),
-    (_wrong_total, "total or distinct count does not match"),
+    (_longer_list, "list lengths sum to"),
+    (_unsorted_keys, "not positive and increasing"),
+    (_zero_key, "not positive and increasing"),
+    (_wrong_header, "contexts in the header"),
     (_negative_count, "a follower count is below 1"),
     (_repeated_byte, "holds a byte twice"),
-    (_orphan, "nodes belong to no follower list"),
-    (_index_out_of_range, "node indices out of range"),
+    (_orphan, "list lengths sum to"),
     (_huge_node_count, "expected 1099511627776 integers"),
     (_double_key, "hold a context twice"),
+    (_linked_layout, "linked layout of an earlier version"),
+    (_float_counts, "must be a 1-D integer array"),
 ])
 def test_malformed_count_tables_are_refused_on_load(tmp_path, ngram_parts, edit, message):
     kind, config, tensors, extra = ngram_parts
@@ -138,24 +117,33 @@ def test_malformed_count_tables_are_refused_on_load(tmp_path, ngram_parts, edit,
         load_model(p)
 
 
+def test_count_tables_store_their_content_not_the_hash_table(ngram_parts):
+    """No pointer or empty slot is stored: 12 bytes per context and 5 per follower node."""
+    kind, config, tensors, extra = ngram_parts
+    assert sorted(tensors) == ["c0", "keys", "meta", "nbyte", "ncnt", "uniq"]
+    k, n = len(tensors["keys"]), int(tensors["meta"][0])
+    assert np.all(tensors["keys"] > 0) and np.all(np.diff(tensors["keys"]) > 0)
+    assert sum(v.nbytes for v in tensors.values()) == 12 * k + 5 * n + 8 * 260
+
+
 @pytest.mark.skipif(not LINUX, reason="RLIMIT_AS as on Linux")
 @pytest.mark.parametrize("command", ["score", "compress"])
-def test_a_looping_follower_list_is_a_clear_error_from_the_cli(tmp_path, ngram_parts, text_file, command):
+def test_a_broken_follower_list_is_a_clear_error_from_the_cli(tmp_path, ngram_parts, text_file, command):
     kind, config, tensors, extra = ngram_parts
     t = {k: v.copy() for k, v in tensors.items()}
-    _self_loop(t)
-    p = resave(tmp_path / "loop.safetensors", kind, config, t, extra)
+    _repeated_byte(t)
+    p = resave(tmp_path / "broken.safetensors", kind, config, t, extra)
     args = [command, "--load", str(p), "--input", str(text_file)]
     if command == "compress":
         args += ["--output", str(tmp_path / "out.dcx")]
-    assert_user_error(run_cli(args), "follower list loops", seconds=60)
+    assert_user_error(run_cli(args), "holds a byte twice", seconds=60)
     assert not (tmp_path / "out.dcx").exists()
 
 
 @pytest.mark.skipif(not LINUX, reason="RLIMIT_AS as on Linux")
-def test_a_full_hash_table_and_a_huge_node_count_fail_fast_in_bounded_memory(tmp_path, ngram_parts, text_file):
+def test_a_huge_node_count_fails_fast_in_bounded_memory(tmp_path, ngram_parts, text_file):
     kind, config, tensors, extra = ngram_parts
-    for edit, message in ((_full_table, "overfull"), (_huge_node_count, "expected 1099511627776")):
+    for edit, message in ((_huge_node_count, "expected 1099511627776"), (_longer_list, "list lengths sum to")):
         t = {k: v.copy() for k, v in tensors.items()}
         edit(t)
         p = resave(tmp_path / f"{edit.__name__}.safetensors", kind, config, t, extra)

@@ -2,8 +2,23 @@
 
 ``arrays()`` hands them to the kernels as one :class:`~.kernels.tables.TableArrays`; ``copy()`` gives an
 independent working copy (adaptive models score from a copy of the fitted tables and never touch the
-original); ``grow()`` doubles whichever part is full; ``tensors()`` / ``from_tensors`` persist only the
-used part.
+original); ``grow()`` doubles whichever part is full.
+
+Persistence (``tensors()`` / ``from_tensors``) stores the content, not the hash table: with ``k`` contexts
+and ``n`` follower nodes, ::
+
+    keys  int64[k]    the used keys, strictly increasing (the empty slots are not stored)
+    uniq  int32[k]    u(ctx): the length of each context's follower list
+    nbyte uint8[n]    the lists' follower bytes, list after list in key order, each list in its own order
+    ncnt  int32[n]    their counts
+    c0    int64[256]  order-0 counts
+    meta  int64[4]    [nodes, contexts, N0, u0]
+
+so a file holds 12 bytes per context and 5 per follower (the in-memory table: 20 per slot, at most 70% of
+them used, and 9 per node). Loading rebuilds the pointers (``heads``, ``nnext``), the totals ``N(ctx)``
+(the sums of the lists) and the hash table: nothing in a file is an index, so a file cannot describe a
+list that loops or two lists sharing nodes. The order is canonical, so a table and the same table loaded
+from its file give identical tensors (and fingerprints).
 """
 
 from __future__ import annotations
@@ -113,51 +128,93 @@ class CountTables:
 
     # ------------------------------------------------------------------ persistence
     def tensors(self, prefix: str = "") -> dict[str, np.ndarray]:
+        """The content of the table in the canonical layout of the module docstring. O(slots + nodes)."""
+        used = np.flatnonzero(self.keys)
+        order = used[np.argsort(self.keys[used], kind="stable")]
         n = self.n_nodes
-        out = {prefix + f: getattr(self, f) for f in _SLOT_FIELDS + ("c0", "meta")}
-        for f in _NODE_FIELDS:
-            out[prefix + f] = getattr(self, f)[:n]
-        return out
+        # copy the lists contiguously in key order (the compaction kernel over the slots in that order)
+        view = self.arrays()._replace(keys=self.keys[order], heads=self.heads[order].copy(),
+                                      tot=self.tot[order], uniq=self.uniq[order])
+        pool = view._replace(nbyte=np.zeros(n, dtype=DTYPES["nbyte"]), ncnt=np.zeros(n, dtype=DTYPES["ncnt"]),
+                             nnext=np.full(n, -1, dtype=DTYPES["nnext"]))
+        copied = get_kernels().compact_nodes(view, pool) if n else 0
+        if copied != n:
+            raise RuntimeError(f"count tables are inconsistent: {copied} reachable nodes, {n} used")
+        return {prefix + "keys": view.keys, prefix + "uniq": view.uniq, prefix + "nbyte": pool.nbyte,
+                prefix + "ncnt": pool.ncnt, prefix + "c0": self.c0.copy(), prefix + "meta": self.meta.copy()}
 
     @classmethod
     def from_tensors(cls, tensors: dict[str, np.ndarray], prefix: str = "") -> CountTables:
-        """Tables from :meth:`tensors`, refusing (``ValueError``) any that breaks the invariants of
-        :mod:`.kernels.tables`: sizes, index ranges, header counts, load factor, then :func:`check_tables`
-        (reachable keys, follower lists that end and cover the pool exactly once, totals). Memory: the arrays
-        themselves (sizes are checked against the tensors before anything is allocated); time O(slots + nodes)."""
-        out = cls.__new__(cls)
-        for f in _SLOT_FIELDS + ("c0", "meta"):
+        """Tables from :meth:`tensors`, refusing (``ValueError``) any that breaks the layout or the invariants
+        of :mod:`.kernels.tables`: dtypes and sizes, keys strictly increasing and nonzero, list lengths
+        summing to the node count, header counts, then :func:`check_tables` on the rebuilt table (counts of
+        at least 1, no byte twice in a list). Memory: about twice the arrays (sizes are checked against the
+        tensors before anything is allocated); time O(contexts + nodes)."""
+        if prefix + "heads" in tensors or prefix + "nnext" in tensors:
+            raise ValueError("count tables are in the linked layout of an earlier version (heads / nnext "
+                             "tensors); fit the model again to write it in the present layout")
+        got = {}
+        for f in ("keys", "uniq", "nbyte", "ncnt", "c0", "meta"):
+            if prefix + f not in tensors:
+                raise ValueError(f"count tables have no tensor {prefix + f}")
             a = np.asarray(tensors[prefix + f])
             if a.ndim != 1 or (a.size and a.dtype.kind not in "iu"):
                 raise ValueError(f"{prefix + f} must be a 1-D integer array, got {a.dtype} of shape {a.shape}")
-            setattr(out, f, np.ascontiguousarray(a, dtype=DTYPES[f]).copy())
-        cap = len(out.keys)
-        if cap < 16 or cap & (cap - 1) or len(out.heads) != cap or len(out.tot) != cap or len(out.uniq) != cap:
-            raise ValueError("count table arrays have inconsistent sizes (slots: a power of 2, at least 16)")
-        if len(out.c0) != 256 or len(out.meta) != 4:
+            got[f] = a
+        keys, uniq, c0, meta = got["keys"], got["uniq"], got["c0"], got["meta"]
+        if len(c0) != 256 or len(meta) != 4:
             raise ValueError("count table header arrays have wrong sizes")
-        n = int(out.meta[META_NODES])
-        for f in _NODE_FIELDS:
-            src = np.asarray(tensors[prefix + f])
-            if src.ndim != 1 or len(src) != n or (src.size and src.dtype.kind not in "iu"):
-                raise ValueError(f"{prefix + f} has {src.dtype} of shape {src.shape}, expected {n} integers")
+        k, n = len(keys), int(meta[META_NODES])
+        if len(uniq) != k or int(meta[META_CONTEXTS]) != k:
+            raise ValueError(f"count tables are inconsistent: {k} keys, {len(uniq)} list lengths, "
+                             f"{int(meta[META_CONTEXTS])} contexts in the header")
+        for f in ("nbyte", "ncnt"):
+            if len(got[f]) != n:
+                raise ValueError(f"{prefix + f} has {got[f].dtype} of shape {got[f].shape}, expected {n} integers")
+        if n >= 2**31 - 1 or k >= 2**31 - 1:
+            raise ValueError(f"count tables are too large ({k:,} contexts, {n:,} nodes)")
+        keys = np.ascontiguousarray(keys, dtype=np.int64)
+        uniq = np.ascontiguousarray(uniq, dtype=np.int64)
+        if k and (keys[0] <= 0 or np.any(np.diff(keys) <= 0)):
+            raise ValueError("count tables hold a context twice, or keys that are not positive and increasing")
+        if np.any(uniq < 0) or int(uniq.sum()) != n:
+            raise ValueError(f"count tables are inconsistent: list lengths sum to {int(uniq.sum()):,}, "
+                             f"the header says {n:,} nodes")
+        c0 = np.ascontiguousarray(c0, dtype=np.int64)
+        if np.any(c0 < 0) or int(meta[META_N0]) != int(c0.sum()) or int(meta[META_U0]) != int((c0 > 0).sum()):
+            raise ValueError("count tables are inconsistent (the order-0 header counts are wrong)")
+        ncnt = np.ascontiguousarray(got["ncnt"], dtype=np.int64)
+        if np.any(ncnt < 1):
+            raise ValueError(f"count tables are malformed: {_TABLE_PROBLEMS[TABLE_COUNTS]}")
+        ends = np.cumsum(uniq)
+        starts = ends - uniq
+        sums = np.concatenate([[0], np.cumsum(ncnt)])
+        tot = sums[ends] - sums[starts]
+        if k and int(tot.max()) >= 2**31:
+            raise ValueError("count tables are malformed: a context's total does not fit 31 bits")
+        # the pointers and the hash table, rebuilt
+        out = cls.__new__(cls)
+        out.c0 = c0.copy()
+        out.meta = np.ascontiguousarray(meta, dtype=np.int64).copy()
         nodes = 1 << max(4, (n + 1).bit_length())
-        for f, fill in (("nbyte", 0), ("ncnt", 0), ("nnext", -1)):
-            a = np.full(nodes, fill, dtype=DTYPES[f])
-            a[:n] = tensors[prefix + f]
-            setattr(out, f, a)
-        # the compiled kernels index without bounds checks: every index must point inside the pool
-        used = out.keys != 0
-        if (np.any((out.heads < -1) | (out.heads >= n)) or np.any((out.nnext[:n] < -1) | (out.nnext[:n] >= n))
-                or np.any(out.heads[~used] != -1) or int(out.meta[META_CONTEXTS]) != int(used.sum())
-                or int(out.meta[META_N0]) != int(out.c0.sum()) or int(out.meta[META_U0]) != int((out.c0 > 0).sum())
-                or np.any(out.tot < 0) or np.any(out.uniq < 0) or np.any(out.c0 < 0) or np.any(out.keys < 0)):
-            raise ValueError("count tables are inconsistent (node indices out of range or header counts wrong)")
-        if out.n_contexts * LOAD_DEN >= cap * LOAD_NUM:
-            raise ValueError(f"count tables are overfull: {out.n_contexts:,} contexts in {cap:,} slots "
-                             f"(fewer than {100 * LOAD_NUM // LOAD_DEN}% of the slots may be used)")
-        if len(np.unique(out.keys[used])) != out.n_contexts:
-            raise ValueError("count tables hold a context twice")
+        out.nbyte = np.zeros(nodes, dtype=DTYPES["nbyte"])
+        out.ncnt = np.zeros(nodes, dtype=DTYPES["ncnt"])
+        out.nnext = np.full(nodes, -1, dtype=DTYPES["nnext"])
+        out.nbyte[:n] = np.asarray(got["nbyte"])
+        out.ncnt[:n] = ncnt
+        out.nnext[:n] = np.arange(1, n + 1)
+        out.nnext[ends[uniq > 0] - 1] = -1
+        heads = np.where(uniq > 0, starts, -1)
+        cap = 16
+        while k * LOAD_DEN >= cap * LOAD_NUM:
+            cap *= 2
+        out.keys = np.zeros(cap, dtype=DTYPES["keys"])
+        out.heads = np.full(cap, -1, dtype=DTYPES["heads"])
+        out.tot = np.zeros(cap, dtype=DTYPES["tot"])
+        out.uniq = np.zeros(cap, dtype=DTYPES["uniq"])
+        listed = out.arrays()._replace(keys=keys, heads=heads.astype(DTYPES["heads"]),
+                                       tot=tot.astype(DTYPES["tot"]), uniq=uniq.astype(DTYPES["uniq"]))
+        get_kernels().rehash(listed, out.arrays())
         code = get_kernels().check_tables(out.arrays(), np.zeros(n, dtype=np.uint8), np.zeros(256, dtype=np.int64))
         if code != TABLE_OK:
             raise ValueError(f"count tables are malformed: {_TABLE_PROBLEMS.get(code, code)}")
