@@ -129,7 +129,7 @@ def report(results: dict, args: argparse.Namespace, not_measured: dict[str, str]
         "## Composition: the mixer with experts",
         "",
         f"Command: `{cmd}` (BANK: a causal bank trained by the README's recipe, `decepticons train --model "
-        "causal-bank --input train.txt --valid valid.txt --budget 10m`, see the recipe section), rows measured at "
+        "causal-bank --input train.txt --valid valid.txt --tokens 24M`, see the recipe section), rows measured at "
         f"commit {', '.join(f'`{c}`' for c in sorted({r.get('commit', '?') for r in results.values()}))}. "
         f"Data: {data}, train {any_row['train_bytes']:,} bytes, valid {any_row['valid_bytes']:,} "
         f"bytes. Machine: {machine()}; torch on one thread. One fresh process per row, one run each "
