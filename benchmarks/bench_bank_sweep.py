@@ -25,6 +25,7 @@ winner over seeds (mean and spread, :mod:`_seeds`). Every run is appended to
 from __future__ import annotations
 
 import argparse
+import fcntl
 import json
 import os
 import subprocess
@@ -182,6 +183,15 @@ def cli_train(name: str, tokens: int, seed: int, train: str, valid: str, save_to
     return cmd
 
 
+def _json_of(cmd: list[str], env: dict[str, str]) -> dict[str, Any]:
+    """The ``--json`` output of a ``decepticons`` command; its error output when it fails."""
+    r = subprocess.run(cmd, capture_output=True, text=True, env=env)
+    if r.returncode != 0:
+        raise SystemExit(f"bench_bank_sweep: `{' '.join(cmd[2:])}` failed (exit {r.returncode}):\n"
+                         f"{r.stderr[-3000:]}")
+    return json.loads(r.stdout)
+
+
 def run_one(results: dict[str, Any], name: str, phase: str, minutes: float, seed: int, train: str, valid: str,
             score_bytes: int | None, threads: int | None = None) -> dict[str, Any]:
     rel = relative_cost(results, name, threads)
@@ -196,11 +206,9 @@ def run_one(results: dict[str, Any], name: str, phase: str, minutes: float, seed
         tcmd = cli_train(name, tokens, seed, train, valid, model)
         t0 = time.time()
         env = {**os.environ, **({"OMP_NUM_THREADS": str(threads)} if threads else {})}
-        tr = json.loads(subprocess.run(py + tcmd[1:], capture_output=True, text=True, check=True,
-                                       env=env).stdout)["train"]
+        tr = _json_of(py + tcmd[1:], env)["train"]
         scmd = ["decepticons", "score", "--load", str(model), "--input", target, "--json"]
-        sc = json.loads(subprocess.run(py + scmd[1:], capture_output=True, text=True, check=True,
-                                       env=env).stdout)["score"]
+        sc = _json_of(py + scmd[1:], env)["score"]
     rec = {"name": name, "phase": phase, "seed": seed, "minutes": minutes, "relative_cost": rel,
            "tokens": tr["tokens"],
            "steps": tr["steps"], "seconds": tr["seconds"], "cpu_seconds": tr.get("cpu_seconds"),
@@ -211,8 +219,14 @@ def run_one(results: dict[str, Any], name: str, phase: str, minutes: float, seed
            .replace(valid, "valid.txt"),
            "commit": git_rev(), "finished": time.strftime("%Y-%m-%d %H:%M:%S"), "wall_seconds": time.time() - t0,
            "loadavg": os.getloadavg()[0], "threads": threads or "default"}
-    results["runs"].append(rec)
-    save(results)
+    with open(RESULTS.with_suffix(".lock"), "w") as lock:  # runs side by side append to the same file
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        fresh = load()
+        fresh["runs"].append(rec)
+        fresh.setdefault("costs", {}).update(results.get("costs", {}))
+        save(fresh)
+    results.clear()
+    results.update(fresh)
     print(f"{name:24s} {phase:6s} seed {seed} tokens {tr['tokens']:>11,} steps {tr['steps']:>6,} "
           f"{tr['tokens_per_second']:>9,.0f} tok/s  {sc['bits_per_byte']:.4f} bits/byte ({sc['bytes']:,} bytes)",
           flush=True)
