@@ -87,6 +87,24 @@ def _double_key(t):
     t["keys"][1] = t["keys"][0]
 
 
+def _overflowing_lengths(t):
+    # lengths whose int64 sum wraps around to the node count
+    n = int(t["meta"][0])
+    u = np.zeros(len(t["keys"]), dtype=np.int64)
+    u[:4] = [1 << 62, 1 << 62, 1 << 62, (1 << 62) + n]
+    t["uniq"] = u
+
+
+def _wide_byte(t):
+    t["nbyte"] = t["nbyte"].astype(np.int64)
+    t["nbyte"][0] = 256 + int(t["nbyte"][0])
+
+
+def _huge_count(t):
+    t["ncnt"] = t["ncnt"].astype(np.int64)
+    t["ncnt"][0] = 1 << 40
+
+
 def _linked_layout(t):
     t["heads"] = np.zeros(len(t["keys"]), dtype=np.int32)
 
@@ -105,6 +123,9 @@ def _float_counts(t):
     (_orphan, "list lengths sum to"),
     (_huge_node_count, "expected 1099511627776 integers"),
     (_double_key, "hold a context twice"),
+    (_overflowing_lengths, "list lengths sum to"),
+    (_wide_byte, "a follower byte is outside 0..255"),
+    (_huge_count, "does not fit 31 bits"),
     (_linked_layout, "linked layout of an earlier version"),
     (_float_counts, "must be a 1-D integer array"),
 ])

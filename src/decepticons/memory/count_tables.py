@@ -177,15 +177,22 @@ class CountTables:
         uniq = np.ascontiguousarray(uniq, dtype=np.int64)
         if k and (keys[0] <= 0 or np.any(np.diff(keys) <= 0)):
             raise ValueError("count tables hold a context twice, or keys that are not positive and increasing")
-        if np.any(uniq < 0) or int(uniq.sum()) != n:
+        # each length at most n (and n, k below 2**31), so the sum below cannot overflow
+        if np.any(uniq < 0) or np.any(uniq > n) or int(uniq.sum()) != n:
             raise ValueError(f"count tables are inconsistent: list lengths sum to {int(uniq.sum()):,}, "
                              f"the header says {n:,} nodes")
         c0 = np.ascontiguousarray(c0, dtype=np.int64)
         if np.any(c0 < 0) or int(meta[META_N0]) != int(c0.sum()) or int(meta[META_U0]) != int((c0 > 0).sum()):
             raise ValueError("count tables are inconsistent (the order-0 header counts are wrong)")
-        ncnt = np.ascontiguousarray(got["ncnt"], dtype=np.int64)
-        if np.any(ncnt < 1):
+        nbyte = np.asarray(got["nbyte"])
+        if n and (int(nbyte.min()) < 0 or int(nbyte.max()) > 255):
+            raise ValueError("count tables are malformed: a follower byte is outside 0..255")
+        ncnt = np.asarray(got["ncnt"])
+        if n and int(ncnt.min()) < 1:
             raise ValueError(f"count tables are malformed: {_TABLE_PROBLEMS[TABLE_COUNTS]}")
+        if n and int(ncnt.max()) >= 2**31:
+            raise ValueError("count tables are malformed: a follower count does not fit 31 bits")
+        ncnt = np.ascontiguousarray(ncnt, dtype=np.int64)
         ends = np.cumsum(uniq)
         starts = ends - uniq
         sums = np.concatenate([[0], np.cumsum(ncnt)])
@@ -200,7 +207,7 @@ class CountTables:
         out.nbyte = np.zeros(nodes, dtype=DTYPES["nbyte"])
         out.ncnt = np.zeros(nodes, dtype=DTYPES["ncnt"])
         out.nnext = np.full(nodes, -1, dtype=DTYPES["nnext"])
-        out.nbyte[:n] = np.asarray(got["nbyte"])
+        out.nbyte[:n] = nbyte
         out.ncnt[:n] = ncnt
         out.nnext[:n] = np.arange(1, n + 1)
         out.nnext[ends[uniq > 0] - 1] = -1
