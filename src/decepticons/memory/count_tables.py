@@ -199,26 +199,18 @@ class CountTables:
         tot = sums[ends] - sums[starts]
         if k and int(tot.max()) >= 2**31:
             raise ValueError("count tables are malformed: a context's total does not fit 31 bits")
-        # the pointers and the hash table, rebuilt
-        out = cls.__new__(cls)
+        # the pointers and the hash table, rebuilt in empty tables of the sizes the contents need
+        cap = 16
+        while k * LOAD_DEN >= cap * LOAD_NUM:
+            cap *= 2
+        out = cls(cap=cap, nodes=1 << max(4, (n + 1).bit_length()))
         out.c0 = c0.copy()
         out.meta = np.ascontiguousarray(meta, dtype=np.int64).copy()
-        nodes = 1 << max(4, (n + 1).bit_length())
-        out.nbyte = np.zeros(nodes, dtype=DTYPES["nbyte"])
-        out.ncnt = np.zeros(nodes, dtype=DTYPES["ncnt"])
-        out.nnext = np.full(nodes, -1, dtype=DTYPES["nnext"])
         out.nbyte[:n] = nbyte
         out.ncnt[:n] = ncnt
         out.nnext[:n] = np.arange(1, n + 1)
         out.nnext[ends[uniq > 0] - 1] = -1
         heads = np.where(uniq > 0, starts, -1)
-        cap = 16
-        while k * LOAD_DEN >= cap * LOAD_NUM:
-            cap *= 2
-        out.keys = np.zeros(cap, dtype=DTYPES["keys"])
-        out.heads = np.full(cap, -1, dtype=DTYPES["heads"])
-        out.tot = np.zeros(cap, dtype=DTYPES["tot"])
-        out.uniq = np.zeros(cap, dtype=DTYPES["uniq"])
         listed = out.arrays()._replace(keys=keys, heads=heads.astype(DTYPES["heads"]),
                                        tot=tot.astype(DTYPES["tot"]), uniq=uniq.astype(DTYPES["uniq"]))
         get_kernels().rehash(listed, out.arrays())
