@@ -136,3 +136,14 @@ def test_model_scan_methods_agree(kw):
         outs[method] = np.array(mm(x))
     for method in cbm.SCAN_METHODS:
         np.testing.assert_allclose(outs[method], outs["loop"], atol=1e-4, rtol=1e-4)
+
+
+def test_saturated_gate_scale_and_gradient_are_finite():
+    """``sqrt(1 - a^2)`` and its gradient stay finite where the gate saturates (a = 1 or 0 in float32)."""
+    logit = mx.array([-300.0, -20.0, 0.0, 20.0, 95.0, 300.0])
+    a, scale = cbm._gate_and_scale(logit)
+    grad = mx.grad(lambda x: cbm._gate_and_scale(x)[1].sum())(logit)
+    x = np.array(logit, dtype=np.float64)
+    ref = np.sqrt((1.0 + 1.0 / (1.0 + np.exp(-x))) / (1.0 + np.exp(x)))  # (1 + a)(1 - a), 1 - a = sigmoid(-x)
+    np.testing.assert_allclose(np.array(scale), ref, rtol=1e-5, atol=1e-30)
+    assert np.isfinite(np.array(grad)).all()

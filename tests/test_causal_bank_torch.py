@@ -95,6 +95,29 @@ def test_gradients_reach_learned_parts_only():
             assert "decay_logit" in dict(m.named_buffers())
 
 
+@pytest.mark.parametrize("bias", [-300.0, 95.0, 300.0])
+def test_saturated_gates_keep_gradients_finite(bias):
+    """A gate logit past float32's sigmoid range (a = 1 or 0 exactly) once made the whole gradient NaN."""
+    m = CausalBankModel(256, _tiny(substrate_mode="gated_retention"))
+    with torch.no_grad():
+        m.gate_proj.bias.fill_(bias)
+    x = torch.randint(0, 256, (2, 24), generator=torch.Generator().manual_seed(0))
+    loss = torch.nn.functional.cross_entropy(m(x).reshape(-1, 256), x.reshape(-1))
+    loss.backward()
+    assert torch.isfinite(loss)
+    for name, p in m.named_parameters():
+        assert p.grad is None or torch.isfinite(p.grad).all(), name
+
+
+def test_input_scale_is_sqrt_one_minus_a_squared():
+    from decepticons.causal_bank.model_torch import _input_scale
+
+    logit = torch.linspace(-40.0, 40.0, 801, dtype=torch.float64)
+    a, scale = _input_scale(logit)
+    ref = torch.sqrt(torch.sigmoid(-logit) * (1.0 + a))  # 1 - a^2 = (1 - a)(1 + a), exact in float64 here
+    torch.testing.assert_close(scale, ref, rtol=1e-12, atol=0.0)
+
+
 def test_routed_balance_loss():
     m = CausalBankModel(256, _tiny(readout="routed", num_experts=4, balance_weight=0.1)).train()
     m(torch.randint(0, 256, (2, 16)))

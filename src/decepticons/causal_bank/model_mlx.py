@@ -54,9 +54,10 @@ def _sqrelu(x: mx.array) -> mx.array:
 
 
 def _gate_and_scale(logit: mx.array) -> tuple[mx.array, mx.array]:
-    """``(a, sqrt(1 - a^2))`` for ``a = sigmoid(logit)``; ``1 - a = sigmoid(-logit)`` keeps it stable."""
+    """``(a, sqrt(1 - a^2))`` for ``a = sigmoid(logit)``, as ``exp((log1p(a) - softplus(logit)) / 2)``: finite,
+    with a finite gradient, for every logit (the torch model's ``_input_scale`` says why)."""
     a = mx.sigmoid(logit)
-    return a, mx.sqrt(mx.sigmoid(-logit) * (1.0 + a))
+    return a, mx.exp(0.5 * (mx.log1p(a) - mx.logaddexp(logit, 0.0)))
 
 
 SCAN_METHODS = ("chunked", "parallel", "loop")

@@ -60,9 +60,14 @@ def _logit(p: torch.Tensor) -> torch.Tensor:
 
 
 def _input_scale(logit: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """``(a, sqrt(1 - a^2))`` for ``a = sigmoid(logit)``, computed stably as ``1 - a = sigmoid(-logit)``."""
+    """``(a, sqrt(1 - a^2))`` for ``a = sigmoid(logit)``.
+
+    ``1 - a^2 = sigmoid(-logit) (1 + a)``, so ``sqrt(1 - a^2) = exp((log1p(a) + log sigmoid(-logit)) / 2)``: in
+    log space the value and its gradient stay finite for every logit. (The direct ``sqrt(sigmoid(-logit) *
+    (1 + a))`` underflows to ``sqrt(0)`` once ``logit > 88`` in float32, and its backward is then ``inf * 0 =
+    NaN``: a gated mode whose gate logit grew that large turned the whole gradient into NaN.)"""
     a = torch.sigmoid(logit)
-    return a, torch.sqrt(torch.sigmoid(-logit) * (1.0 + a))
+    return a, torch.exp(0.5 * (torch.log1p(a) + F.logsigmoid(-logit)))
 
 
 class BandNorm(nn.Module):
