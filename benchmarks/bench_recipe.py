@@ -121,7 +121,8 @@ def render(run_dir: Path, command: str, seeds: list[int] | None = None) -> str:
         f"`score` reads the whole valid file. Tokens/s and seconds are the training's own (one thread a seed "
         f"when seeds ran side by side).",
         "",
-        "| seed | steps | tokens | tokens/s | train seconds | `train` held-out (first 64 KB) | `score`: whole valid "
+        f"| seed | steps | tokens | tokens/s | train seconds | `train` held-out (first {tr0['valid_bytes']:,} bytes) "
+        "| `score`: whole valid "
         "| bits/byte per quarter of valid |",
         "|---:|---:|---:|---:|---:|---:|---:|---|",
     ]

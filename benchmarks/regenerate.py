@@ -63,7 +63,7 @@ E = "experiments"
 STEPS: list[Step] = [
     # docs/benchmarks.md: what the package does (speed, compression, composition, the bench)
     Step("scan", ["benchmarks/bench_scan.py"], ("scan",), 6),
-    Step("recipe", ["benchmarks/bench_recipe.py", T, V, "--run-dir={work}/recipe"], ("recipe",), 16),
+    Step("recipe", ["benchmarks/bench_recipe.py", T, V, "--run-dir={work}/recipe"], ("recipe",), 56),
     Step("compression", ["benchmarks/bench_compression.py", T, V], ("compression",), 12),
     Step("coder", ["benchmarks/bench_coder.py", T, V], ("coder",), 10),
     Step("coder-memory", ["benchmarks/bench_coder.py", "--memory-scaling", T], ("coder-memory",), 15),
