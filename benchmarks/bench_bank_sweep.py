@@ -64,13 +64,21 @@ NOTES: list[str] = [
     "includes contention). A peak rate of 1e-2 with batch 16 is better still at 1 CPU-minute (2.2829, one "
     "seed, against 2.3143 for lr 6e-3 with the same seed and tokens) and at 2 CPU-minutes (2.2112 against "
     "2.2316, one seed each); it is the next candidate for the default once 10-minute runs confirm it.",
-    "Not measured yet: the 10-CPU-minute finalists on the whole valid file (the target's figure: 24M tokens "
-    "each, which the machine's load, 4-9 on 2 cores, stretched to about an hour of wall clock per run), so "
-    "the gap to the 2.15 target is unknown for the new default; the last 10-minute figure of the earlier "
-    "default is 2.2573 (the recipe section: 13M tokens under a wall-clock budget on a busy machine). Not run: "
-    "the candidates listed as defined but not run (state size, carried state, sequence length, substrate mode, "
-    "mixed sizes), readout depth (the readout has one hidden layer; no depth option exists), and learning "
-    "rates above 1e-2.",
+    "Second round (2 CPU-minute proxies, 4.8-5.1M tokens, one seed, one thread a run, two runs side by side, "
+    "first 65,536 bytes of valid, after the fix of the NaN gradient at saturated gates): against the then "
+    "default `lr6e-3+batch16` (2.2316), carrying the state across windows loses 0.092 (2.3236); 512-byte "
+    "windows at the same 4,096 bytes a step gain a little (batch 16 x 512: 2.2265, batch 8 x 512: 2.2226); "
+    "lr 1e-2 on batch 8 x 512 gains 0.057 (2.1749), lr 2e-2 only 0.008 (2.2237); the lr 1.5e-2 run got "
+    "fewer tokens from a noisy cost probe (3.75M: 2.2472, not comparable). The winner, batch 8 x 512 at lr "
+    "1e-2, is the causal bank's trainer default (`default`).",
+    "At the target's budget (24M tokens, the README recipe run by benchmarks/bench_recipe.py, section recipe "
+    "of docs/benchmarks.md, whole valid file) the gain shrinks to 0.6%: `default` 2.2015 over 3 seeds "
+    "(std 0.0122) against 2.2190 and 2.2167 for seeds 0 and 1 of `lr6e-3+batch16`. The target (<= 2.15) is "
+    "missed by 0.05 (2.4%). The earlier 10-minute failures (lr 6e-3 at seeds 1 and 2, lr 1e-2 at seed 0) "
+    "were NaN gradients: the input scale sqrt(1 - a^2) of a mode underflowed to sqrt(0) once its gate logit "
+    "passed 88, and its backward was inf * 0. Not run: the candidates listed as defined but not run, readout "
+    "depth (no depth option exists), and shapes at the 10-minute budget (a wider model costs more per token, "
+    "and the budget is then fewer tokens).",
 ]
 
 #: the sweep's fixed starting point (the causal bank's trainer defaults before the sweep); every candidate
