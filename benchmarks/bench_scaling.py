@@ -1,7 +1,7 @@
 """Compression at scale: fit on the first 1, 10 and 100 MB of the ``source-mix`` corpus, then score, compress
 and decompress its whole valid split (section "scaling").
 
-    python benchmarks/bench_scaling.py [--model mixer] [--sizes 1,10,100] [--config '{}']
+    python benchmarks/bench_scaling.py [--model cm] [--sizes 1,10,100] [--config '{}']
 
 ``source-mix`` (``decepticons data source-mix``) puts its files in a fixed hashed order, so every prefix of
 train is a sample of the same mixture of sources as the valid split. Each row runs in a fresh process, so its
@@ -85,7 +85,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--train", help="train split (default: source-mix from decepticons.data)")
     ap.add_argument("--valid")
-    ap.add_argument("--model", default="mixer", help="registered model kind")
+    ap.add_argument("--model", default="cm", help="registered model kind (default cm: its memory is fixed by its "
+                                                  "context table; the mixer's count tables grow with the data)")
     ap.add_argument("--config", default="{}", help="JSON constructor overrides")
     ap.add_argument("--sizes", default="1,10,100", help="comma-separated MB of train per row")
     ap.add_argument("--no-write", action="store_true", help="print the section only")

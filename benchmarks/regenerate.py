@@ -95,7 +95,7 @@ STEPS: list[Step] = [
                         "--phase", "final", "--minutes", "10", "--seeds", "0", "1", "2"], (), 100, page=E),
     Step("bank-sweep-render", ["benchmarks/bench_bank_sweep.py", "render"], ("bank-sweep",), 1,
          needs=("bank-sweep",), page=E),
-    Step("scaling", ["benchmarks/bench_scaling.py", "--sizes", "1,10,100"], ("scaling",), 60, page=E),
+    Step("scaling", ["benchmarks/bench_scaling.py", "--model", "cm", "--sizes", "1,10,100"], ("scaling",), 25, page=E),
 ]
 #: peer packages measured side by side (installed into WORK/peers/NAME, never imported by the package)
 PEERS = {"open-mythos": "open-mythos==0.5.0"}
