@@ -5,7 +5,7 @@ The values in ``tests/data/fingerprints.json`` were recorded before the package 
 present modules; a pure restructuring must leave every one of them unchanged. Count models and the coder are
 fitted on the first 4096 bytes of the demo corpus. Torch models are pinned twice: freshly initialised with a
 fixed seed, and after 3 optimizer steps of the shared trainer on one CPU thread (which pins the trainer too).
-The file also records the environment (CPU, Python, numpy, torch): elsewhere float kernels may round
+The file also records the environment (CPU, Python, numpy, torch, BLAS threads): elsewhere float kernels may round
 differently, so there bits/byte are compared to a relative tolerance and fingerprints are not compared.
 
 A deliberate change of predictions re-records the file (and says so in its commit)::
@@ -16,6 +16,7 @@ A deliberate change of predictions re-records the file (and says so in its commi
 from __future__ import annotations
 
 import json
+import os
 import platform
 import sys
 from collections.abc import Callable
@@ -149,15 +150,24 @@ def measure(model: CausalPredictor) -> dict[str, Any]:
                               "valid_2k": model.score(valid).bits_per_byte}}
 
 
+def blas_threads() -> str:
+    """The thread count numpy's BLAS starts with (``OMP_NUM_THREADS``, else the usable cores): the coder's ridge
+    weights round differently with another count."""
+    if os.environ.get("OMP_NUM_THREADS"):
+        return os.environ["OMP_NUM_THREADS"]
+    return str(len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count())
+
+
 def environment() -> dict[str, str]:
-    """What float results depend on besides the code: CPU, Python, numpy and torch builds."""
+    """What float results depend on besides the code: CPU, Python, numpy and torch builds, BLAS threads."""
     cpu = platform.processor()
     try:
         cpu = next(line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
                    if line.startswith("model name"))
     except (OSError, StopIteration):
         pass
-    env = {"machine": platform.machine(), "cpu": cpu, "python": platform.python_version(), "numpy": np.__version__}
+    env = {"machine": platform.machine(), "cpu": cpu, "python": platform.python_version(), "numpy": np.__version__,
+           "blas_threads": blas_threads()}
     try:
         import torch
 
