@@ -204,3 +204,21 @@ def test_compress_without_a_model_file_uses_an_untrained_cm(tmp_path, capsys, te
     assert rep["compressed_bytes"] < 3000 * 0.4  # the repeat is coded almost for free (match model)
     assert main(["decompress", "--input", str(z), "--output", str(back)]) == 0
     assert back.read_bytes() == src.read_bytes()
+
+
+def test_an_untrained_model_scores_from_a_new_state_with_the_same_numbers(text):
+    """While nothing is learned a learning pass starts from a new state, not a copy: same figures, and neither
+    path changes the model."""
+    m = CMPredictor(**SMALL)
+    x = text[1][:800]
+    new = m.target_log_probs(x)
+    blob = compress(m, x)
+    m._pristine = False  # the copy path
+    assert np.array_equal(m.target_log_probs(x), new)
+    assert compress(m, x) == blob
+    assert not np.any(m.state.T)
+    m.fit(text[0][:2000])
+    assert not m._pristine
+    assert not np.array_equal(m.target_log_probs(x), new)
+    back = type(m).from_state(m.config_dict(), m.state_tensors(), m.extra_state())
+    assert not back._pristine and np.array_equal(back.target_log_probs(x), m.target_log_probs(x))

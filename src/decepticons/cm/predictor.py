@@ -65,8 +65,14 @@ class CMPredictor(CausalPredictor):
 
     def reset(self) -> None:
         """Forget everything learned (a fresh model)."""
+        self.state = self._new_state()
+        #: nothing learned since the state was made: a scoring or coding pass that learns can start from a new
+        #: state instead of a copy (zeros are mapped lazily, so a pass touches only the table pages it uses)
+        self._pristine = True
+
+    def _new_state(self) -> CMState:
         cfg = self.config
-        self.state = new_state(len(self.kinds), cfg.table_bits, cfg.mixers, cfg.confidence, cfg.runs)
+        return new_state(len(self.kinds), cfg.table_bits, cfg.mixers, cfg.confidence, cfg.runs)
 
     @classmethod
     def tiny(cls, train: np.ndarray) -> CMPredictor:
@@ -90,7 +96,11 @@ class CMPredictor(CausalPredictor):
         return new_scratch(len(self.kinds), self.config.confidence, self.config.runs, self.config.match_bits)
 
     def _state_for(self, learn: bool) -> CMState:
-        return copy_state(self.state) if learn else self.state
+        """The state a pass reads: the model's own, or, when the pass learns, one the pass may change (a copy;
+        a new state while the model has learned nothing, which is the same numbers)."""
+        if not learn:
+            return self.state
+        return self._new_state() if self._pristine else copy_state(self.state)
 
     # ------------------------------------------------------------------ batched paths
     def _blocks(self, x: np.ndarray, chunk: int, mode: int, learn: bool,
@@ -188,6 +198,7 @@ class CMPredictor(CausalPredictor):
         return self._learn(x, valid, progress)
 
     def _learn(self, x: np.ndarray, valid: BytesLike | None, progress: bool | None) -> FitReport:
+        self._pristine = False
         t0 = time.perf_counter()
         total = 0.0
         with ByteProgress(len(x), desc=f"fit {self.name}", enabled=progress) as bar:
@@ -218,6 +229,7 @@ class CMPredictor(CausalPredictor):
                    extra: dict[str, Any]) -> CMPredictor:
         model = cls(**config)
         model.state = state_from_tensors(tensors, model.state)
+        model._pristine = False
         model.fit_info = dict(extra.get("fit", {}))
         return model
 
