@@ -100,6 +100,8 @@ CANDIDATES: dict[str, dict[str, Any]] = {
     "batch8": {"train": {"batch_size": 8}},
     "seq1024": {"train": {"seq_len": 1024, "batch_size": 16}},
     "warmup200": {"train": {"warmup_steps": 200}},
+    "wd0.1": {"train": {"weight_decay": 0.1}},
+    "minlr0": {"train": {"min_lr": 0.0}},
     "seq128": {"train": {"seq_len": 128, "batch_size": 64}},
     "seq512": {"train": {"seq_len": 512, "batch_size": 16}},
     "carried": {"train": {"mode": "carried"}},
