@@ -76,7 +76,11 @@ NOTES: list[str] = [
     "(std 0.0122) against 2.2190 and 2.2167 for seeds 0 and 1 of `lr6e-3+batch16`. The target (<= 2.15) is "
     "missed by 0.05 (2.4%). The earlier 10-minute failures (lr 6e-3 at seeds 1 and 2, lr 1e-2 at seed 0) "
     "were NaN gradients: the input scale sqrt(1 - a^2) of a mode underflowed to sqrt(0) once its gate logit "
-    "passed 88, and its backward was inf * 0. Not run: the candidates listed as defined but not run, readout "
+    "passed 88, and its backward was inf * 0. One candidate on top of the default at the full budget: weight "
+    "decay 0.1 (default 0.05) with the cosine ending at 0 (default lr / 10), `default+wd0.1+minlr0`: 2.1744 "
+    "for seed 0 at 25.7M tokens (10 CPU-minutes at its probed cost) against 2.2047 for the default's seed 0 "
+    "at 24M; its runs at exactly 24M tokens, when present, are in the over-seeds table. Not run: the "
+    "candidates listed as defined but not run, readout "
     "depth (no depth option exists), and shapes at the 10-minute budget (a wider model costs more per token, "
     "and the budget is then fewer tokens).",
 ]
