@@ -73,10 +73,10 @@ class CausalBankPredictor(TorchPredictor):
     scores_in_train_window: ClassVar[bool] = True
     #: the trainer's defaults for this model: batch 8 x 512 bytes at a peak learning rate of 1e-2 (the same
     #: 4,096 bytes per step as the earlier 16 x 256 at 6e-3 and 32 x 256 at 3e-3 before it, so the same CPU
-    #: time per token; longer windows also give every scored byte 256-511 bytes of history); the
-    #: ``bank-sweep`` section of docs/experiments.md measures each change
+    #: time per token; longer windows also give every scored byte 256-511 bytes of history), weight decay 0.1
+    #: and the cosine ending at 0; the ``bank-sweep`` section of docs/experiments.md measures each change
     train_defaults: ClassVar[dict[str, Any]] = {"batch_size": 8, "seq_len": 512, "lr": 1e-2,
-                                                "weight_decay": 0.05}
+                                                "weight_decay": 0.1, "min_lr": 0.0}
 
     @classmethod
     def build_module(cls, config: CausalBankConfig) -> CausalBankModel:
